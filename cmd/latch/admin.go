@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/storage"
+)
+
+// runAdmin runs the operator commands. They work on the database directly,
+// through the same package oauth operations as the admin API, so a login
+// ends the same way whichever door the operator uses.
+func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var spec oauth.ClientSpec
+	var grants, audience, user string
+	var define func(*flag.FlagSet)
+	switch cmd {
+	case "clients create":
+		define = func(fs *flag.FlagSet) {
+			fs.StringVar(&spec.ID, "id", "", "client id (default: generated)")
+			fs.StringVar(&spec.Name, "name", "", "client name")
+			fs.StringVar(&grants, "grant-types", "", "comma-separated: password, refresh_token, client_credentials")
+			fs.StringVar(&spec.Scope, "scope", "", "space-separated scopes the client may ask for")
+			fs.StringVar(&spec.AuthMethod, "auth-method", storage.AuthMethodBasic, "client_secret_basic, client_secret_post or none (public)")
+			fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "allow the client to call the introspection endpoint")
+			fs.StringVar(&audience, "audience", "", "comma-separated resource identifiers (JWT aud)")
+		}
+	case "sessions revoke":
+		define = func(fs *flag.FlagSet) {
+			fs.StringVar(&user, "user", "", "end every login of this user (id or username)")
+		}
+	case "clients list", "clients delete", "users create", "users passwd", "users disable", "users delete", "sessions list":
+		define = func(*flag.FlagSet) {}
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("latch: unknown command %q", cmd)
+	}
+	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, define)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	// Operator commands mint no tokens; without a configured secret they
+	// run with a throwaway one rather than creating or demanding one.
+	if s.cfg.secret == nil {
+		s.cfg.secret = make([]byte, 32)
+		_, _ = rand.Read(s.cfg.secret)
+	}
+	p, err := s.provider(nil)
+	if err != nil {
+		return err
+	}
+	ctx = oauth.WithRequestInfo(ctx, oauth.RequestInfo{Address: "cli", UserAgent: "latch " + cmd})
+	pos := s.fs.Args()
+	need := func(n int, what string) error {
+		if len(pos) != n {
+			return fmt.Errorf("latch %s: expected %s", cmd, what)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+
+	switch cmd {
+	case "clients create":
+		if err := need(0, "no positional arguments (flags only)"); err != nil {
+			return err
+		}
+		spec.GrantTypes = splitList(grants)
+		spec.Audience = splitList(audience)
+		c, secret, err := p.CreateClient(ctx, spec)
+		if err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "client_id:     %s\n", c.ID)
+		if secret != "" {
+			fmt.Fprintf(stdout, "client_secret: %s\n(shown this once; store it now)\n", secret)
+		}
+		return nil
+	case "clients list":
+		cs, err := p.Clients(ctx)
+		if err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tGRANTS\tSCOPE\tINTROSPECT\tCREATED")
+		for _, c := range cs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", c.ID, c.AuthMethod, strings.Join(c.GrantTypes, ","),
+				strings.Join(c.Scopes, " "), c.CanIntrospect, c.CreatedAt.Format(time.RFC3339))
+		}
+		return nil
+	case "clients delete":
+		if err := need(1, "CLIENT_ID"); err != nil {
+			return err
+		}
+		if err := p.DeleteClient(ctx, pos[0]); err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "deleted client %s; its tokens no longer work\n", pos[0])
+		return nil
+	case "users create":
+		if err := need(1, "USERNAME (the password is read from standard input)"); err != nil {
+			return err
+		}
+		password, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		u, err := p.CreateUser(ctx, pos[0], password)
+		if err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "created user %s (id %s)\n", u.Username, u.ID)
+		return nil
+	case "sessions revoke":
+		if user != "" {
+			if err := need(0, "no SESSION_ID together with --user"); err != nil {
+				return err
+			}
+			u, err := findUser(ctx, p, user)
+			if err != nil {
+				return cliError(cmd, err)
+			}
+			if err := p.RevokeUserSessions(ctx, u.ID); err != nil {
+				return cliError(cmd, err)
+			}
+			fmt.Fprintf(stdout, "ended every login of %s\n", u.Username)
+			return nil
+		}
+		if err := need(1, "SESSION_ID, or --user USER"); err != nil {
+			return err
+		}
+		if err := p.RevokeSession(ctx, pos[0]); err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "ended login %s\n", pos[0])
+		return nil
+	}
+
+	// The rest take one USER.
+	if err := need(1, "USER (an id or a username)"); err != nil {
+		return err
+	}
+	u, err := findUser(ctx, p, pos[0])
+	if err != nil {
+		return cliError(cmd, err)
+	}
+	switch cmd {
+	case "users passwd":
+		password, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		if err := p.SetPassword(ctx, u.ID, password); err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "password of %s changed; every login of the user has ended\n", u.Username)
+	case "users disable":
+		if _, err := p.SetUserDisabled(ctx, u.ID, true); err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "disabled %s; every login of the user has ended\n", u.Username)
+	case "users delete":
+		if err := p.DeleteUser(ctx, u.ID); err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "deleted %s; every login of the user has ended\n", u.Username)
+	case "sessions list":
+		fams, err := p.Sessions(ctx, u.ID)
+		if err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintln(tw, "SESSION_ID\tCLIENT_ID\tSCOPE\tCREATED\tLAST_USED\tEXPIRES")
+		for _, f := range fams {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.ClientID, strings.Join(f.Scopes, " "),
+				f.CreatedAt.Format(time.RFC3339), f.LastUsedAt.Format(time.RFC3339), f.ExpiresAt.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// findUser takes a user id or, failing that, a username.
+func findUser(ctx context.Context, p *oauth.Provider, ref string) (*storage.User, error) {
+	u, err := p.User(ctx, ref)
+	if errors.Is(err, storage.ErrNotFound) {
+		u, err = p.UserByUsername(ctx, ref)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("no user with id or username %q", ref)
+	}
+	return u, err
+}
+
+// readPassword reads the first line of stdin: passwords never come from
+// flags, which other users of the machine can read in the process list.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("latch: read password from standard input: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("latch: no password on standard input (try: echo 'the password' | latch users ...)")
+	}
+	return line, nil
+}
+
+// cliError turns an error into one clear line.
+func cliError(cmd string, err error) error {
+	switch {
+	case errors.Is(err, oauth.ErrInvalid):
+		return fmt.Errorf("latch %s: %s", cmd, strings.TrimPrefix(err.Error(), oauth.ErrInvalid.Error()+": "))
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return fmt.Errorf("latch %s: already exists", cmd)
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("latch %s: not found", cmd)
+	case errors.Is(err, storage.ErrUnavailable):
+		return fmt.Errorf("latch %s: the database is unavailable: %w", cmd, err)
+	}
+	return fmt.Errorf("latch %s: %w", cmd, err)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}

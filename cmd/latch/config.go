@@ -1,0 +1,467 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// minSecretLen is the shortest HMAC key Latch accepts: fosite's HMAC strategy
+// refuses global secrets shorter than 32 bytes.
+const minSecretLen = 32
+
+// config holds every setting of Latch, read from flags and LATCH_* variables
+// by [parseConfig]. Secrets (secret, oldSecrets, adminToken) come only from the
+// environment or from LATCH_*_FILE paths, never from flags, which ps can see.
+type config struct {
+	addr        string
+	databaseURL string
+	issuer      string // without trailing slash
+
+	secret     []byte   // nil until LATCH_SECRET is set or [resolveSecret] fills it
+	oldSecrets [][]byte // retired keys whose tokens are still accepted
+	adminToken string   // empty: admin API off
+
+	accessTokenTTL  time.Duration
+	refreshTokenTTL time.Duration
+	sessionMaxAge   time.Duration
+	refreshGrace    time.Duration
+
+	loginMaxFailures           int
+	loginMaxFailuresPerAddress int
+	loginLockout               time.Duration
+
+	trustedProxies    []netip.Prefix
+	accessTokenFormat string // "opaque" or "jwt"
+	defaultAudience   string
+	logFormat         string // "text" or "json"
+
+	tlsCert string // path; empty with tlsKey: plain HTTP
+	tlsKey  string
+}
+
+// LogValue reports the settings without secrets or the database URL, which
+// may carry a password.
+func (c *config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.addr),
+		slog.String("issuer", c.issuer),
+		slog.Bool("admin_api", c.adminToken != ""),
+		slog.Duration("access_token_ttl", c.accessTokenTTL),
+		slog.Duration("refresh_token_ttl", c.refreshTokenTTL),
+		slog.Duration("session_max_age", c.sessionMaxAge),
+		slog.Duration("refresh_grace", c.refreshGrace),
+		slog.String("access_token_format", c.accessTokenFormat),
+		slog.Int("trusted_proxies", len(c.trustedProxies)),
+		slog.Bool("tls", c.tlsCert != ""),
+	)
+}
+
+// sqlitePath returns the file of a "sqlite:PATH" database URL, without any
+// "?query" options. ok is false for other databases.
+func (c *config) sqlitePath() (path string, ok bool) {
+	rest, ok := strings.CutPrefix(c.databaseURL, "sqlite:")
+	if !ok {
+		return "", false
+	}
+	path, _, _ = strings.Cut(rest, "?")
+	return path, true
+}
+
+// isPostgres reports whether the database URL names a PostgreSQL server.
+func (c *config) isPostgres() bool {
+	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
+}
+
+// parseConfig reads the settings of API.md's "Settings" table. args are the
+// arguments after the command name (and subcommand, if any); the positional
+// arguments left over are in the returned FlagSet's Args. Each flag's default
+// comes from its LATCH_* variable through getenv, and a flag wins over its
+// variable. Flag errors and usage go to stderr; -h answers [flag.ErrHelp].
+// define adds a subcommand's own flags before parsing.
+//
+// The secret is decoded when LATCH_SECRET or LATCH_SECRET_FILE is set;
+// otherwise cfg.secret stays nil and [resolveSecret] decides.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, d := range define {
+		d(fs)
+	}
+
+	str := func(flagName, env, def, usage string) *string {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		return fs.String(flagName, def, usage+" ("+env+")")
+	}
+	var (
+		addr          = str("addr", "LATCH_ADDR", "127.0.0.1:8080", "listen address")
+		databaseURL   = str("database-url", "LATCH_DATABASE_URL", "sqlite:latch.db", "sqlite:PATH or postgres://...")
+		issuer        = str("issuer", "LATCH_ISSUER", "", "issuer URL; must be https unless the listener is loopback (default http:// + the listen address)")
+		accessTTL     = str("access-token-ttl", "LATCH_ACCESS_TOKEN_TTL", "15m", "access token lifetime")
+		refreshTTL    = str("refresh-token-ttl", "LATCH_REFRESH_TOKEN_TTL", "720h", "idle lifetime of a refresh token")
+		sessionMaxAge = str("session-max-age", "LATCH_SESSION_MAX_AGE", "2160h", "absolute lifetime of a login")
+		refreshGrace  = str("refresh-grace", "LATCH_REFRESH_GRACE", "10s", "how long a spent refresh token gets the same response again")
+		maxFailures   = str("login-max-failures", "LATCH_LOGIN_MAX_FAILURES", "5", "failed password grants per username before a lockout")
+		maxPerAddr    = str("login-max-failures-per-address", "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", "50", "failed password grants per client address before a lockout")
+		lockout       = str("login-lockout", "LATCH_LOGIN_LOCKOUT", "15m", "how long a lockout lasts")
+		proxies       = str("trusted-proxies", "LATCH_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+		tokenFormat   = str("access-token-format", "LATCH_ACCESS_TOKEN_FORMAT", "opaque", "opaque or jwt (RFC 9068)")
+		audience      = str("default-audience", "LATCH_DEFAULT_AUDIENCE", "", "JWT aud for clients without an audience (default the issuer)")
+		logFormat     = str("log-format", "LATCH_LOG_FORMAT", "", "text or json (default text on a terminal, else json)")
+		tlsCert       = str("tls-cert", "LATCH_TLS_CERT", "", "TLS certificate file (PEM)")
+		tlsKey        = str("tls-key", "LATCH_TLS_KEY", "", "TLS private key file (PEM)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+
+	cfg := &config{
+		addr:              *addr,
+		databaseURL:       *databaseURL,
+		accessTokenFormat: *tokenFormat,
+		logFormat:         *logFormat,
+		tlsCert:           *tlsCert,
+		tlsKey:            *tlsKey,
+	}
+	var err error
+	durations := []struct {
+		dst       *time.Duration
+		value     string
+		flag, env string
+		zeroOK    bool
+	}{
+		{&cfg.accessTokenTTL, *accessTTL, "access-token-ttl", "LATCH_ACCESS_TOKEN_TTL", false},
+		{&cfg.refreshTokenTTL, *refreshTTL, "refresh-token-ttl", "LATCH_REFRESH_TOKEN_TTL", false},
+		{&cfg.sessionMaxAge, *sessionMaxAge, "session-max-age", "LATCH_SESSION_MAX_AGE", false},
+		{&cfg.refreshGrace, *refreshGrace, "refresh-grace", "LATCH_REFRESH_GRACE", true},
+		{&cfg.loginLockout, *lockout, "login-lockout", "LATCH_LOGIN_LOCKOUT", false},
+	}
+	for _, d := range durations {
+		if *d.dst, err = parseDuration(d.value, d.zeroOK); err != nil {
+			return nil, fs, fmt.Errorf("latch: --%s (%s): %w", d.flag, d.env, err)
+		}
+	}
+	if cfg.loginMaxFailures, err = parsePositiveInt(*maxFailures); err != nil {
+		return nil, fs, fmt.Errorf("latch: --login-max-failures (LATCH_LOGIN_MAX_FAILURES): %w", err)
+	}
+	if cfg.loginMaxFailuresPerAddress, err = parsePositiveInt(*maxPerAddr); err != nil {
+		return nil, fs, fmt.Errorf("latch: --login-max-failures-per-address (LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS): %w", err)
+	}
+	if cfg.trustedProxies, err = parsePrefixes(*proxies); err != nil {
+		return nil, fs, fmt.Errorf("latch: --trusted-proxies (LATCH_TRUSTED_PROXIES): %w", err)
+	}
+
+	switch cfg.accessTokenFormat {
+	case "opaque", "jwt":
+	default:
+		return nil, fs, fmt.Errorf("latch: --access-token-format (LATCH_ACCESS_TOKEN_FORMAT): %q is not opaque or jwt", cfg.accessTokenFormat)
+	}
+	switch cfg.logFormat {
+	case "text", "json":
+	case "":
+		cfg.logFormat = "json"
+		if isTerminal(stderr) {
+			cfg.logFormat = "text"
+		}
+	default:
+		return nil, fs, fmt.Errorf("latch: --log-format (LATCH_LOG_FORMAT): %q is not text or json", cfg.logFormat)
+	}
+	if !cfg.isPostgres() {
+		if path, ok := cfg.sqlitePath(); !ok || path == "" {
+			return nil, fs, errors.New("latch: --database-url (LATCH_DATABASE_URL): want sqlite:PATH or a postgres:// URL")
+		}
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return nil, fs, errors.New("latch: --tls-cert (LATCH_TLS_CERT) and --tls-key (LATCH_TLS_KEY) go together")
+	}
+
+	loopback, err := isLoopbackAddr(cfg.addr)
+	if err != nil {
+		return nil, fs, fmt.Errorf("latch: --addr (LATCH_ADDR): %w", err)
+	}
+	if *issuer == "" {
+		scheme := "http://"
+		if cfg.tlsCert != "" {
+			scheme = "https://"
+		}
+		*issuer = scheme + cfg.addr
+	}
+	if cfg.issuer, err = parseIssuer(*issuer, loopback); err != nil {
+		return nil, fs, fmt.Errorf("latch: --issuer (LATCH_ISSUER): %w", err)
+	}
+	cfg.defaultAudience = *audience
+	if cfg.defaultAudience == "" {
+		cfg.defaultAudience = cfg.issuer
+	}
+
+	// Secrets: environment or LATCH_*_FILE only.
+	secret, err := secretEnv(getenv, "LATCH_SECRET")
+	if err != nil {
+		return nil, fs, err
+	}
+	if secret != "" {
+		if cfg.secret, err = decodeSecret(secret); err != nil {
+			return nil, fs, fmt.Errorf("latch: LATCH_SECRET: %w", err)
+		}
+	}
+	old, err := secretEnv(getenv, "LATCH_SECRET_OLD")
+	if err != nil {
+		return nil, fs, err
+	}
+	for i, s := range strings.FieldsFunc(old, func(r rune) bool { return r == ',' || r == '\n' }) {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		key, err := decodeSecret(s)
+		if err != nil {
+			return nil, fs, fmt.Errorf("latch: LATCH_SECRET_OLD key %d: %w", i+1, err)
+		}
+		cfg.oldSecrets = append(cfg.oldSecrets, key)
+	}
+	if cfg.adminToken, err = secretEnv(getenv, "LATCH_ADMIN_TOKEN"); err != nil {
+		return nil, fs, err
+	}
+	return cfg, fs, nil
+}
+
+// secretEnv returns the variable name, or the trimmed contents of the file
+// named by name_FILE. Setting both is an error.
+func secretEnv(getenv func(string) string, name string) (string, error) {
+	v, file := getenv(name), getenv(name+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("latch: set %s or %s_FILE, not both", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("latch: %s_FILE: %w", name, err)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("latch: %s_FILE: %s is empty", name, file)
+		}
+		return s, nil
+	}
+	return v, nil
+}
+
+// decodeSecret decodes a key written in hex or in base64 (standard or URL
+// alphabet, padded or not) and checks that it has at least 32 bytes. Errors
+// never repeat the key.
+func decodeSecret(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err = enc.DecodeString(s); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, errors.New("not hex or base64")
+	}
+	if len(b) < minSecretLen {
+		return nil, fmt.Errorf("decodes to %d bytes, want at least %d random bytes", len(b), minSecretLen)
+	}
+	return b, nil
+}
+
+func parseDuration(s string, zeroOK bool) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 90s, 15m or 720h", s)
+	}
+	if d < 0 || d == 0 && !zeroOK {
+		if zeroOK {
+			return 0, fmt.Errorf("%q must not be negative", s)
+		}
+		return 0, fmt.Errorf("%q must be greater than zero", s)
+	}
+	return d, nil
+}
+
+func parsePositiveInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive whole number", s)
+	}
+	return n, nil
+}
+
+// parsePrefixes parses a comma-separated list of CIDRs. A bare address is
+// taken as a single-host prefix.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// isLoopbackAddr reports whether the host of a listen address is loopback:
+// localhost, 127.0.0.0/8 or ::1. An empty host listens everywhere.
+func isLoopbackAddr(addr string) (bool, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("%q is not host:port", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return false, fmt.Errorf("%q has no valid port", addr)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false, nil // a host name other than localhost may resolve anywhere
+	}
+	return ip.Unmap().IsLoopback(), nil
+}
+
+// parseIssuer checks the issuer URL (RFC 8414 §2: https, no query or
+// fragment) and drops a trailing slash. http is allowed only on a loopback
+// listener, for development.
+func parseIssuer(s string, loopbackListener bool) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q must be scheme://host[/path] without user, query or fragment", s)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !loopbackListener {
+			return "", fmt.Errorf("%q must be https when the listen address is not loopback; set LATCH_ISSUER=https://... (TLS may end at a proxy)", s)
+		}
+	default:
+		return "", fmt.Errorf("%q must be an https URL", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+// golang.org/x/term is not a dependency, so this checks the file mode only.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// resolveSecret fills cfg.secret when LATCH_SECRET was not set. With SQLite
+// the key is kept beside the database file, in PATH.secret (see
+// [loadOrCreateSecret]); an in-memory SQLite database gets a fresh key that
+// lives as long as the process. PostgreSQL needs LATCH_SECRET, because every
+// node must share one key.
+func resolveSecret(cfg *config) error {
+	if cfg.secret != nil {
+		return nil
+	}
+	if cfg.isPostgres() {
+		return errors.New("latch: LATCH_SECRET is required with PostgreSQL (32+ random bytes, hex or base64)")
+	}
+	path, ok := cfg.sqlitePath()
+	if !ok || path == "" {
+		return errors.New("latch: LATCH_SECRET is required with this database (32+ random bytes, hex or base64)")
+	}
+	if path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
+		cfg.secret = make([]byte, minSecretLen)
+		_, _ = rand.Read(cfg.secret) // never fails, see [rand.Read]
+		return nil
+	}
+	secret, err := loadOrCreateSecret(path + ".secret")
+	if err != nil {
+		return err
+	}
+	cfg.secret = secret
+	return nil
+}
+
+// loadOrCreateSecret reads the hex key in path, or, when the file does not
+// exist, creates it (mode 0600) with 32 random bytes. A key file that group
+// or others may read is refused.
+func loadOrCreateSecret(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return readSecretFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latch: create secret file: %w", err)
+	}
+	secret := make([]byte, minSecretLen)
+	_, _ = rand.Read(secret) // never fails, see [rand.Read]
+	_, err = f.WriteString(hex.EncodeToString(secret) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("latch: write secret file: %w", err)
+	}
+	return secret, nil
+}
+
+func readSecretFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("latch: secret file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("latch: secret file %s has mode %04o; run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("latch: secret file: %w", err)
+	}
+	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("latch: secret file %s: not hex", path)
+	}
+	if len(secret) < minSecretLen {
+		return nil, fmt.Errorf("latch: secret file %s: %d bytes, want at least %d", path, len(secret), minSecretLen)
+	}
+	return secret, nil
+}
+
+// newLogger returns the program's logger, writing text or JSON to w.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Keys of 32 bytes in the encodings LATCH_SECRET accepts.
+var (
+	testKey       = bytes.Repeat([]byte{0xab}, 32)
+	testKeyHex    = hex.EncodeToString(testKey)
+	testKeyB64    = base64.StdEncoding.EncodeToString(testKey)
+	testKeyRawURL = base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xff}, 20))
+)
+
+func envFunc(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func mustParseConfig(t testing.TB, args []string, env map[string]string) *config {
+	t.Helper()
+	cfg, _, err := parseConfig("latch", args, envFunc(env), io.Discard)
+	if err != nil {
+		t.Fatalf("parseConfig(%q): %v", args, err)
+	}
+	return cfg
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg := mustParseConfig(t, nil, nil)
+	want := config{
+		addr:                       "127.0.0.1:8080",
+		databaseURL:                "sqlite:latch.db",
+		issuer:                     "http://127.0.0.1:8080",
+		accessTokenTTL:             15 * time.Minute,
+		refreshTokenTTL:            720 * time.Hour,
+		sessionMaxAge:              2160 * time.Hour,
+		refreshGrace:               10 * time.Second,
+		loginMaxFailures:           5,
+		loginMaxFailuresPerAddress: 50,
+		loginLockout:               15 * time.Minute,
+		accessTokenFormat:          "opaque",
+		defaultAudience:            "http://127.0.0.1:8080",
+		logFormat:                  "json", // io.Discard is no terminal
+	}
+	if cfg.addr != want.addr || cfg.databaseURL != want.databaseURL || cfg.issuer != want.issuer ||
+		cfg.accessTokenTTL != want.accessTokenTTL || cfg.refreshTokenTTL != want.refreshTokenTTL ||
+		cfg.sessionMaxAge != want.sessionMaxAge || cfg.refreshGrace != want.refreshGrace ||
+		cfg.loginMaxFailures != want.loginMaxFailures || cfg.loginMaxFailuresPerAddress != want.loginMaxFailuresPerAddress ||
+		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat ||
+		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat {
+		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
+	}
+	if cfg.secret != nil || cfg.oldSecrets != nil || cfg.adminToken != "" || cfg.trustedProxies != nil || cfg.tlsCert != "" {
+		t.Errorf("unexpected non-zero secrets, proxies or TLS: %+v", *cfg)
+	}
+}
+
+func TestParseConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(*config) bool
+	}{
+		{"env addr", nil, map[string]string{"LATCH_ADDR": "127.0.0.1:9000"},
+			func(c *config) bool { return c.addr == "127.0.0.1:9000" && c.issuer == "http://127.0.0.1:9000" }},
+		{"flag beats env", []string{"--addr", "localhost:7000"}, map[string]string{"LATCH_ADDR": "127.0.0.1:9000"},
+			func(c *config) bool { return c.addr == "localhost:7000" }},
+		{"single dash flag", []string{"-access-token-ttl=1m"}, map[string]string{"LATCH_ACCESS_TOKEN_TTL": "5m"},
+			func(c *config) bool { return c.accessTokenTTL == time.Minute }},
+		{"env duration", nil, map[string]string{"LATCH_REFRESH_TOKEN_TTL": "1h"},
+			func(c *config) bool { return c.refreshTokenTTL == time.Hour }},
+		{"flag fixes bad env", []string{"--session-max-age", "2h"}, map[string]string{"LATCH_SESSION_MAX_AGE": "nonsense"},
+			func(c *config) bool { return c.sessionMaxAge == 2*time.Hour }},
+		{"grace may be zero", []string{"--refresh-grace=0s"}, nil,
+			func(c *config) bool { return c.refreshGrace == 0 }},
+		{"env ints", nil, map[string]string{"LATCH_LOGIN_MAX_FAILURES": "3", "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS": "9"},
+			func(c *config) bool { return c.loginMaxFailures == 3 && c.loginMaxFailuresPerAddress == 9 }},
+		{"flag lockout", []string{"--login-lockout", "1m"}, nil,
+			func(c *config) bool { return c.loginLockout == time.Minute }},
+		{"database url", []string{"--database-url", "postgres://u@db/latch"}, map[string]string{"LATCH_DATABASE_URL": "sqlite:x.db"},
+			func(c *config) bool { return c.databaseURL == "postgres://u@db/latch" && c.isPostgres() }},
+		{"jwt format", nil, map[string]string{"LATCH_ACCESS_TOKEN_FORMAT": "jwt"},
+			func(c *config) bool { return c.accessTokenFormat == "jwt" }},
+		{"log format flag", []string{"--log-format", "text"}, map[string]string{"LATCH_LOG_FORMAT": "json"},
+			func(c *config) bool { return c.logFormat == "text" }},
+		{"issuer trailing slash dropped", nil, map[string]string{"LATCH_ISSUER": "https://auth.example.com/"},
+			func(c *config) bool {
+				return c.issuer == "https://auth.example.com" && c.defaultAudience == "https://auth.example.com"
+			}},
+		{"default audience", []string{"--default-audience", "https://api.example.com"}, nil,
+			func(c *config) bool { return c.defaultAudience == "https://api.example.com" }},
+		{"trusted proxies", nil, map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,fd00::/8"},
+			func(c *config) bool {
+				want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8")}
+				if len(c.trustedProxies) != len(want) {
+					return false
+				}
+				for i := range want {
+					if c.trustedProxies[i] != want[i] {
+						return false
+					}
+				}
+				return true
+			}},
+		{"tls sets https issuer", []string{"--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil,
+			func(c *config) bool {
+				return c.issuer == "https://0.0.0.0:8443" && c.tlsCert == "c.pem" && c.tlsKey == "k.pem"
+			}},
+		{"admin token from env", nil, map[string]string{"LATCH_ADMIN_TOKEN": "dev-admin"},
+			func(c *config) bool { return c.adminToken == "dev-admin" }},
+		{"secret hex", nil, map[string]string{"LATCH_SECRET": testKeyHex},
+			func(c *config) bool { return bytes.Equal(c.secret, testKey) }},
+		{"secret base64", nil, map[string]string{"LATCH_SECRET": testKeyB64},
+			func(c *config) bool { return bytes.Equal(c.secret, testKey) }},
+		{"secret raw base64url", nil, map[string]string{"LATCH_SECRET": testKeyRawURL},
+			func(c *config) bool { return len(c.secret) == 40 }},
+		{"old secrets", nil, map[string]string{"LATCH_SECRET_OLD": testKeyHex + "," + testKeyB64},
+			func(c *config) bool {
+				return len(c.oldSecrets) == 2 && bytes.Equal(c.oldSecrets[0], testKey) && bytes.Equal(c.oldSecrets[1], testKey)
+			}},
+		{"positional args left", []string{"--addr", "127.0.0.1:1", "create", "x"}, nil,
+			func(c *config) bool { return c.addr == "127.0.0.1:1" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := mustParseConfig(t, tc.args, tc.env)
+			if !tc.check(cfg) {
+				t.Errorf("unexpected config: %+v", *cfg)
+			}
+		})
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // part of the error
+	}{
+		{"bad duration", nil, map[string]string{"LATCH_ACCESS_TOKEN_TTL": "15"}, "LATCH_ACCESS_TOKEN_TTL"},
+		{"zero ttl", []string{"--access-token-ttl=0s"}, nil, "greater than zero"},
+		{"negative refresh ttl", []string{"--refresh-token-ttl=-1h"}, nil, "refresh-token-ttl"},
+		{"zero session", []string{"--session-max-age=0"}, nil, "session-max-age"},
+		{"negative grace", []string{"--refresh-grace=-1s"}, nil, "must not be negative"},
+		{"zero lockout", nil, map[string]string{"LATCH_LOGIN_LOCKOUT": "0s"}, "LATCH_LOGIN_LOCKOUT"},
+		{"max failures not a number", []string{"--login-max-failures=many"}, nil, "login-max-failures"},
+		{"max failures zero", nil, map[string]string{"LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS": "0"}, "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS"},
+		{"bad token format", []string{"--access-token-format=paseto"}, nil, "opaque or jwt"},
+		{"bad log format", nil, map[string]string{"LATCH_LOG_FORMAT": "xml"}, "text or json"},
+		{"bad proxy", nil, map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,example.com"}, "not a CIDR"},
+		{"bad database url", []string{"--database-url=mysql://x"}, nil, "sqlite:PATH or a postgres:// URL"},
+		{"tls cert without key", []string{"--tls-cert=c.pem"}, nil, "go together"},
+		{"bad addr", []string{"--addr=8080"}, nil, "not host:port"},
+		{"http issuer on all interfaces", []string{"--addr=0.0.0.0:8080"}, nil, "must be https"},
+		{"http issuer on empty host", []string{"--addr=:8080"}, nil, "must be https"},
+		{"explicit http issuer public", []string{"--addr=0.0.0.0:8080", "--issuer=http://auth.example.com"}, nil, "must be https"},
+		{"issuer with query", []string{"--issuer=https://a.example.com?x=1"}, nil, "without user, query or fragment"},
+		{"issuer not a url", []string{"--issuer=auth.example.com"}, nil, "LATCH_ISSUER"},
+		{"secret too short", nil, map[string]string{"LATCH_SECRET": hex.EncodeToString(make([]byte, 31))}, "at least 32"},
+		{"secret garbage", nil, map[string]string{"LATCH_SECRET": "not a secret!"}, "not hex or base64"},
+		{"old secret too short", nil, map[string]string{"LATCH_SECRET_OLD": testKeyHex + ",abcd"}, "LATCH_SECRET_OLD key 2"},
+		{"secret and file", nil, map[string]string{"LATCH_SECRET": testKeyHex, "LATCH_SECRET_FILE": "/x"}, "not both"},
+		{"missing secret file", nil, map[string]string{"LATCH_SECRET_FILE": "/nonexistent/latch.secret"}, "LATCH_SECRET_FILE"},
+		{"secret flag refused", []string{"--secret", testKeyHex}, nil, "not defined: -secret"},
+		{"old secret flag refused", []string{"--secret-old=" + testKeyHex}, nil, "not defined: -secret-old"},
+		{"admin token flag refused", []string{"--admin-token", "x"}, nil, "not defined: -admin-token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := parseConfig("latch", tc.args, envFunc(tc.env), io.Discard)
+			if err == nil {
+				t.Fatalf("parseConfig(%q) succeeded, want error containing %q", tc.args, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), testKeyHex) {
+				t.Errorf("error repeats the secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestParseConfigHelp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	_, _, err := parseConfig("latch", []string{"-h"}, envFunc(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	for _, s := range []string{"-database-url", "LATCH_DATABASE_URL", "-access-token-ttl"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("usage lacks %q:\n%s", s, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "-secret") || strings.Contains(out.String(), "-admin-token") {
+		t.Errorf("usage offers a secret as a flag:\n%s", out.String())
+	}
+}
+
+func TestParseConfigArgsLeft(t *testing.T) {
+	t.Parallel()
+	_, fs, err := parseConfig("latch clients create", []string{"--addr", "127.0.0.1:1", "my-client"}, envFunc(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fs.Args(); len(got) != 1 || got[0] != "my-client" {
+		t.Errorf("Args() = %q, want [my-client]", got)
+	}
+}
+
+func TestParseConfigIssuerLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.1.2.3:8080", true},
+		{"[::1]:8080", true},
+		{"localhost:8080", true},
+		{"LOCALHOST:8080", true},
+		{"0.0.0.0:8080", false},
+		{"[::]:8080", false},
+		{":8080", false},
+		{"10.0.0.1:8080", false},
+		{"auth.internal:8080", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			t.Parallel()
+			// Default issuer: http:// + addr.
+			cfg, _, err := parseConfig("latch", []string{"--addr", tc.addr}, envFunc(nil), io.Discard)
+			if tc.ok != (err == nil) {
+				t.Fatalf("addr %s, http issuer: err = %v, want ok=%v", tc.addr, err, tc.ok)
+			}
+			if tc.ok && cfg.issuer != "http://"+tc.addr {
+				t.Errorf("issuer = %q, want http://%s", cfg.issuer, tc.addr)
+			}
+			// An https issuer is fine everywhere.
+			cfg = mustParseConfig(t, []string{"--addr", tc.addr}, map[string]string{"LATCH_ISSUER": "https://auth.example.com/latch/"})
+			if cfg.issuer != "https://auth.example.com/latch" {
+				t.Errorf("issuer = %q", cfg.issuer)
+			}
+		})
+	}
+}
+
+func TestParseConfigSecretFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(secretFile, []byte("  "+testKeyB64+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte("admin-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustParseConfig(t, nil, map[string]string{"LATCH_SECRET_FILE": secretFile, "LATCH_ADMIN_TOKEN_FILE": tokenFile})
+	if !bytes.Equal(cfg.secret, testKey) {
+		t.Errorf("secret = %x, want %x", cfg.secret, testKey)
+	}
+	if cfg.adminToken != "admin-from-file" {
+		t.Errorf("adminToken = %q", cfg.adminToken)
+	}
+}
+
+func TestDecodeSecret(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want int // decoded length; 0 for an error
+	}{
+		{"hex", testKeyHex, 32},
+		{"hex upper", strings.ToUpper(testKeyHex), 32},
+		{"base64 std", testKeyB64, 32},
+		{"base64 raw std", strings.TrimRight(testKeyB64, "="), 32},
+		{"base64 url", base64.URLEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, 33)), 33},
+		{"base64 raw url", testKeyRawURL, 40},
+		{"hex too short", hex.EncodeToString(make([]byte, 16)), 0},
+		{"base64 too short", base64.StdEncoding.EncodeToString(make([]byte, 31)), 0},
+		{"empty", "", 0},
+		{"garbage", "p@ssw0rd p@ssw0rd p@ssw0rd p@ssw0rd p@ssw0rd", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := decodeSecret(tc.in)
+			if tc.want == 0 {
+				if err == nil {
+					t.Errorf("decodeSecret succeeded with %d bytes, want error", len(b))
+				}
+				return
+			}
+			if err != nil || len(b) != tc.want {
+				t.Errorf("decodeSecret = %d bytes, %v; want %d bytes", len(b), err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadOrCreateSecret(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "latch.db.secret")
+	first, err := loadOrCreateSecret(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 32 {
+		t.Errorf("len = %d, want 32", len(first))
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode = %04o, want 0600", perm)
+	}
+	second, err := loadOrCreateSecret(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, second) {
+		t.Error("second call returned a different secret")
+	}
+
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadOrCreateSecret(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable file: err = %v, want chmod advice", err)
+	}
+
+	short := filepath.Join(t.TempDir(), "short.secret")
+	if err := os.WriteFile(short, []byte("abcd\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadOrCreateSecret(short); err == nil {
+		t.Error("short secret file accepted")
+	}
+	if _, err := loadOrCreateSecret(filepath.Join(t.TempDir(), "missing", "x.secret")); err == nil {
+		t.Error("secret in a missing directory: no error")
+	}
+}
+
+func TestResolveSecret(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+
+	t.Run("sqlite generates beside the database", func(t *testing.T) {
+		db := filepath.Join(dir, "latch.db")
+		cfg := mustParseConfig(t, nil, map[string]string{"LATCH_DATABASE_URL": "sqlite:" + db + "?_pragma=busy_timeout(5000)"})
+		if err := resolveSecret(cfg); err != nil {
+			t.Fatal(err)
+		}
+		onDisk, err := loadOrCreateSecret(db + ".secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.secret) != 32 || !bytes.Equal(cfg.secret, onDisk) {
+			t.Errorf("secret %x, file %x", cfg.secret, onDisk)
+		}
+	})
+	t.Run("env secret wins", func(t *testing.T) {
+		db := filepath.Join(dir, "env.db")
+		cfg := mustParseConfig(t, nil, map[string]string{"LATCH_DATABASE_URL": "sqlite:" + db, "LATCH_SECRET": testKeyHex})
+		if err := resolveSecret(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(cfg.secret, testKey) {
+			t.Errorf("secret = %x", cfg.secret)
+		}
+		if _, err := os.Stat(db + ".secret"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("secret file written although LATCH_SECRET is set: %v", err)
+		}
+	})
+	t.Run("in-memory sqlite", func(t *testing.T) {
+		cfg := mustParseConfig(t, nil, map[string]string{"LATCH_DATABASE_URL": "sqlite::memory:"})
+		if err := resolveSecret(cfg); err != nil || len(cfg.secret) != 32 {
+			t.Errorf("secret %d bytes, err %v", len(cfg.secret), err)
+		}
+	})
+	t.Run("postgres needs LATCH_SECRET", func(t *testing.T) {
+		cfg := mustParseConfig(t, nil, map[string]string{"LATCH_DATABASE_URL": "postgres://u@127.0.0.1/latch"})
+		err := resolveSecret(cfg)
+		if err == nil || !strings.Contains(err.Error(), "LATCH_SECRET is required with PostgreSQL") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestNewLogger(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	newLogger("json", &buf).Info("hello", "client_id", "c1")
+	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"client_id":"c1"`) {
+		t.Errorf("json log = %q", buf.String())
+	}
+	buf.Reset()
+	newLogger("text", &buf).Info("hello", "client_id", "c1")
+	if !strings.Contains(buf.String(), "msg=hello client_id=c1") {
+		t.Errorf("text log = %q", buf.String())
+	}
+}
+
+func TestConfigLogValueHidesSecrets(t *testing.T) {
+	t.Parallel()
+	cfg := mustParseConfig(t, nil, map[string]string{
+		"LATCH_SECRET":       testKeyHex,
+		"LATCH_ADMIN_TOKEN":  "top-secret-admin",
+		"LATCH_DATABASE_URL": "postgres://u:dbpassword@127.0.0.1/latch",
+	})
+	var buf bytes.Buffer
+	newLogger("text", &buf).Info("config", "config", cfg)
+	for _, s := range []string{testKeyHex, "top-secret-admin", "dbpassword", "ab ab"} {
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("log leaks %q: %s", s, buf.String())
+		}
+	}
+}
+
+// FuzzDecodeSecret checks that any LATCH_SECRET value either fails or gives a
+// key of at least 32 bytes, and never panics.
+func FuzzDecodeSecret(f *testing.F) {
+	f.Add(testKeyHex)       // hex, 32 bytes
+	f.Add(testKeyB64)       // padded standard base64
+	f.Add(testKeyRawURL)    // raw URL base64
+	f.Add("abcd")           // too short
+	f.Add(" " + testKeyHex) // surrounding space
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := decodeSecret(s)
+		if err == nil && len(b) < minSecretLen {
+			t.Fatalf("decodeSecret(%q) = %d bytes, want an error", s, len(b))
+		}
+		if in := strings.TrimSpace(s); err != nil && len(in) >= 16 && strings.Contains(err.Error(), in) {
+			t.Fatalf("error %q repeats the input", err)
+		}
+	})
+}
+
+// FuzzParseIssuer checks the issuer rule for any LATCH_ISSUER value: an
+// accepted issuer has no trailing slash, and is https unless the listener is
+// loopback.
+func FuzzParseIssuer(f *testing.F) {
+	f.Add("https://auth.example.com/", false)
+	f.Add("http://127.0.0.1:8080", true)
+	f.Add("http://0.0.0.0:8080", false)
+	f.Add("https://a.example.com/x?y#z", false)
+	f.Add("ftp://x", true)
+	f.Fuzz(func(t *testing.T, s string, loopback bool) {
+		iss, err := parseIssuer(s, loopback)
+		if err != nil {
+			return
+		}
+		if strings.HasSuffix(iss, "/") {
+			t.Fatalf("parseIssuer(%q) = %q, has a trailing slash", s, iss)
+		}
+		if !strings.HasPrefix(iss, "https://") && !(loopback && strings.HasPrefix(iss, "http://")) {
+			t.Fatalf("parseIssuer(%q, %v) = %q, want https", s, loopback, iss)
+		}
+	})
+}

@@ -1,0 +1,85 @@
+// Command latch is the Latch OAuth2 authorization server and its operator
+// command line: serve, migrate, clients, users, sessions, version.
+//
+// Settings come from LATCH_* variables and flags of the same name (the flag
+// wins); secrets only from the environment or LATCH_*_FILE paths.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const usage = `latch: an OAuth2 authorization server
+
+usage:
+  latch serve                               run the server (applies migrations first)
+  latch migrate                             apply database migrations
+  latch clients create [flags]              register a client; prints its secret once
+  latch clients list
+  latch clients delete CLIENT_ID
+  latch users create USERNAME               password read from standard input
+  latch users passwd USER                   new password read from standard input
+  latch users disable USER
+  latch users delete USER
+  latch sessions list USER
+  latch sessions revoke SESSION_ID          end one login
+  latch sessions revoke --user USER         end every login of a user
+  latch version
+
+USER is a user id or a username. Flags come before positional arguments;
+"latch COMMAND -h" lists them. Every setting is a flag and a LATCH_* variable.
+`
+
+// run is the whole program, testable: arguments, environment and streams
+// are parameters.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("latch: a command is required")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "clients", "users", "sessions":
+		if len(rest) == 0 {
+			fmt.Fprint(stderr, usage)
+			return fmt.Errorf("latch: %s needs a subcommand", cmd)
+		}
+		return runAdmin(ctx, cmd+" "+rest[0], rest[1:], getenv, stdin, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "latch", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("latch: unknown command %q", cmd)
+	}
+}

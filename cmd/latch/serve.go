@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/latchhq/latch/handlers"
+	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/storage/sqlstore"
+)
+
+// setup parses the settings of a command and opens its store, migrated.
+type setup struct {
+	cfg    *config
+	fs     *flag.FlagSet
+	log    *slog.Logger
+	store  *sqlstore.Store
+	fresh  bool // the store had no schema before this run
+	stderr io.Writer
+}
+
+func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*setup, error) {
+	cfg, fs, err := parseConfig(name, args, getenv, stderr, define...)
+	if err != nil {
+		return nil, err
+	}
+	logger := newLogger(cfg.logFormat, stderr)
+	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	store, err := sqlstore.Open(openCtx, cfg.databaseURL, sqlstore.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("latch: cannot open the database: %w", err)
+	}
+	if err := store.Migrate(openCtx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("latch: cannot migrate the database: %w", err)
+	}
+	return &setup{cfg: cfg, fs: fs, log: logger, store: store, stderr: stderr}, nil
+}
+
+func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
+	c := s.cfg
+	return oauth.NewProvider(oauth.Config{
+		Issuer:          c.issuer,
+		Secret:          c.secret,
+		OldSecrets:      c.oldSecrets,
+		AccessTokenTTL:  c.accessTokenTTL,
+		RefreshTokenTTL: c.refreshTokenTTL,
+		SessionMaxAge:   c.sessionMaxAge,
+		RefreshGrace:    c.refreshGrace,
+		Logger:          s.log,
+		Registerer:      reg,
+	}, s.store)
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	s, err := open(ctx, "latch migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	fmt.Fprintln(stdout, "latch: database is up to date")
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	s, err := open(ctx, "latch serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	cfg := s.cfg
+	if err := resolveSecret(cfg); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p, err := s.provider(reg)
+	if err != nil {
+		return err
+	}
+	handler := handlers.New(s.log, p, handlers.Options{
+		AdminToken:     cfg.adminToken,
+		TrustedProxies: cfg.trustedProxies,
+		Registry:       reg,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("latch: cannot listen on %s: %w", cfg.addr, err)
+	}
+	s.log.Info("latch serving", "addr", ln.Addr().String(), "issuer", cfg.issuer, "version", version, "config", cfg)
+	printWelcome(stdout, cfg)
+
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("latch: server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	// Finish in-flight requests before the store closes.
+	s.log.Info("latch shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("latch: shutdown: %w", err)
+	}
+	return nil
+}
+
+// printWelcome tells a first-time operator how to get a token, in a few
+// lines; it names no secret.
+func printWelcome(w io.Writer, cfg *config) {
+	fmt.Fprintf(w, "Latch is serving %s (metadata: %s/.well-known/oauth-authorization-server)\n", cfg.issuer, cfg.issuer)
+	if cfg.adminToken == "" {
+		fmt.Fprintln(w, "The admin API is off; set LATCH_ADMIN_TOKEN to turn it on.")
+	}
+	fmt.Fprintln(w, "Create a client and a user:")
+	fmt.Fprintln(w, "  latch clients create --id my-app --grant-types password,refresh_token --scope \"read write\"")
+	fmt.Fprintln(w, "  echo 'a long password' | latch users create alice")
+}

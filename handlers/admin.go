@@ -1,0 +1,375 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/storage"
+)
+
+// clientJSON is a client's RFC 7591 metadata as the admin API shows it.
+type clientJSON struct {
+	ClientID              string   `json:"client_id"`
+	ClientSecret          string   `json:"client_secret,omitempty"`
+	ClientName            string   `json:"client_name,omitempty"`
+	GrantTypes            []string `json:"grant_types"`
+	Scope                 string   `json:"scope"`
+	AuthMethod            string   `json:"token_endpoint_auth_method"`
+	CanIntrospect         bool     `json:"can_introspect"`
+	Audience              []string `json:"audience"`
+	ClientIDIssuedAt      int64    `json:"client_id_issued_at"`
+	ClientSecretExpiresAt *int64   `json:"client_secret_expires_at,omitempty"`
+}
+
+func toClientJSON(c *storage.Client) clientJSON {
+	return clientJSON{
+		ClientID: c.ID, ClientName: c.Name, GrantTypes: nonNil(c.GrantTypes), Scope: strings.Join(c.Scopes, " "),
+		AuthMethod: c.AuthMethod, CanIntrospect: c.CanIntrospect, Audience: nonNil(c.Audience),
+		ClientIDIssuedAt: c.CreatedAt.Unix(),
+	}
+}
+
+type userJSON struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	Disabled  *bool     `json:"disabled,omitempty"`
+}
+
+func toUserJSON(u *storage.User) userJSON {
+	disabled := u.Disabled
+	return userJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt, Disabled: &disabled}
+}
+
+type sessionJSON struct {
+	ID         string    `json:"id"`
+	ClientID   string    `json:"client_id"`
+	Scope      string    `json:"scope"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+type eventJSON struct {
+	Type          string    `json:"type"`
+	FamilyID      string    `json:"session_id,omitempty"`
+	ClientID      string    `json:"client_id,omitempty"`
+	UserID        string    `json:"user_id,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	ClientAddress string    `json:"client_address,omitempty"`
+	UserAgent     string    `json:"user_agent,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+type list[T any] struct {
+	Items []T `json:"items"`
+}
+
+func handleCreateClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ClientID      string   `json:"client_id"`
+			ClientSecret  string   `json:"client_secret"`
+			ClientName    string   `json:"client_name"`
+			GrantTypes    []string `json:"grant_types"`
+			Scope         string   `json:"scope"`
+			AuthMethod    string   `json:"token_endpoint_auth_method"`
+			CanIntrospect bool     `json:"can_introspect"`
+			Audience      []string `json:"audience"`
+		}
+		if !decodeJSON(w, r, &in) {
+			return
+		}
+		c, secret, err := p.CreateClient(r.Context(), oauth.ClientSpec{
+			ID: in.ClientID, Secret: in.ClientSecret, Name: in.ClientName, GrantTypes: in.GrantTypes,
+			Scope: in.Scope, AuthMethod: in.AuthMethod, CanIntrospect: in.CanIntrospect, Audience: in.Audience,
+		})
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		out := toClientJSON(c)
+		out.ClientSecret = secret
+		if secret != "" {
+			never := int64(0)
+			out.ClientSecretExpiresAt = &never
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, out)
+	})
+}
+
+func handleListClients(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cs, err := p.Clients(r.Context())
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		out := list[clientJSON]{Items: []clientJSON{}}
+		for i := range cs {
+			out.Items = append(out.Items, toClientJSON(&cs[i]))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleGetClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := p.Client(r.Context(), mux.Vars(r)["id"])
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toClientJSON(c))
+	})
+}
+
+func handleDeleteClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return noContent(logger, func(r *http.Request) error {
+		return p.DeleteClient(r.Context(), mux.Vars(r)["id"])
+	})
+}
+
+func handleCreateUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if !decodeJSON(w, r, &in) {
+			return
+		}
+		u, err := p.CreateUser(r.Context(), in.Username, in.Password)
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		out := toUserJSON(u)
+		out.Disabled = nil
+		writeJSON(w, http.StatusCreated, out)
+	})
+}
+
+// handleFindUser serves GET /admin/users?username=NAME: zero or one user.
+func handleFindUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("username")
+		if name == "" {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "username: the query parameter is required")
+			return
+		}
+		out := list[userJSON]{Items: []userJSON{}}
+		u, err := p.UserByUsername(r.Context(), name)
+		switch {
+		case err == nil:
+			out.Items = append(out.Items, toUserJSON(u))
+		case !errors.Is(err, storage.ErrNotFound):
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleGetUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := p.User(r.Context(), mux.Vars(r)["id"])
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toUserJSON(u))
+	})
+}
+
+func handlePatchUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Disabled *bool `json:"disabled"`
+		}
+		if !decodeJSON(w, r, &in) {
+			return
+		}
+		if in.Disabled == nil {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "disabled: a boolean is required")
+			return
+		}
+		u, err := p.SetUserDisabled(r.Context(), mux.Vars(r)["id"], *in.Disabled)
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toUserJSON(u))
+	})
+}
+
+func handleDeleteUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return noContent(logger, func(r *http.Request) error {
+		return p.DeleteUser(r.Context(), mux.Vars(r)["id"])
+	})
+}
+
+func handleSetPassword(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Password string `json:"password"`
+		}
+		if !decodeJSON(w, r, &in) {
+			return
+		}
+		if err := p.SetPassword(r.Context(), mux.Vars(r)["id"], in.Password); err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleListSessions(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fams, err := p.Sessions(r.Context(), mux.Vars(r)["id"])
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		out := list[sessionJSON]{Items: []sessionJSON{}}
+		for _, f := range fams {
+			out.Items = append(out.Items, sessionJSON{
+				ID: f.ID, ClientID: f.ClientID, Scope: strings.Join(f.Scopes, " "),
+				CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt, ExpiresAt: f.ExpiresAt,
+			})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleRevokeUserSessions(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return noContent(logger, func(r *http.Request) error {
+		return p.RevokeUserSessions(oauthCtx(r), mux.Vars(r)["id"])
+	})
+}
+
+func handleRevokeSession(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return noContent(logger, func(r *http.Request) error {
+		return p.RevokeSession(oauthCtx(r), mux.Vars(r)["id"])
+	})
+}
+
+func handleSessionEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		events, err := p.SessionEvents(r.Context(), mux.Vars(r)["id"])
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		out := list[eventJSON]{Items: []eventJSON{}}
+		for _, e := range events {
+			out.Items = append(out.Items, eventJSON{
+				Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID, Reason: e.Reason,
+				ClientAddress: e.Address, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt,
+			})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// oauthCtx names the operator's address in audit events of admin actions.
+func oauthCtx(r *http.Request) context.Context {
+	return oauth.WithRequestInfo(r.Context(), oauth.RequestInfo{Address: r.RemoteAddr, UserAgent: r.UserAgent()})
+}
+
+func noContent(logger *slog.Logger, do func(*http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := do(r); err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// decodeJSON reads one JSON object into v, answering 400 with the field at
+// fault when it cannot.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON object")
+	}
+	if err == nil {
+		return true
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	var tooBig *http.MaxBytesError
+	msg := "the body must be one JSON object"
+	switch {
+	case errors.As(err, &tooBig):
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+		return false
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		msg = fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &typeErr):
+		msg = "the body must be a JSON object"
+	case errors.As(err, &syntaxErr):
+		msg = fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.EOF):
+		msg = "the body is empty; a JSON object is required"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "the JSON body ends too early"
+	}
+	writeJSONError(w, http.StatusBadRequest, "invalid_request", msg)
+	return false
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "slice":
+		return "array"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	case "ptr":
+		return "value of the right type"
+	}
+	return goKind
+}
+
+// writeAdminError maps errors to statuses in one place: bad input 400,
+// missing 404, taken 409, database down 503, anything else a logged 500.
+func writeAdminError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	switch {
+	case errors.Is(err, oauth.ErrInvalid):
+		writeJSONError(w, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), oauth.ErrInvalid.Error()+": "))
+	case errors.Is(err, storage.ErrNotFound):
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such resource.")
+	case errors.Is(err, storage.ErrAlreadyExists):
+		writeJSONError(w, http.StatusConflict, "conflict", "A resource with that identifier already exists.")
+	case errors.Is(err, storage.ErrUnavailable):
+		logger.ErrorContext(r.Context(), "admin request failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The database is unavailable; retry later.")
+	default:
+		logger.ErrorContext(r.Context(), "admin request failed", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "server_error", "Internal error.")
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,82 @@
+// Package handlers is Latch's HTTP edge: it routes requests, parses and
+// limits them, calls package oauth, and writes the answers. It holds no
+// protocol rules of its own; OAuth2 errors are written through the provider
+// so that every endpoint answers in RFC 6749 §5.2's shape.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchhq/latch/oauth"
+)
+
+// Options configures the HTTP edge.
+type Options struct {
+	// AdminToken is the bearer of the admin API; empty turns it off (404).
+	AdminToken string
+	// TrustedProxies lists the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Registry serves /metrics and receives the HTTP metrics. Nil means a
+	// fresh registry.
+	Registry *prometheus.Registry
+	// MaxBodyBytes caps request bodies; 0 means 64 KiB.
+	MaxBodyBytes int64
+}
+
+// New builds Latch's whole HTTP tree.
+func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handler {
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	m := newHTTPMetrics(opts.Registry)
+	clients := clientAddress(opts.TrustedProxies)
+
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "This method is not allowed here.")
+	})
+	r.Use(m.middleware, limitBody(opts.MaxBodyBytes))
+
+	// OAuth2 endpoints: no cookies, no CSRF protection; clients
+	// authenticate themselves (and public clients call cross-origin).
+	r.Handle("/oauth2/token", handleToken(logger, provider, clients)).Methods(http.MethodPost).Name("token")
+	r.Handle("/oauth2/revoke", handleRevoke(logger, provider, clients)).Methods(http.MethodPost).Name("revoke")
+	r.Handle("/oauth2/introspect", handleIntrospect(logger, provider)).Methods(http.MethodPost).Name("introspect")
+	r.Handle("/.well-known/oauth-authorization-server", handleMetadata(provider.Issuer())).Methods(http.MethodGet, http.MethodHead).Name("metadata")
+	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead).Name("healthz")
+	r.Handle("/readyz", handleReadyz(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("readyz")
+	r.Handle("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
+
+	admin := r.PathPrefix("/admin").Subrouter()
+	admin.Use(requireAdmin(opts.AdminToken))
+	admin.Handle("/clients", handleCreateClient(logger, provider)).Methods(http.MethodPost).Name("admin_clients")
+	admin.Handle("/clients", handleListClients(logger, provider)).Methods(http.MethodGet).Name("admin_clients")
+	admin.Handle("/clients/{id}", handleGetClient(logger, provider)).Methods(http.MethodGet).Name("admin_client")
+	admin.Handle("/clients/{id}", handleDeleteClient(logger, provider)).Methods(http.MethodDelete).Name("admin_client")
+	admin.Handle("/users", handleCreateUser(logger, provider)).Methods(http.MethodPost).Name("admin_users")
+	admin.Handle("/users", handleFindUser(logger, provider)).Methods(http.MethodGet).Name("admin_users")
+	admin.Handle("/users/{id}", handleGetUser(logger, provider)).Methods(http.MethodGet).Name("admin_user")
+	admin.Handle("/users/{id}", handlePatchUser(logger, provider)).Methods(http.MethodPatch).Name("admin_user")
+	admin.Handle("/users/{id}", handleDeleteUser(logger, provider)).Methods(http.MethodDelete).Name("admin_user")
+	admin.Handle("/users/{id}/password", handleSetPassword(logger, provider)).Methods(http.MethodPut).Name("admin_user_password")
+	admin.Handle("/users/{id}/sessions", handleListSessions(logger, provider)).Methods(http.MethodGet).Name("admin_user_sessions")
+	admin.Handle("/users/{id}/sessions", handleRevokeUserSessions(logger, provider)).Methods(http.MethodDelete).Name("admin_user_sessions")
+	admin.Handle("/sessions/{id}", handleRevokeSession(logger, provider)).Methods(http.MethodDelete).Name("admin_session")
+	admin.Handle("/sessions/{id}/events", handleSessionEvents(logger, provider)).Methods(http.MethodGet).Name("admin_session_events")
+	admin.NotFoundHandler = r.NotFoundHandler
+	admin.MethodNotAllowedHandler = r.MethodNotAllowedHandler
+
+	return recoverPanics(logger, requestID(securityHeaders(logRequests(logger, r))))
+}

@@ -1,0 +1,347 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// ErrInvalid wraps every rejection of operator input; its message names the
+// field and what is wrong with it. Handlers answer it with 400, the CLI with
+// one line.
+var ErrInvalid = errors.New("invalid")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+var errBadCredentials = errors.New("oauth: bad credentials")
+
+// authenticate checks a username and password. Unknown users, disabled users
+// and wrong passwords all return errBadCredentials after one argon2id
+// verification, so none can be told apart by answer or by time.
+func (p *Provider) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
+	user, err := p.store.GetUserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		_ = verifyHash(p.dummyHash, password)
+		return nil, errBadCredentials
+	} else if err != nil {
+		return nil, err
+	}
+	if err := verifyHash(user.PasswordHash, password); err != nil {
+		if !errors.Is(err, errHashMismatch) {
+			p.log.ErrorContext(ctx, "unusable password hash", "user_id", user.ID, "err", err)
+		}
+		return nil, errBadCredentials
+	}
+	if user.Disabled {
+		return nil, errBadCredentials
+	}
+	return user, nil
+}
+
+// ClientSpec is the RFC 7591 metadata an operator registers a client with.
+type ClientSpec struct {
+	ID            string
+	Secret        string
+	Name          string
+	GrantTypes    []string
+	Scope         string
+	AuthMethod    string
+	CanIntrospect bool
+	Audience      []string
+}
+
+// CreateClient validates spec and stores the client. It returns the client
+// and its secret in the clear — shown this once, generated when a
+// confidential client has none. Errors wrap ErrInvalid or
+// storage.ErrAlreadyExists.
+func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.Client, string, error) {
+	if spec.AuthMethod == "" {
+		spec.AuthMethod = storage.AuthMethodBasic
+	}
+	switch spec.AuthMethod {
+	case storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone:
+	default:
+		return nil, "", invalid("token_endpoint_auth_method: %q is not supported (client_secret_basic, client_secret_post, none)", truncate(spec.AuthMethod, 40))
+	}
+	public := spec.AuthMethod == storage.AuthMethodNone
+	if len(spec.GrantTypes) == 0 {
+		return nil, "", invalid("grant_types: at least one of password, refresh_token, client_credentials is required")
+	}
+	for _, g := range spec.GrantTypes {
+		switch g {
+		case GrantPassword, GrantRefreshToken:
+		case GrantClientCredentials:
+			if public {
+				return nil, "", invalid("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
+			}
+		default:
+			return nil, "", invalid("grant_types: %q is not supported (password, refresh_token, client_credentials)", truncate(g, 40))
+		}
+	}
+	if spec.ID == "" {
+		spec.ID = randomString(16)
+	} else if err := checkVSChar("client_id", spec.ID, 255); err != nil {
+		return nil, "", err
+	}
+	if len(spec.Name) > 255 || !utf8.ValidString(spec.Name) {
+		return nil, "", invalid("client_name: must be valid UTF-8 of at most 255 bytes")
+	}
+	scopes := strings.Fields(spec.Scope)
+	for _, s := range scopes {
+		if err := checkScopeToken(s); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, a := range spec.Audience {
+		if a == "" || len(a) > 512 || strings.ContainsFunc(a, unicode.IsSpace) {
+			return nil, "", invalid("audience: each entry must be a non-empty identifier without spaces")
+		}
+	}
+	c := &storage.Client{
+		ID: spec.ID, Name: spec.Name, GrantTypes: dedupe(spec.GrantTypes), Scopes: dedupe(scopes),
+		AuthMethod: spec.AuthMethod, CanIntrospect: spec.CanIntrospect, Audience: dedupe(spec.Audience),
+		CreatedAt: p.now(),
+	}
+	secret := spec.Secret
+	switch {
+	case public && secret != "":
+		return nil, "", invalid("client_secret: a public client (token_endpoint_auth_method none) has no secret")
+	case public:
+	case secret == "":
+		// 256 bits: a fast hash is enough, and keeps client authentication
+		// in microseconds (DESIGN.md "Costs on the hot path").
+		secret = randomString(32)
+		c.SecretHash = hashSHA256(secret)
+	default:
+		if err := checkVSChar("client_secret", secret, 512); err != nil {
+			return nil, "", err
+		}
+		h, err := hashArgon2id(secret, defaultArgon2)
+		if err != nil {
+			return nil, "", err
+		}
+		c.SecretHash = h
+	}
+	if err := p.store.CreateClient(ctx, c); err != nil {
+		return nil, "", fmt.Errorf("oauth: create client: %w", err)
+	}
+	return c, secret, nil
+}
+
+// Client returns a client. Errors wrap storage.ErrNotFound.
+func (p *Provider) Client(ctx context.Context, id string) (*storage.Client, error) {
+	return p.store.GetClient(ctx, id)
+}
+
+// Clients lists every client.
+func (p *Provider) Clients(ctx context.Context) ([]storage.Client, error) {
+	return p.store.ListClients(ctx)
+}
+
+// DeleteClient removes a client and ends every login it holds, in one
+// transaction, so no token of it works once this returns.
+func (p *Provider) DeleteClient(ctx context.Context, id string) error {
+	return p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted); err != nil {
+			return err
+		}
+		return p.store.DeleteClient(ctx, id)
+	})
+}
+
+// CreateUser validates and stores a user with an argon2id password hash.
+// Errors wrap ErrInvalid or storage.ErrAlreadyExists.
+func (p *Provider) CreateUser(ctx context.Context, username, password string) (*storage.User, error) {
+	if err := checkUsername(username); err != nil {
+		return nil, err
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now()
+	u := &storage.User{ID: randomString(16), Username: username, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}
+	if err := p.store.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("oauth: create user: %w", err)
+	}
+	return u, nil
+}
+
+// User returns a user. Errors wrap storage.ErrNotFound.
+func (p *Provider) User(ctx context.Context, id string) (*storage.User, error) {
+	return p.store.GetUser(ctx, id)
+}
+
+// UserByUsername returns the user with that exact username.
+func (p *Provider) UserByUsername(ctx context.Context, username string) (*storage.User, error) {
+	return p.store.GetUserByUsername(ctx, username)
+}
+
+// SetPassword replaces a user's password and ends every login of the user.
+func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
+	hash, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	return p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := p.store.SetPassword(ctx, id, hash, p.now()); err != nil {
+			return err
+		}
+		return p.revokeAll(ctx, storage.FamilyFilter{UserID: id}, storage.ReasonPasswordChanged)
+	})
+}
+
+// SetUserDisabled disables or re-enables a user. Disabling ends every login
+// of the user; a disabled user cannot log in.
+func (p *Provider) SetUserDisabled(ctx context.Context, id string, disabled bool) (*storage.User, error) {
+	var u *storage.User
+	err := p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := p.store.SetDisabled(ctx, id, disabled); err != nil {
+			return err
+		}
+		if disabled {
+			if err := p.revokeAll(ctx, storage.FamilyFilter{UserID: id}, storage.ReasonUserDisabled); err != nil {
+				return err
+			}
+		}
+		var err error
+		u, err = p.store.GetUser(ctx, id)
+		return err
+	})
+	return u, err
+}
+
+// DeleteUser removes a user and ends every login of the user.
+func (p *Provider) DeleteUser(ctx context.Context, id string) error {
+	return p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := p.revokeAll(ctx, storage.FamilyFilter{UserID: id}, storage.ReasonUserDeleted); err != nil {
+			return err
+		}
+		return p.store.DeleteUser(ctx, id)
+	})
+}
+
+// Sessions lists the live logins of a user. Errors wrap storage.ErrNotFound
+// when the user does not exist.
+func (p *Provider) Sessions(ctx context.Context, userID string) ([]storage.Family, error) {
+	if _, err := p.store.GetUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	return p.store.ListLiveFamilies(ctx, storage.FamilyFilter{UserID: userID}, p.now())
+}
+
+// Session returns one login, live or not.
+func (p *Provider) Session(ctx context.Context, id string) (*storage.Family, error) {
+	return p.store.GetFamily(ctx, id)
+}
+
+// SessionEvents returns the audit trail of one login, oldest first.
+func (p *Provider) SessionEvents(ctx context.Context, id string) ([]storage.Event, error) {
+	if _, err := p.store.GetFamily(ctx, id); err != nil {
+		return nil, err
+	}
+	return p.store.ListEvents(ctx, id)
+}
+
+// RevokeSession ends one login. Errors wrap storage.ErrNotFound.
+func (p *Provider) RevokeSession(ctx context.Context, id string) error {
+	now := p.now()
+	return p.store.InTx(ctx, func(ctx context.Context) error {
+		fam, err := p.store.LockFamily(ctx, id)
+		if err != nil {
+			return err
+		}
+		return p.revokeFamily(ctx, fam, storage.ReasonAdmin, storage.Event{FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID}, now)
+	})
+}
+
+// RevokeUserSessions logs a user out everywhere. Errors wrap
+// storage.ErrNotFound when the user does not exist.
+func (p *Provider) RevokeUserSessions(ctx context.Context, userID string) error {
+	return p.store.InTx(ctx, func(ctx context.Context) error {
+		if _, err := p.store.GetUser(ctx, userID); err != nil {
+			return err
+		}
+		if err := p.audit(ctx, storage.Event{Type: EventLogoutAll, UserID: userID}); err != nil {
+			return err
+		}
+		return p.revokeAll(ctx, storage.FamilyFilter{UserID: userID}, storage.ReasonLogoutAll)
+	})
+}
+
+// revokeAll ends every live login matching filter and records each.
+func (p *Provider) revokeAll(ctx context.Context, filter storage.FamilyFilter, reason string) error {
+	ids, err := p.store.RevokeFamilies(ctx, filter, reason, p.now())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		e := storage.Event{Type: EventFamilyRevoked, FamilyID: id, ClientID: filter.ClientID, UserID: filter.UserID, Reason: reason}
+		if err := p.audit(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hashPassword(password string) (string, error) {
+	if password == "" {
+		return "", invalid("password: must not be empty")
+	}
+	if len(password) > 1024 {
+		return "", invalid("password: must be at most 1024 bytes")
+	}
+	return hashArgon2id(password, defaultArgon2)
+}
+
+func checkUsername(u string) error {
+	if u == "" || len(u) > 255 || !utf8.ValidString(u) {
+		return invalid("username: must be 1 to 255 bytes of UTF-8")
+	}
+	if strings.ContainsFunc(u, unicode.IsControl) || strings.TrimSpace(u) != u {
+		return invalid("username: must not contain control characters or leading/trailing spaces")
+	}
+	return nil
+}
+
+// checkVSChar enforces RFC 6749 Appendix A's VSCHAR (%x20-7E) for client ids
+// and secrets.
+func checkVSChar(field, v string, max int) error {
+	if v == "" || len(v) > max {
+		return invalid("%s: must be 1 to %d characters", field, max)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return invalid("%s: only printable ASCII (RFC 6749 VSCHAR) is allowed", field)
+		}
+	}
+	return nil
+}
+
+// checkScopeToken enforces RFC 6749 §3.3's scope-token (NQCHAR).
+func checkScopeToken(s string) error {
+	if len(s) > 128 {
+		return invalid("scope: a scope must be at most 128 characters")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return invalid("scope: %q holds a character RFC 6749 §3.3 does not allow", truncate(s, 40))
+		}
+	}
+	return nil
+}
+
+// randomString returns n random bytes, base64url without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return b64.EncodeToString(b)
+}

@@ -1,0 +1,255 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// passwordGrant is the resource owner password credentials grant
+// (RFC 6749 §4.3). It starts a login: a new family with an absolute end at
+// SessionMaxAge, an access token and, when the client may refresh, a refresh
+// token — all in one transaction.
+type passwordGrant struct{ p *Provider }
+
+var _ fosite.TokenEndpointHandler = (*passwordGrant)(nil)
+
+func (g *passwordGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(GrantPassword)
+}
+
+func (g *passwordGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !ar.GetGrantTypes().ExactOne(GrantPassword) {
+		return fosite.ErrUnknownRequest
+	}
+	if err := requireGrant(ar, GrantPassword); err != nil {
+		return err
+	}
+	// Scope and audience are checked before the password, so a bad request
+	// never costs a hash.
+	if err := grantRequested(ar); err != nil {
+		return err
+	}
+	form := ar.GetRequestForm()
+	username, password := form.Get("username"), form.Get("password")
+	delete(form, "password")
+	if username == "" || password == "" {
+		return fosite.ErrInvalidRequest.WithHint("The username and password parameters are required.")
+	}
+	user, err := g.p.authenticate(ctx, username, password)
+	if errors.Is(err, errBadCredentials) {
+		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
+	} else if err != nil {
+		return storageError("authenticate", err)
+	}
+	sess := ar.GetSession().(*fosite.DefaultSession)
+	sess.Subject, sess.Username = user.ID, user.Username
+	return nil
+}
+
+func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !ar.GetGrantTypes().ExactOne(GrantPassword) {
+		return fosite.ErrUnknownRequest
+	}
+	p, now := g.p, g.p.now()
+	sess := ar.GetSession()
+	fam := &storage.Family{
+		ID:         ar.GetID(),
+		ClientID:   ar.GetClient().GetID(),
+		UserID:     sess.GetSubject(),
+		Username:   sess.GetUsername(),
+		Scopes:     ar.GetGrantedScopes(),
+		Audience:   ar.GetGrantedAudience(),
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(p.cfg.SessionMaxAge),
+	}
+	// API.md: a refresh token comes with every password grant whose client
+	// may use the refresh_token grant, and with no other.
+	withRefresh := ar.GetClient().GetGrantTypes().Has(GrantRefreshToken)
+	var out minted
+	err := p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := p.store.CreateFamily(ctx, fam); err != nil {
+			return err
+		}
+		var err error
+		if out, err = p.mint(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
+			return err
+		}
+		return p.audit(ctx, storage.Event{Type: EventIssued, FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID})
+	})
+	if err != nil {
+		return storageError("password grant", err)
+	}
+	out.write(resp, fam.Scopes, now)
+	return nil
+}
+
+// clientCredentialsGrant is RFC 6749 §4.4. Its access token gets a family of
+// its own, so that revocation works the same for every token.
+type clientCredentialsGrant struct{ p *Provider }
+
+var _ fosite.TokenEndpointHandler = (*clientCredentialsGrant)(nil)
+
+func (g *clientCredentialsGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(GrantClientCredentials)
+}
+
+func (g *clientCredentialsGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (g *clientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) error {
+	if !ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
+		return fosite.ErrUnknownRequest
+	}
+	if err := requireGrant(ar, GrantClientCredentials); err != nil {
+		return err
+	}
+	if ar.GetClient().IsPublic() {
+		return fosite.ErrUnauthorizedClient.WithHint("A public client cannot use the client_credentials grant.")
+	}
+	return grantRequested(ar)
+}
+
+func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
+		return fosite.ErrUnknownRequest
+	}
+	p, now := g.p, g.p.now()
+	fam := &storage.Family{
+		ID:         ar.GetID(),
+		ClientID:   ar.GetClient().GetID(),
+		Scopes:     ar.GetGrantedScopes(),
+		Audience:   ar.GetGrantedAudience(),
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(p.cfg.AccessTokenTTL),
+	}
+	var out minted
+	err := p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := p.store.CreateFamily(ctx, fam); err != nil {
+			return err
+		}
+		var err error
+		out, err = p.mint(ctx, ar, fam, fam.Scopes, false, "", now)
+		return err
+	})
+	if err != nil {
+		return storageError("client credentials grant", err)
+	}
+	out.write(resp, fam.Scopes, now)
+	return nil
+}
+
+// requireGrant answers unauthorized_client unless the client lists grant.
+func requireGrant(ar fosite.AccessRequester, grant string) error {
+	if !ar.GetClient().GetGrantTypes().Has(grant) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client may not use the %s grant.", grant)
+	}
+	return nil
+}
+
+// grantRequested grants the requested scopes and audiences when the client
+// is allowed all of them, and the client's own when none are requested
+// (RFC 6749 §3.3 lets the server apply a default).
+func grantRequested(ar fosite.AccessRequester) error {
+	client := ar.GetClient()
+	scopes := ar.GetRequestedScopes()
+	for _, s := range scopes {
+		if !client.GetScopes().Has(s) {
+			return fosite.ErrInvalidScope.WithHintf("The client may not request scope %q.", truncate(s, 64))
+		}
+	}
+	if len(scopes) == 0 {
+		scopes = client.GetScopes()
+	}
+	for _, s := range dedupe(scopes) {
+		ar.GrantScope(s)
+	}
+	audience := ar.GetRequestedAudience()
+	for _, a := range audience {
+		if !client.GetAudience().Has(a) {
+			return fosite.ErrInvalidRequest.WithHintf("The client may not request audience %q.", truncate(a, 64))
+		}
+	}
+	if len(audience) == 0 {
+		audience = client.GetAudience()
+	}
+	for _, a := range dedupe(audience) {
+		ar.GrantAudience(a)
+	}
+	return nil
+}
+
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// minted holds freshly issued tokens until they are written to the client.
+type minted struct {
+	access    string
+	accessExp time.Time
+	refresh   string
+}
+
+// mint issues an access token with scopes and, if withRefresh, a refresh
+// token carrying the family's full scope, and stores their traces. No token
+// outlives its family.
+func (p *Provider) mint(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, error) {
+	var out minted
+	at, atSig, err := p.strategy.GenerateAccessToken(ctx, ar)
+	if err != nil {
+		return out, err
+	}
+	out.access, out.accessExp = at, earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)
+	if err := p.store.CreateToken(ctx, &storage.Token{
+		Key: tokenKey(atSig), Kind: storage.KindAccess, FamilyID: fam.ID, ClientID: fam.ClientID,
+		Scopes: scopes, IssuedAt: now, ExpiresAt: out.accessExp,
+	}); err != nil {
+		return out, err
+	}
+	if !withRefresh {
+		return out, nil
+	}
+	rt, rtSig, err := p.strategy.GenerateRefreshToken(ctx, ar)
+	if err != nil {
+		return out, err
+	}
+	out.refresh = rt
+	return out, p.store.CreateToken(ctx, &storage.Token{
+		Key: tokenKey(rtSig), Kind: storage.KindRefresh, FamilyID: fam.ID, ClientID: fam.ClientID,
+		Scopes: fam.Scopes, IssuedAt: now, ExpiresAt: earliest(now.Add(p.cfg.RefreshTokenTTL), fam.ExpiresAt),
+		ParentKey: parentKey,
+	})
+}
+
+func (m minted) write(resp fosite.AccessResponder, scopes []string, now time.Time) {
+	resp.SetAccessToken(m.access)
+	resp.SetTokenType("bearer")
+	resp.SetExpiresIn(m.accessExp.Sub(now))
+	resp.SetScopes(scopes)
+	if m.refresh != "" {
+		resp.SetExtra("refresh_token", m.refresh)
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,107 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// Introspection is an RFC 7662 answer. An inactive token is exactly
+// {"active": false}: nothing else is said about it.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+}
+
+// Token types named in introspection answers.
+const (
+	TokenTypeBearer  = "Bearer"
+	TokenTypeRefresh = "refresh_token"
+)
+
+var inactive = &Introspection{}
+
+// Introspect runs the introspection endpoint (RFC 7662). Only confidential
+// clients whose metadata has can_introspect may call it; fosite's own
+// endpoint would let any client or any bearer token in (FOSITE.md §6).
+func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspection, error) {
+	if err := parseForm(r); err != nil {
+		return nil, err
+	}
+	client, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		return nil, p.mapError(err)
+	}
+	if client.IsPublic() {
+		return nil, fosite.ErrInvalidClient.WithHint("Introspection requires a confidential client.")
+	}
+	if fc, ok := client.(fositeClient); !ok || !fc.c.CanIntrospect {
+		return nil, fosite.ErrRequestForbidden.WithHint("This client may not introspect tokens.")
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		return nil, fosite.ErrInvalidRequest.WithHint("The token parameter is missing.")
+	}
+	in, err := p.inspect(ctx, token)
+	return in, p.mapError(err)
+}
+
+// inspect answers whether token is active and what it carries. Only a
+// storage outage is an error; everything else is inactive.
+func (p *Provider) inspect(ctx context.Context, token string) (*Introspection, error) {
+	parsed, ok := p.strategy.parse(ctx, token)
+	if !ok {
+		return inactive, nil
+	}
+	tok, err := p.store.GetToken(ctx, parsed.key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return inactive, nil
+	} else if err != nil {
+		return nil, storageError("get token", err)
+	}
+	now := p.now()
+	if string(tok.Kind) != parsed.kind || !now.Before(tok.ExpiresAt) || !tok.SpentAt.IsZero() {
+		return inactive, nil
+	}
+	fam, err := p.store.GetFamily(ctx, tok.FamilyID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return inactive, nil
+	} else if err != nil {
+		return nil, storageError("get family", err)
+	}
+	if fam.Revoked() || !now.Before(fam.ExpiresAt) {
+		return inactive, nil
+	}
+	in := &Introspection{
+		Active:   true,
+		Scope:    strings.Join(tok.Scopes, " "),
+		ClientID: tok.ClientID,
+		Exp:      tok.ExpiresAt.Unix(),
+		Iat:      tok.IssuedAt.Unix(),
+		Iss:      p.cfg.Issuer,
+		JTI:      tok.Key,
+		Sub:      fam.UserID,
+		Username: fam.Username,
+		Aud:      fam.Audience,
+	}
+	if tok.Kind == storage.KindAccess {
+		in.TokenType = TokenTypeBearer
+	} else {
+		in.TokenType = TokenTypeRefresh
+	}
+	return in, nil
+}

@@ -1,0 +1,287 @@
+// Package oauth is Latch's protocol core: the one place where fosite is
+// composed, and where Latch's own rules live — logins (token families),
+// rotation with reuse detection, revocation, introspection, and the account
+// operations that end logins (password change, disable, delete).
+//
+// fosite parses requests, authenticates clients, generates and checks HMAC
+// tokens and writes RFC 6749 errors. The grant handlers, revocation and
+// introspection are Latch's own, because fosite's defaults are wrong for us
+// in ways listed in FOSITE.md: reuse detected before the client is checked,
+// races answered with invalid_request, no absolute session lifetime,
+// revocation answered 200 for another client's token, introspection open to
+// any bearer token.
+//
+// Persistence goes through [storage.Store]; HTTP stays in package handlers.
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// Grant types Latch serves.
+const (
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Config holds the settings of a [Provider].
+type Config struct {
+	// Issuer is the iss of metadata, introspection answers and JWTs.
+	Issuer string
+	// Secret keys the HMAC of opaque tokens; 32 bytes of randomness or more.
+	Secret []byte
+	// OldSecrets are retired secrets whose tokens are still accepted.
+	OldSecrets [][]byte
+
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration // idle lifetime of a refresh token
+	SessionMaxAge   time.Duration // absolute lifetime of a login
+	RefreshGrace    time.Duration
+
+	Logger *slog.Logger
+	// Registerer receives Latch's protocol metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now. Tests move it.
+	Now func() time.Time
+}
+
+// Provider serves the token, revocation and introspection endpoints and the
+// account operations. It is safe for concurrent use.
+type Provider struct {
+	cfg      Config
+	store    storage.Store
+	fosite   *fosite.Fosite
+	strategy *tokenStrategy
+	log      *slog.Logger
+	metrics  *metrics
+	// dummyHash is verified for unknown usernames so that they cost the same
+	// as a wrong password.
+	dummyHash string
+}
+
+// NewProvider composes fosite with Latch's handlers over store.
+func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("oauth: secret must be at least 32 bytes")
+	}
+	if cfg.Issuer == "" {
+		return nil, errors.New("oauth: issuer is required")
+	}
+	if cfg.AccessTokenTTL <= 0 || cfg.RefreshTokenTTL <= 0 || cfg.SessionMaxAge <= 0 || cfg.RefreshGrace < 0 {
+		return nil, errors.New("oauth: token lifetimes must be positive")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	global, err := hmacKey(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	var rotated [][]byte
+	for _, old := range cfg.OldSecrets {
+		k, err := hmacKey(old)
+		if err != nil {
+			return nil, err
+		}
+		rotated = append(rotated, k)
+	}
+	dummy, err := hashArgon2id("latch-dummy-password", defaultArgon2)
+	if err != nil {
+		return nil, err
+	}
+
+	// Every field fosite would otherwise default lazily is set here: its lazy
+	// defaults race under concurrent first requests (FOSITE.md §1.3).
+	fc := &fosite.Config{
+		AccessTokenLifespan:        cfg.AccessTokenTTL,
+		RefreshTokenLifespan:       cfg.RefreshTokenTTL,
+		GlobalSecret:               global,
+		RotatedGlobalSecrets:       rotated,
+		TokenEntropy:               32,
+		ClientSecretsHasher:        secretHasher{},
+		ScopeStrategy:              fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:   fosite.ExactAudienceMatchingStrategy,
+		RefreshTokenScopes:         []string{},
+		JWKSFetcherStrategy:        fosite.NewDefaultJWKSFetcherStrategy(),
+		AccessTokenIssuer:          cfg.Issuer,
+		TokenURL:                   cfg.Issuer + "/oauth2/token",
+		SendDebugMessagesToClients: false,
+	}
+	p := &Provider{
+		cfg:       cfg,
+		store:     store,
+		strategy:  newTokenStrategy(fc),
+		log:       cfg.Logger,
+		metrics:   newMetrics(cfg.Registerer),
+		dummyHash: dummy,
+	}
+	handler := func(h any) compose.Factory {
+		return func(fosite.Configurator, any, any) any { return h }
+	}
+	composed := compose.Compose(fc, clientManager{store}, p.strategy,
+		handler(&passwordGrant{p}),
+		handler(&refreshGrant{p}),
+		handler(&clientCredentialsGrant{p}),
+		handler(&revocation{p}),
+	)
+	// Compose always builds a *fosite.Fosite; introspection needs its
+	// AuthenticateClient, which the OAuth2Provider interface does not expose.
+	p.fosite = composed.(*fosite.Fosite)
+	return p, nil
+}
+
+func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }
+
+// Token runs the token endpoint (RFC 6749 §4.3, §4.4, §6). The error, if
+// any, is an RFC 6749 error ready for [Provider.WriteAccessError].
+func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	if err := parseForm(r); err != nil {
+		return nil, nil, err
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
+	case "":
+		return nil, nil, fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing.")
+	default:
+		return nil, nil, fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", truncate(gt, 40))
+	}
+	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
+	if err != nil {
+		return ar, nil, p.mapError(err)
+	}
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return ar, nil, p.mapError(err)
+	}
+	return ar, resp, nil
+}
+
+// WriteAccessResponse writes a successful token response.
+func (p *Provider) WriteAccessResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder) {
+	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// WriteAccessError writes an RFC 6749 §5.2 error; handlers use it for every
+// OAuth endpoint so that all errors share one shape.
+func (p *Provider) WriteAccessError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	p.fosite.WriteAccessError(ctx, w, ar, err)
+}
+
+// Revoke runs the revocation endpoint (RFC 7009). A nil error means 200.
+func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	return p.mapError(p.fosite.NewRevocationRequest(ctx, r))
+}
+
+// Ready reports whether the database answers.
+func (p *Provider) Ready(ctx context.Context) error { return p.store.Ping(ctx) }
+
+// Issuer returns the configured issuer.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// parseForm enforces the form rules of RFC 6749 §3.2 and §5: a POST with an
+// application/x-www-form-urlencoded body whose parameters appear once.
+func parseForm(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return fosite.ErrInvalidRequest.WithHint("The request must be a POST.")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return fosite.ErrInvalidRequest.WithHint("The body must be application/x-www-form-urlencoded.")
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fosite.ErrInvalidRequest.WithHint("The request body is too large.").WithWrap(err)
+		}
+		return fosite.ErrInvalidRequest.WithHint("The body could not be parsed as a form.").WithWrap(err)
+	}
+	for name, values := range r.PostForm {
+		if len(values) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The parameter %q must not be repeated.", truncate(name, 40))
+		}
+	}
+	return nil
+}
+
+// mapError turns storage failures anywhere in err's chain into 503
+// temporarily_unavailable, so that a database outage never reads as a bad
+// credential or a 500.
+func (p *Provider) mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return fosite.ErrTemporarilyUnavailable.WithHint("The database is unavailable; retry later.").WithWrap(err)
+	}
+	if fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
+		// Unexpected: say so to the client without detail, keep the cause.
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	return err
+}
+
+// storageError wraps a storage error for fosite: not-found reads as
+// fosite.ErrNotFound, everything else keeps its chain so that [mapError]
+// can recognise an outage.
+func storageError(op string, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("oauth: %s: %w: %w", op, fosite.ErrNotFound, err)
+	}
+	return fmt.Errorf("oauth: %s: %w", op, err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// clientManager is the only storage fosite sees: it loads clients for
+// client authentication. Tokens never pass through fosite's storage
+// interfaces, because Latch's own handlers store them.
+type clientManager struct{ store storage.ClientStore }
+
+var _ fosite.ClientManager = clientManager{}
+
+func (m clientManager) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := m.store.GetClient(ctx, id)
+	if err != nil {
+		return nil, storageError("get client", err)
+	}
+	return fositeClient{c}, nil
+}
+
+// ClientAssertionJWTValid is never reached: no Latch client uses
+// private_key_jwt, and fosite checks the method before the assertion.
+func (clientManager) ClientAssertionJWTValid(context.Context, string) error {
+	return fosite.ErrJTIKnown
+}
+
+func (clientManager) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return errors.New("oauth: client assertions are not supported")
+}
+
+// WriteRevocationResponse writes RFC 7009's empty 200 answer.
+func (p *Provider) WriteRevocationResponse(ctx context.Context, w http.ResponseWriter) {
+	p.fosite.WriteRevocationResponse(ctx, w, nil)
+}

@@ -1,0 +1,129 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ory/fosite"
+)
+
+func newTestStrategy(t testing.TB, secret []byte, old ...[]byte) *tokenStrategy {
+	t.Helper()
+	key, err := hmacKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotated [][]byte
+	for _, o := range old {
+		k, err := hmacKey(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotated = append(rotated, k)
+	}
+	return newTokenStrategy(&fosite.Config{GlobalSecret: key, RotatedGlobalSecrets: rotated, TokenEntropy: 32})
+}
+
+func TestTokenParse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStrategy(t, bytes.Repeat([]byte{1}, 32))
+	at, atSig, err := s.GenerateAccessToken(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, rtSig, err := s.GenerateRefreshToken(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(at, AccessTokenPrefix) || !strings.HasPrefix(rt, RefreshTokenPrefix) {
+		t.Fatalf("tokens %q, %q lack their prefixes", at, rt)
+	}
+	key, val, _ := strings.Cut(strings.TrimPrefix(at, AccessTokenPrefix), ".")
+	tests := []struct {
+		name     string
+		token    string
+		wantOK   bool
+		wantKind string
+		wantKey  string
+	}{
+		{"access", at, true, "access", tokenKey(atSig)},
+		{"refresh", rt, true, "refresh", tokenKey(rtSig)},
+		{"no prefix", strings.TrimPrefix(at, AccessTokenPrefix), false, "", ""},
+		{"wrong prefix", RefreshTokenPrefix + strings.TrimPrefix(at, AccessTokenPrefix), true, "refresh", tokenKey(atSig)},
+		{"forged key, real signature", AccessTokenPrefix + "AAAA" + key[4:] + "." + val, false, "", ""},
+		{"garbage", "latch_at_garbage", false, "", ""},
+		{"empty", "", false, "", ""},
+		{"huge", AccessTokenPrefix + strings.Repeat("a", 10000), false, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := s.parse(ctx, tc.token)
+			if ok != tc.wantOK || got.kind != tc.wantKind || got.key != tc.wantKey {
+				t.Fatalf("parse = %+v, %v; want kind %q key %q ok %v", got, ok, tc.wantKind, tc.wantKey, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestTokenKeyIsNotTheSignature(t *testing.T) {
+	t.Parallel()
+	if k := tokenKey("sig"); k == "sig" || strings.Contains(k, "sig") {
+		t.Fatalf("tokenKey leaks the signature: %q", k)
+	}
+}
+
+func TestSecretRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	oldSecret, newSecret := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 40)
+	old := newTestStrategy(t, oldSecret)
+	tok, _, err := old.GenerateRefreshToken(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := newTestStrategy(t, newSecret).parse(ctx, tok); ok {
+		t.Fatal("a token of the old secret validated without LATCH_SECRET_OLD")
+	}
+	if _, ok := newTestStrategy(t, newSecret, oldSecret).parse(ctx, tok); !ok {
+		t.Fatal("a token of a retired secret listed in LATCH_SECRET_OLD did not validate")
+	}
+}
+
+// TestHMACKeyUsesTheWholeSecret pins the fix for fosite using only the first
+// 32 bytes of its secret (FOSITE.md §1.3).
+func TestHMACKeyUsesTheWholeSecret(t *testing.T) {
+	t.Parallel()
+	a := append(bytes.Repeat([]byte{7}, 32), 1)
+	b := append(bytes.Repeat([]byte{7}, 32), 2)
+	tok, _, err := newTestStrategy(t, a).GenerateAccessToken(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := newTestStrategy(t, b).parse(context.Background(), tok); ok {
+		t.Fatal("secrets that differ after byte 32 validate each other's tokens")
+	}
+}
+
+// FuzzParseToken: any presented token string must parse without panicking,
+// and only strings with a Latch prefix may parse at all.
+func FuzzParseToken(f *testing.F) {
+	s := newTestStrategy(f, bytes.Repeat([]byte{3}, 32))
+	at, _, _ := s.GenerateAccessToken(context.Background(), nil)
+	f.Add(at)
+	f.Add("latch_rt_.")
+	f.Add("latch_at_a.b.c")
+	f.Add("ory_at_x.y")
+	f.Fuzz(func(t *testing.T, token string) {
+		p, ok := s.parse(context.Background(), token)
+		if ok && !strings.HasPrefix(token, AccessTokenPrefix) && !strings.HasPrefix(token, RefreshTokenPrefix) {
+			t.Fatalf("%q parsed as %+v without a Latch prefix", token, p)
+		}
+		if ok && token != at {
+			t.Fatalf("%q parsed but was never issued", token)
+		}
+	})
+}

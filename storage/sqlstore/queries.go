@@ -1,0 +1,296 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm/clause"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// CreateClient stores c. Returns an error wrapping [storage.ErrAlreadyExists]
+// if the id is taken.
+func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
+	return mapErr(fmt.Sprintf("create client %q", c.ID), s.conn(ctx).Create(toClientRow(c)).Error)
+}
+
+// GetClient returns the client, or an error wrapping [storage.ErrNotFound].
+func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, error) {
+	var r clientRow
+	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, mapErr(fmt.Sprintf("get client %q", id), err)
+	}
+	c := r.client()
+	return &c, nil
+}
+
+// ListClients returns every client, ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	var rows []clientRow
+	if err := s.conn(ctx).Order("id").Find(&rows).Error; err != nil {
+		return nil, mapErr("list clients", err)
+	}
+	cs := make([]storage.Client, len(rows))
+	for i := range rows {
+		cs[i] = rows[i].client()
+	}
+	return cs, nil
+}
+
+// DeleteClient removes the client, or returns an error wrapping
+// [storage.ErrNotFound]. Its families and tokens stay.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	op := fmt.Sprintf("delete client %q", id)
+	res := s.conn(ctx).Where("id = ?", id).Delete(&clientRow{})
+	return affectedOne(op, res.RowsAffected, res.Error)
+}
+
+// CreateUser stores u. Returns an error wrapping [storage.ErrAlreadyExists]
+// if the id or username is taken.
+func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
+	return mapErr(fmt.Sprintf("create user %q", u.ID), s.conn(ctx).Create(toUserRow(u)).Error)
+}
+
+// GetUser returns the user, or an error wrapping [storage.ErrNotFound].
+func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
+	var r userRow
+	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, mapErr(fmt.Sprintf("get user %q", id), err)
+	}
+	return r.user(), nil
+}
+
+// GetUserByUsername returns the user with exactly that username (case
+// matters), or an error wrapping [storage.ErrNotFound].
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storage.User, error) {
+	var r userRow
+	if err := s.conn(ctx).Where("username = ?", username).Take(&r).Error; err != nil {
+		return nil, mapErr("get user by username", err)
+	}
+	return r.user(), nil
+}
+
+// SetPassword replaces the password hash and sets PasswordChangedAt. Returns
+// an error wrapping [storage.ErrNotFound] if the user does not exist.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) error {
+	res := s.conn(ctx).Exec("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", hash, ts(at), id)
+	return affectedOne(fmt.Sprintf("set password of user %q", id), res.RowsAffected, res.Error)
+}
+
+// SetDisabled sets the disabled flag. Returns an error wrapping
+// [storage.ErrNotFound] if the user does not exist.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	res := s.conn(ctx).Exec("UPDATE users SET disabled = ? WHERE id = ?", disabled, id)
+	return affectedOne(fmt.Sprintf("set disabled of user %q", id), res.RowsAffected, res.Error)
+}
+
+// DeleteUser removes the user, or returns an error wrapping
+// [storage.ErrNotFound]. Its families stay.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	res := s.conn(ctx).Where("id = ?", id).Delete(&userRow{})
+	return affectedOne(fmt.Sprintf("delete user %q", id), res.RowsAffected, res.Error)
+}
+
+// CreateFamily stores f. Returns an error wrapping [storage.ErrAlreadyExists]
+// if the id is taken.
+func (s *Store) CreateFamily(ctx context.Context, f *storage.Family) error {
+	return mapErr(fmt.Sprintf("create family %q", f.ID), s.conn(ctx).Create(toFamilyRow(f)).Error)
+}
+
+// GetFamily returns the family, or an error wrapping [storage.ErrNotFound].
+func (s *Store) GetFamily(ctx context.Context, id string) (*storage.Family, error) {
+	return s.getFamily(ctx, id, false)
+}
+
+// LockFamily returns the family and, inside a transaction, holds a write lock
+// on it until the transaction ends: SELECT ... FOR UPDATE on PostgreSQL; on
+// SQLite the single connection and BEGIN IMMEDIATE already serialize
+// transactions. Returns an error wrapping [storage.ErrNotFound] if the family
+// does not exist.
+func (s *Store) LockFamily(ctx context.Context, id string) (*storage.Family, error) {
+	return s.getFamily(ctx, id, true)
+}
+
+func (s *Store) getFamily(ctx context.Context, id string, lock bool) (*storage.Family, error) {
+	db := s.conn(ctx)
+	op := "get family %q"
+	if lock {
+		// The SQLite dialector drops the locking clause.
+		db = db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		op = "lock family %q"
+	}
+	var r familyRow
+	if err := db.Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, mapErr(fmt.Sprintf(op, id), err)
+	}
+	f := r.family()
+	return &f, nil
+}
+
+// TouchFamily sets LastUsedAt. Returns an error wrapping
+// [storage.ErrNotFound] if the family does not exist.
+func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error {
+	res := s.conn(ctx).Exec("UPDATE families SET last_used_at = ? WHERE id = ?", ts(at), id)
+	return affectedOne(fmt.Sprintf("touch family %q", id), res.RowsAffected, res.Error)
+}
+
+// RevokeFamily marks the family revoked unless it already is, and reports
+// whether this call revoked it. Returns an error wrapping
+// [storage.ErrNotFound] if the family does not exist.
+func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error) {
+	op := fmt.Sprintf("revoke family %q", id)
+	db := s.conn(ctx)
+	res := db.Exec("UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", ts(at), reason, id)
+	if res.Error != nil {
+		return false, mapErr(op, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	var n int64
+	if err := db.Model(&familyRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return false, mapErr(op, err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+	}
+	return false, nil
+}
+
+// RevokeFamilies revokes the families of the filter that are live at at
+// (neither revoked nor expired) and returns their ids, sorted.
+func (s *Store) RevokeFamilies(ctx context.Context, filter storage.FamilyFilter, reason string, at time.Time) ([]string, error) {
+	where, args, err := familyFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	at = ts(at)
+	var ids []string
+	err = s.conn(ctx).Raw(
+		"UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND expires_at > ? AND "+where+" RETURNING id",
+		append([]any{at, reason, at}, args...)...,
+	).Scan(&ids).Error
+	if err != nil {
+		return nil, mapErr("revoke families", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// ListLiveFamilies returns the families of the filter that are neither
+// revoked nor expired at now, newest first.
+func (s *Store) ListLiveFamilies(ctx context.Context, filter storage.FamilyFilter, now time.Time) ([]storage.Family, error) {
+	where, args, err := familyFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	var rows []familyRow
+	err = s.conn(ctx).
+		Where("revoked_at IS NULL AND expires_at > ?", ts(now)).
+		Where(where, args...).
+		Order("created_at DESC, id DESC").
+		Find(&rows).Error
+	if err != nil {
+		return nil, mapErr("list live families", err)
+	}
+	fs := make([]storage.Family, len(rows))
+	for i := range rows {
+		fs[i] = rows[i].family()
+	}
+	return fs, nil
+}
+
+// familyFilter returns the WHERE condition of f. An empty filter is an error:
+// it would select every family.
+func familyFilter(f storage.FamilyFilter) (string, []any, error) {
+	var conds []string
+	var args []any
+	if f.UserID != "" {
+		conds = append(conds, "user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.ClientID != "" {
+		conds = append(conds, "client_id = ?")
+		args = append(args, f.ClientID)
+	}
+	if len(conds) == 0 {
+		return "", nil, errors.New("sqlstore: family filter names neither a user nor a client")
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// CreateToken stores t. Returns an error wrapping [storage.ErrAlreadyExists]
+// if the key is taken. Errors never quote the key.
+func (s *Store) CreateToken(ctx context.Context, t *storage.Token) error {
+	return mapErr(fmt.Sprintf("create token of family %q", t.FamilyID), s.conn(ctx).Create(toTokenRow(t)).Error)
+}
+
+// GetToken returns the token, or an error wrapping [storage.ErrNotFound].
+func (s *Store) GetToken(ctx context.Context, key string) (*storage.Token, error) {
+	var r tokenRow
+	if err := s.conn(ctx).Where(`"key" = ?`, key).Take(&r).Error; err != nil {
+		return nil, mapErr("get token", err)
+	}
+	return r.token(), nil
+}
+
+// SpendToken sets SpentAt on an unspent token with one conditional UPDATE.
+// Returns an error wrapping [storage.ErrConflict] if the token was already
+// spent, [storage.ErrNotFound] if it does not exist.
+func (s *Store) SpendToken(ctx context.Context, key string, at time.Time) error {
+	db := s.conn(ctx)
+	res := db.Exec(`UPDATE tokens SET spent_at = ? WHERE "key" = ? AND spent_at IS NULL`, ts(at), key)
+	if res.Error != nil {
+		return mapErr("spend token", res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return nil
+	}
+	var n int64
+	if err := db.Model(&tokenRow{}).Where(`"key" = ?`, key).Count(&n).Error; err != nil {
+		return mapErr("spend token", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: spend token: %w", storage.ErrNotFound)
+	}
+	return fmt.Errorf("sqlstore: spend token: already spent: %w", storage.ErrConflict)
+}
+
+// AppendEvent stores e and sets e.ID.
+func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
+	r := toEventRow(e)
+	if err := s.conn(ctx).Create(r).Error; err != nil {
+		return mapErr(fmt.Sprintf("append event %q", e.Type), err)
+	}
+	e.ID = r.ID
+	return nil
+}
+
+// ListEvents returns the events of a family in the order they were appended.
+func (s *Store) ListEvents(ctx context.Context, familyID string) ([]storage.Event, error) {
+	var rows []eventRow
+	if err := s.conn(ctx).Where("family_id = ?", familyID).Order("id").Find(&rows).Error; err != nil {
+		return nil, mapErr(fmt.Sprintf("list events of family %q", familyID), err)
+	}
+	es := make([]storage.Event, len(rows))
+	for i := range rows {
+		es[i] = rows[i].event()
+	}
+	return es, nil
+}
+
+// affectedOne turns "no row changed" into ErrNotFound.
+func affectedOne(op string, rows int64, err error) error {
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if rows == 0 {
+		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"strings"
+	"time"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// Rows as stored. Lists are one space-separated column (scopes, grant types
+// and audiences never contain spaces). Times are written in UTC, truncated to
+// microseconds (what both databases keep); optional times are NULL when zero.
+// autoCreateTime:false stops GORM from filling in a zero CreatedAt: the store
+// keeps what it is given.
+
+type clientRow struct {
+	ID            string `gorm:"primaryKey"`
+	Name          string
+	SecretHash    string
+	GrantTypes    string
+	Scopes        string
+	AuthMethod    string
+	CanIntrospect bool
+	Audience      string
+	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (clientRow) TableName() string { return "clients" }
+
+type userRow struct {
+	ID                string `gorm:"primaryKey"`
+	Username          string
+	PasswordHash      string
+	Disabled          bool
+	CreatedAt         time.Time `gorm:"autoCreateTime:false"`
+	PasswordChangedAt time.Time
+}
+
+func (userRow) TableName() string { return "users" }
+
+type familyRow struct {
+	ID           string `gorm:"primaryKey"`
+	ClientID     string
+	UserID       string
+	Username     string
+	Scopes       string
+	Audience     string
+	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
+	LastUsedAt   time.Time
+	ExpiresAt    time.Time
+	RevokedAt    *time.Time
+	RevokeReason string
+}
+
+func (familyRow) TableName() string { return "families" }
+
+type tokenRow struct {
+	Key       string `gorm:"primaryKey;column:key"`
+	Kind      string
+	FamilyID  string
+	ClientID  string
+	Scopes    string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	SpentAt   *time.Time
+	ParentKey string
+}
+
+func (tokenRow) TableName() string { return "tokens" }
+
+type eventRow struct {
+	ID        int64 `gorm:"primaryKey;autoIncrement"`
+	Type      string
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Reason    string
+	Address   string
+	UserAgent string
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (eventRow) TableName() string { return "audit_events" }
+
+// ts is how every time goes to the database.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func nullTS(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := ts(t)
+	return &u
+}
+
+func fromNullTS(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func join(list []string) string { return strings.Join(list, " ") }
+
+func split(s string) []string { return strings.Fields(s) }
+
+func toClientRow(c *storage.Client) *clientRow {
+	return &clientRow{
+		ID: c.ID, Name: c.Name, SecretHash: c.SecretHash, GrantTypes: join(c.GrantTypes),
+		Scopes: join(c.Scopes), AuthMethod: c.AuthMethod, CanIntrospect: c.CanIntrospect,
+		Audience: join(c.Audience), CreatedAt: ts(c.CreatedAt),
+	}
+}
+
+func (r *clientRow) client() storage.Client {
+	return storage.Client{
+		ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, GrantTypes: split(r.GrantTypes),
+		Scopes: split(r.Scopes), AuthMethod: r.AuthMethod, CanIntrospect: r.CanIntrospect,
+		Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+func toUserRow(u *storage.User) *userRow {
+	return &userRow{
+		ID: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled,
+		CreatedAt: ts(u.CreatedAt), PasswordChangedAt: ts(u.PasswordChangedAt),
+	}
+}
+
+func (r *userRow) user() *storage.User {
+	return &storage.User{
+		ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled,
+		CreatedAt: r.CreatedAt.UTC(), PasswordChangedAt: r.PasswordChangedAt.UTC(),
+	}
+}
+
+func toFamilyRow(f *storage.Family) *familyRow {
+	return &familyRow{
+		ID: f.ID, ClientID: f.ClientID, UserID: f.UserID, Username: f.Username,
+		Scopes: join(f.Scopes), Audience: join(f.Audience), CreatedAt: ts(f.CreatedAt),
+		LastUsedAt: ts(f.LastUsedAt), ExpiresAt: ts(f.ExpiresAt), RevokedAt: nullTS(f.RevokedAt),
+		RevokeReason: f.RevokeReason,
+	}
+}
+
+func (r *familyRow) family() storage.Family {
+	return storage.Family{
+		ID: r.ID, ClientID: r.ClientID, UserID: r.UserID, Username: r.Username,
+		Scopes: split(r.Scopes), Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
+		LastUsedAt: r.LastUsedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: fromNullTS(r.RevokedAt),
+		RevokeReason: r.RevokeReason,
+	}
+}
+
+func toTokenRow(t *storage.Token) *tokenRow {
+	return &tokenRow{
+		Key: t.Key, Kind: string(t.Kind), FamilyID: t.FamilyID, ClientID: t.ClientID,
+		Scopes: join(t.Scopes), IssuedAt: ts(t.IssuedAt), ExpiresAt: ts(t.ExpiresAt),
+		SpentAt: nullTS(t.SpentAt), ParentKey: t.ParentKey,
+	}
+}
+
+func (r *tokenRow) token() *storage.Token {
+	return &storage.Token{
+		Key: r.Key, Kind: storage.TokenKind(r.Kind), FamilyID: r.FamilyID, ClientID: r.ClientID,
+		Scopes: split(r.Scopes), IssuedAt: r.IssuedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		SpentAt: fromNullTS(r.SpentAt), ParentKey: r.ParentKey,
+	}
+}
+
+func toEventRow(e *storage.Event) *eventRow {
+	return &eventRow{
+		Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID,
+		Reason: e.Reason, Address: e.Address, UserAgent: e.UserAgent, CreatedAt: ts(e.CreatedAt),
+	}
+}
+
+func (r *eventRow) event() storage.Event {
+	return storage.Event{
+		ID: r.ID, Type: r.Type, FamilyID: r.FamilyID, ClientID: r.ClientID, UserID: r.UserID,
+		Reason: r.Reason, Address: r.Address, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(),
+	}
+}

@@ -1,0 +1,243 @@
+// Package storage declares what Latch needs from persistence: the domain types
+// (clients, users, logins and tokens), narrow store interfaces and the sentinel
+// errors every backend returns. It imports only the standard library.
+//
+// The database never holds a usable token: a [Token] is keyed by a hash of the
+// HMAC signature of the token, computed by package oauth. Everything that
+// decides whether a token is valid (expiry, revocation, rotation) lives in
+// package oauth; backends only store and fetch faithfully.
+//
+// Backends live in sub-packages (storage/sqlstore); storage/storagetest is the
+// conformance suite they all pass.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with context; test them with [errors.Is].
+var (
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists means a unique key (client id, username, token key) is taken.
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrConflict means a conditional write lost a race (for example a refresh
+	// token that another transaction spent first), or the database reported a
+	// serialization failure. The caller may re-read and decide again.
+	ErrConflict = errors.New("storage: conflict")
+	// ErrUnavailable means the database could not be reached or failed in a way
+	// that says nothing about the data. Callers answer 503 and retry later.
+	ErrUnavailable = errors.New("storage: unavailable")
+)
+
+// Client authentication methods (RFC 7591 token_endpoint_auth_method).
+const (
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+	AuthMethodNone  = "none"
+)
+
+// Client is an OAuth2 client. SecretHash is self-describing (see package
+// oauth); it is empty for public clients.
+type Client struct {
+	ID            string
+	Name          string
+	SecretHash    string
+	GrantTypes    []string
+	Scopes        []string
+	AuthMethod    string
+	CanIntrospect bool
+	Audience      []string
+	CreatedAt     time.Time
+}
+
+// IsPublic reports whether the client authenticates with its id alone.
+func (c *Client) IsPublic() bool { return c.AuthMethod == AuthMethodNone }
+
+// User is a resource owner who signs in with the password grant.
+type User struct {
+	ID                string
+	Username          string
+	PasswordHash      string
+	Disabled          bool
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Reasons recorded when a family is revoked.
+const (
+	ReasonRevoked         = "revoked"          // RFC 7009 revocation of one of its tokens
+	ReasonReuse           = "reuse_detected"   // a spent refresh token came back
+	ReasonAdmin           = "admin"            // an operator ended the login
+	ReasonLogoutAll       = "logout_all"       // an operator ended every login of a user
+	ReasonPasswordChanged = "password_changed" // the user's password changed
+	ReasonUserDisabled    = "user_disabled"
+	ReasonUserDeleted     = "user_deleted"
+	ReasonClientDeleted   = "client_deleted"
+)
+
+// Family is one login: the chain of refresh and access tokens that descends
+// from one password grant (or one client_credentials grant). Revoking the
+// family ends every token in it.
+type Family struct {
+	ID        string
+	ClientID  string
+	UserID    string // empty for client_credentials
+	Username  string // empty for client_credentials
+	Scopes    []string
+	Audience  []string
+	CreatedAt time.Time
+	// LastUsedAt is the time of the latest grant or refresh.
+	LastUsedAt time.Time
+	// ExpiresAt is the absolute end of the login; no token outlives it.
+	ExpiresAt time.Time
+	// RevokedAt is zero while the family is live.
+	RevokedAt    time.Time
+	RevokeReason string
+}
+
+// Revoked reports whether the family has been revoked.
+func (f *Family) Revoked() bool { return !f.RevokedAt.IsZero() }
+
+// TokenKind tells access tokens from refresh tokens.
+type TokenKind string
+
+// Token kinds.
+const (
+	KindAccess  TokenKind = "access"
+	KindRefresh TokenKind = "refresh"
+)
+
+// Token is the stored trace of an issued token. Key is a hash of the token's
+// HMAC signature, never the token or the signature itself.
+type Token struct {
+	Key      string
+	Kind     TokenKind
+	FamilyID string
+	ClientID string
+	// Scopes granted to this token (an access token may be narrower than its
+	// family).
+	Scopes    []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// SpentAt is set when a refresh token has been rotated; zero while unspent.
+	SpentAt time.Time
+	// ParentKey is the key of the refresh token this one was rotated from.
+	ParentKey string
+}
+
+// Event is an audit record. It names the family, client and user concerned,
+// never a token or secret.
+type Event struct {
+	ID        int64
+	Type      string
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Reason    string
+	Address   string
+	UserAgent string
+	CreatedAt time.Time
+}
+
+// ClientStore persists clients.
+type ClientStore interface {
+	// CreateClient stores c. Returns ErrAlreadyExists if the id is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient returns the client. Returns ErrNotFound if it does not exist.
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// ListClients returns every client, ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+	// DeleteClient removes the client. Returns ErrNotFound if it does not exist.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore persists users.
+type UserStore interface {
+	// CreateUser stores u. Returns ErrAlreadyExists if the id or username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser returns the user. Returns ErrNotFound if it does not exist.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByUsername returns the user with exactly that username. Returns
+	// ErrNotFound if there is none.
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	// SetPassword replaces the password hash and sets PasswordChangedAt to at.
+	// Returns ErrNotFound if the user does not exist.
+	SetPassword(ctx context.Context, id, hash string, at time.Time) error
+	// SetDisabled sets the disabled flag. Returns ErrNotFound if the user does
+	// not exist.
+	SetDisabled(ctx context.Context, id string, disabled bool) error
+	// DeleteUser removes the user. Returns ErrNotFound if it does not exist.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// FamilyFilter selects the families of a user, of a client, or both. At least
+// one field must be set.
+type FamilyFilter struct {
+	UserID   string
+	ClientID string
+}
+
+// FamilyStore persists logins.
+type FamilyStore interface {
+	// CreateFamily stores f. Returns ErrAlreadyExists if the id is taken.
+	CreateFamily(ctx context.Context, f *Family) error
+	// GetFamily returns the family. Returns ErrNotFound if it does not exist.
+	GetFamily(ctx context.Context, id string) (*Family, error)
+	// LockFamily returns the family and, inside a transaction, holds a write
+	// lock on it until the transaction ends, so that two transactions that lock
+	// the same family run one after the other. Returns ErrNotFound if it does
+	// not exist.
+	LockFamily(ctx context.Context, id string) (*Family, error)
+	// TouchFamily sets LastUsedAt. Returns ErrNotFound if it does not exist.
+	TouchFamily(ctx context.Context, id string, at time.Time) error
+	// RevokeFamily marks a live family revoked with the reason. It reports
+	// whether this call revoked it (false if it was already revoked). Returns
+	// ErrNotFound if it does not exist.
+	RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error)
+	// RevokeFamilies revokes every live family matching the filter and
+	// returns the ids it revoked.
+	RevokeFamilies(ctx context.Context, filter FamilyFilter, reason string, at time.Time) ([]string, error)
+	// ListLiveFamilies returns the families of the filter that are neither
+	// revoked nor past ExpiresAt at now, newest first.
+	ListLiveFamilies(ctx context.Context, filter FamilyFilter, now time.Time) ([]Family, error)
+}
+
+// TokenStore persists token traces.
+type TokenStore interface {
+	// CreateToken stores t. Returns ErrAlreadyExists if the key is taken.
+	CreateToken(ctx context.Context, t *Token) error
+	// GetToken returns the token. Returns ErrNotFound if it does not exist.
+	GetToken(ctx context.Context, key string) (*Token, error)
+	// SpendToken sets SpentAt on an unspent token. Returns ErrConflict if the
+	// token was already spent, ErrNotFound if it does not exist.
+	SpendToken(ctx context.Context, key string, at time.Time) error
+}
+
+// EventStore persists the audit trail.
+type EventStore interface {
+	// AppendEvent stores e and sets its ID.
+	AppendEvent(ctx context.Context, e *Event) error
+	// ListEvents returns the events of a family, oldest first.
+	ListEvents(ctx context.Context, familyID string) ([]Event, error)
+}
+
+// Store is everything Latch persists, plus transactions.
+type Store interface {
+	ClientStore
+	UserStore
+	FamilyStore
+	TokenStore
+	EventStore
+
+	// InTx runs fn in a transaction carried by the context it is given; every
+	// store call made with that context joins it. fn's error rolls it back. A
+	// nested InTx joins the outer transaction.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
