@@ -243,12 +243,17 @@ func (p *Provider) Session(ctx context.Context, id string) (*storage.Family, err
 	return p.store.GetFamily(ctx, id)
 }
 
-// SessionEvents returns the audit trail of one login, oldest first.
+// SessionEvents returns the audit trail of one login, oldest first. The
+// trail outlives the login's row, which the janitor removes once it ended.
 func (p *Provider) SessionEvents(ctx context.Context, id string) ([]storage.Event, error) {
+	events, err := p.store.ListEvents(ctx, id)
+	if err != nil || len(events) > 0 {
+		return events, err
+	}
 	if _, err := p.store.GetFamily(ctx, id); err != nil {
 		return nil, err
 	}
-	return p.store.ListEvents(ctx, id)
+	return events, nil
 }
 
 // RevokeSession ends one login. Errors wrap storage.ErrNotFound.

@@ -14,6 +14,7 @@ import (
 const (
 	EventIssued        = "issued"         // a login started (password grant)
 	EventRefreshed     = "refreshed"      // a refresh token was rotated
+	EventReplayed      = "replayed"       // a spent refresh token got its response again, within the grace window
 	EventReuseDetected = "reuse_detected" // a spent refresh token came back
 	EventFamilyRevoked = "family_revoked" // a login ended, with the reason
 	EventRevoked       = "revoked"        // RFC 7009 revocation by the client
@@ -82,6 +83,7 @@ func (p *Provider) revokeFamily(ctx context.Context, fam *storage.Family, reason
 
 type metrics struct {
 	events *prometheus.CounterVec
+	purged *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -90,9 +92,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "latch_audit_events_total",
 			Help: "Audit events by type (issued, refreshed, reuse_detected, family_revoked, revoked, ...) and reason.",
 		}, []string{"type", "reason"}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_janitor_purged_total",
+			Help: "Rows the janitor deleted (tokens, families) or wiped (replays).",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events)
+		reg.MustRegister(m.events, m.purged)
 	}
 	return m
 }

@@ -89,19 +89,22 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 	return nil
 }
 
-// PopulateTokenEndpointResponse rotates under the family lock. Every
-// contested outcome is invalid_grant; reuse of a spent token revokes the
-// whole family, and that revocation commits even though the request fails.
+// PopulateTokenEndpointResponse rotates under the family lock. A spent token
+// presented again within the grace window gets the sealed response of its
+// rotation; after it, reuse revokes the whole family, and that revocation
+// commits even though the request fails. Every contested outcome is
+// invalid_grant.
 func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !ar.GetGrantTypes().ExactOne(GrantRefreshToken) {
 		return fosite.ErrUnknownRequest
 	}
 	p, now := g.p, g.p.now()
-	raw := strings.TrimPrefix(ar.GetRequestForm().Get("refresh_token"), RefreshTokenPrefix)
-	key := tokenKey(p.strategy.RefreshTokenSignature(ctx, raw))
+	presented := ar.GetRequestForm().Get("refresh_token")
+	key := tokenKey(p.strategy.RefreshTokenSignature(ctx, strings.TrimPrefix(presented, RefreshTokenPrefix)))
 	client := ar.GetClient().GetID()
 
 	var out minted
+	scopes := []string(ar.GetGrantedScopes())
 	var refused error
 	err := p.store.InTx(ctx, func(ctx context.Context) error {
 		fam, err := p.store.LockFamily(ctx, ar.GetID())
@@ -121,16 +124,28 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 			refused = fosite.ErrInvalidGrant.WithHint("The login has reached its maximum age.")
 			return nil
 		case !tok.SpentAt.IsZero():
+			if now.Before(tok.SpentAt.Add(p.cfg.RefreshGrace)) && tok.Replay != nil {
+				if out, scopes, err = openReplay(presented, key, tok.Replay); err == nil {
+					event.Type = EventReplayed
+					return p.audit(ctx, event)
+				}
+			}
 			refused = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; the login has been ended.")
 			return p.revokeFamily(ctx, fam, storage.ReasonReuse, event, now)
 		case !now.Before(tok.ExpiresAt):
 			refused = fosite.ErrInvalidGrant.WithHint("The refresh token has expired.")
 			return nil
 		}
-		if err := p.store.SpendToken(ctx, key, now); err != nil {
+		if out, err = p.mint(ctx, ar, fam, scopes, true, key, now); err != nil {
 			return err
 		}
-		if out, err = p.mint(ctx, ar, fam, ar.GetGrantedScopes(), true, key, now); err != nil {
+		var sealed []byte
+		if p.cfg.RefreshGrace > 0 {
+			if sealed, err = sealReplay(presented, key, out, scopes); err != nil {
+				return err
+			}
+		}
+		if err := p.store.SpendToken(ctx, key, now, sealed); err != nil {
 			return err
 		}
 		if err := p.store.TouchFamily(ctx, fam.ID, now); err != nil {
@@ -149,6 +164,6 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	case refused != nil:
 		return refused
 	}
-	out.write(resp, ar.GetGrantedScopes(), now)
+	out.write(resp, scopes, now)
 	return nil
 }

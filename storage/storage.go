@@ -126,6 +126,10 @@ type Token struct {
 	SpentAt time.Time
 	// ParentKey is the key of the refresh token this one was rotated from.
 	ParentKey string
+	// Replay is set on a spent refresh token during the grace window: the
+	// response of its rotation, sealed with a key derived from the token
+	// itself (package oauth), so it is useless without the token.
+	Replay []byte
 }
 
 // Event is an audit record. It names the family, client and user concerned,
@@ -197,8 +201,9 @@ type FamilyStore interface {
 	// whether this call revoked it (false if it was already revoked). Returns
 	// ErrNotFound if it does not exist.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error)
-	// RevokeFamilies revokes every live family matching the filter and
-	// returns the ids it revoked.
+	// RevokeFamilies revokes every family matching the filter that is
+	// neither revoked nor past ExpiresAt at at, and returns the ids it
+	// revoked. An empty filter is an error.
 	RevokeFamilies(ctx context.Context, filter FamilyFilter, reason string, at time.Time) ([]string, error)
 	// ListLiveFamilies returns the families of the filter that are neither
 	// revoked nor past ExpiresAt at now, newest first.
@@ -211,9 +216,32 @@ type TokenStore interface {
 	CreateToken(ctx context.Context, t *Token) error
 	// GetToken returns the token. Returns ErrNotFound if it does not exist.
 	GetToken(ctx context.Context, key string) (*Token, error)
-	// SpendToken sets SpentAt on an unspent token. Returns ErrConflict if the
-	// token was already spent, ErrNotFound if it does not exist.
-	SpendToken(ctx context.Context, key string, at time.Time) error
+	// SpendToken sets SpentAt and Replay on an unspent token. Returns
+	// ErrConflict if the token was already spent, ErrNotFound if it does not
+	// exist.
+	SpendToken(ctx context.Context, key string, at time.Time, replay []byte) error
+}
+
+// PurgeCounts says how many rows one [Purger.Purge] batch removed or wiped.
+type PurgeCounts struct {
+	Tokens   int64
+	Families int64
+	Replays  int64
+}
+
+// Purger deletes what can no longer be used, in small batches, so that the
+// tables stay the size of the live logins.
+type Purger interface {
+	// Purge runs one batch of at most limit rows per kind:
+	//   - deletes tokens that are useless at now: access tokens past
+	//     ExpiresAt, unspent refresh tokens past ExpiresAt, and every token
+	//     of a family that is revoked or past its ExpiresAt. Spent refresh
+	//     tokens of a live family are kept: they are what catches reuse;
+	//   - deletes families that are revoked or past ExpiresAt and hold no
+	//     token any more;
+	//   - clears Replay on tokens spent before replayBefore.
+	// Audit events are kept.
+	Purge(ctx context.Context, now, replayBefore time.Time, limit int) (PurgeCounts, error)
 }
 
 // EventStore persists the audit trail.
@@ -231,10 +259,12 @@ type Store interface {
 	FamilyStore
 	TokenStore
 	EventStore
+	Purger
 
 	// InTx runs fn in a transaction carried by the context it is given; every
 	// store call made with that context joins it. fn's error rolls it back. A
-	// nested InTx joins the outer transaction.
+	// nested InTx joins the outer transaction. After a store call inside fn
+	// fails, fn must return: on PostgreSQL the transaction is aborted.
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

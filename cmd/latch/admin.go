@@ -49,12 +49,7 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		return err
 	}
 	defer s.store.Close()
-	// Operator commands mint no tokens; without a configured secret they
-	// run with a throwaway one rather than creating or demanding one.
-	if s.cfg.secret == nil {
-		s.cfg.secret = make([]byte, 32)
-		_, _ = rand.Read(s.cfg.secret)
-	}
+	s.cfg.secret = throwawaySecret(s.cfg.secret)
 	p, err := s.provider(nil)
 	if err != nil {
 		return err
@@ -185,6 +180,18 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		}
 	}
 	return nil
+}
+
+// throwawaySecret returns secret, or a random one when none is configured:
+// operator commands mint no tokens, so they neither demand nor create the
+// server's secret.
+func throwawaySecret(secret []byte) []byte {
+	if secret != nil {
+		return secret
+	}
+	secret = make([]byte, 32)
+	_, _ = rand.Read(secret)
+	return secret
 }
 
 // findUser takes a user id or, failing that, a username.

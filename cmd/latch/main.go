@@ -37,6 +37,7 @@ const usage = `latch: an OAuth2 authorization server
 usage:
   latch serve                               run the server (applies migrations first)
   latch migrate                             apply database migrations
+  latch janitor                             delete expired and revoked rows once
   latch clients create [flags]              register a client; prints its secret once
   latch clients list
   latch clients delete CLIENT_ID
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "janitor":
+		return runJanitor(ctx, rest, getenv, stdout, stderr)
 	case "clients", "users", "sessions":
 		if len(rest) == 0 {
 			fmt.Fprint(stderr, usage)

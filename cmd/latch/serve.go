@@ -72,6 +72,25 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+func runJanitor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	s, err := open(ctx, "latch janitor", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	s.cfg.secret = throwawaySecret(s.cfg.secret)
+	p, err := s.provider(nil)
+	if err != nil {
+		return err
+	}
+	n, err := p.Purge(ctx)
+	if err != nil {
+		return fmt.Errorf("latch janitor: %w", err)
+	}
+	fmt.Fprintf(stdout, "deleted %d tokens and %d logins; wiped %d grace responses\n", n.Tokens, n.Families, n.Replays)
+	return nil
+}
+
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	s, err := open(ctx, "latch serve", args, getenv, stderr)
 	if err != nil {
@@ -101,6 +120,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// The janitor keeps the tables the size of the live logins.
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor()
+	go p.RunJanitor(janitorCtx, time.Minute)
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("latch: cannot listen on %s: %w", cfg.addr, err)

@@ -239,12 +239,13 @@ func (s *Store) GetToken(ctx context.Context, key string) (*storage.Token, error
 	return r.token(), nil
 }
 
-// SpendToken sets SpentAt on an unspent token with one conditional UPDATE.
-// Returns an error wrapping [storage.ErrConflict] if the token was already
-// spent, [storage.ErrNotFound] if it does not exist.
-func (s *Store) SpendToken(ctx context.Context, key string, at time.Time) error {
+// SpendToken sets SpentAt and Replay (NULL when empty) on an unspent token
+// with one conditional UPDATE. Returns an error wrapping
+// [storage.ErrConflict] if the token was already spent, [storage.ErrNotFound]
+// if it does not exist.
+func (s *Store) SpendToken(ctx context.Context, key string, at time.Time, replay []byte) error {
 	db := s.conn(ctx)
-	res := db.Exec(`UPDATE tokens SET spent_at = ? WHERE "key" = ? AND spent_at IS NULL`, ts(at), key)
+	res := db.Exec(`UPDATE tokens SET spent_at = ?, replay = ? WHERE "key" = ? AND spent_at IS NULL`, ts(at), nullBytesOf(replay), key)
 	if res.Error != nil {
 		return mapErr("spend token", res.Error)
 	}
@@ -259,6 +260,71 @@ func (s *Store) SpendToken(ctx context.Context, key string, at time.Time) error 
 		return fmt.Errorf("sqlstore: spend token: %w", storage.ErrNotFound)
 	}
 	return fmt.Errorf("sqlstore: spend token: already spent: %w", storage.ErrConflict)
+}
+
+// Purge runs one batch of at most limit rows per kind (see [storage.Purger]):
+// it deletes useless tokens, then dead families that hold no token any more,
+// then clears the replays of tokens spent before replayBefore. Each step is
+// one or two statements of the form
+//
+//	DELETE FROM t WHERE k IN (SELECT k FROM t WHERE ... LIMIT n)
+//
+// which PostgreSQL and SQLite both run, each on an index: tokens by
+// expires_at or family_id, families by expires_at or revoked_at, replays by
+// spent_at. Audit events are never touched. A limit below 1 purges nothing.
+func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit int) (storage.PurgeCounts, error) {
+	var c storage.PurgeCounts
+	if limit < 1 {
+		return c, nil
+	}
+	db := s.conn(ctx)
+	n := ts(now)
+
+	// Expired access tokens and expired unspent refresh tokens. A spent
+	// refresh token stays while its family lives, expired or not: it is what
+	// catches reuse.
+	res := db.Exec(`DELETE FROM tokens WHERE "key" IN (
+		SELECT "key" FROM tokens
+		WHERE expires_at <= ? AND (kind = ? OR spent_at IS NULL)
+		LIMIT ?)`, n, string(storage.KindAccess), limit)
+	if res.Error != nil {
+		return c, mapErr("purge expired tokens", res.Error)
+	}
+	c.Tokens = res.RowsAffected
+
+	// Every token of a family that is revoked or expired.
+	if left := int64(limit) - c.Tokens; left > 0 {
+		res = db.Exec(`DELETE FROM tokens WHERE "key" IN (
+			SELECT "key" FROM tokens
+			WHERE family_id IN (SELECT id FROM families WHERE revoked_at IS NOT NULL OR expires_at <= ?)
+			LIMIT ?)`, n, left)
+		if res.Error != nil {
+			return c, mapErr("purge tokens of dead families", res.Error)
+		}
+		c.Tokens += res.RowsAffected
+	}
+
+	// Families that are revoked or expired and hold no token any more.
+	res = db.Exec(`DELETE FROM families WHERE id IN (
+		SELECT f.id FROM families f
+		WHERE (f.revoked_at IS NOT NULL OR f.expires_at <= ?)
+		AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.family_id = f.id)
+		LIMIT ?)`, n, limit)
+	if res.Error != nil {
+		return c, mapErr("purge families", res.Error)
+	}
+	c.Families = res.RowsAffected
+
+	// Replays of tokens spent before replayBefore.
+	res = db.Exec(`UPDATE tokens SET replay = NULL WHERE "key" IN (
+		SELECT "key" FROM tokens
+		WHERE replay IS NOT NULL AND spent_at < ?
+		LIMIT ?)`, ts(replayBefore), limit)
+	if res.Error != nil {
+		return c, mapErr("purge replays", res.Error)
+	}
+	c.Replays = res.RowsAffected
+	return c, nil
 }
 
 // AppendEvent stores e and sets e.ID.

@@ -1,6 +1,9 @@
 package sqlstore
 
 import (
+	"bytes"
+	"database/sql/driver"
+	"fmt"
 	"strings"
 	"time"
 
@@ -64,9 +67,55 @@ type tokenRow struct {
 	ExpiresAt time.Time
 	SpentAt   *time.Time
 	ParentKey string
+	Replay    nullBytes
 }
 
 func (tokenRow) TableName() string { return "tokens" }
+
+// nullBytes is an optional BYTEA/BLOB column: NULL when empty, so that an
+// empty replay is no replay (the drivers would store []byte{} as an empty
+// value, which "replay IS NOT NULL" counts). It reads NULL and an empty
+// value back as nil.
+type nullBytes []byte
+
+// Value implements [driver.Valuer].
+func (b nullBytes) Value() (driver.Value, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return []byte(b), nil
+}
+
+// Scan implements [database/sql.Scanner].
+func (b *nullBytes) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*b = nil
+	case []byte:
+		*b = nullBytesOf(v)
+	case string:
+		*b = nullBytesOf([]byte(v))
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into bytes", src)
+	}
+	return nil
+}
+
+// nullBytesOf returns a copy of p, or nil if p is empty.
+func nullBytesOf(p []byte) nullBytes {
+	if len(p) == 0 {
+		return nil
+	}
+	return nullBytes(bytes.Clone(p))
+}
+
+// slice returns b as a []byte, nil if empty.
+func (b nullBytes) slice() []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return []byte(b)
+}
 
 type eventRow struct {
 	ID        int64 `gorm:"primaryKey;autoIncrement"`
@@ -156,7 +205,7 @@ func toTokenRow(t *storage.Token) *tokenRow {
 	return &tokenRow{
 		Key: t.Key, Kind: string(t.Kind), FamilyID: t.FamilyID, ClientID: t.ClientID,
 		Scopes: join(t.Scopes), IssuedAt: ts(t.IssuedAt), ExpiresAt: ts(t.ExpiresAt),
-		SpentAt: nullTS(t.SpentAt), ParentKey: t.ParentKey,
+		SpentAt: nullTS(t.SpentAt), ParentKey: t.ParentKey, Replay: nullBytesOf(t.Replay),
 	}
 }
 
@@ -164,7 +213,7 @@ func (r *tokenRow) token() *storage.Token {
 	return &storage.Token{
 		Key: r.Key, Kind: storage.TokenKind(r.Kind), FamilyID: r.FamilyID, ClientID: r.ClientID,
 		Scopes: split(r.Scopes), IssuedAt: r.IssuedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
-		SpentAt: fromNullTS(r.SpentAt), ParentKey: r.ParentKey,
+		SpentAt: fromNullTS(r.SpentAt), ParentKey: r.ParentKey, Replay: r.Replay.slice(),
 	}
 }
 

@@ -47,6 +47,9 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Users", testUsers},
 		{"Families", testFamilies},
 		{"Tokens", testTokens},
+		{"Replay", testReplay},
+		{"Purge", testPurge},
+		{"PurgeNothing", testPurgeNothing},
 		{"TimeRoundTrip", testTimeRoundTrip},
 		{"ListLiveFamilies", testListLiveFamilies},
 		{"RevokeFamilies", testRevokeFamilies},
@@ -239,13 +242,65 @@ func testTokens(ctx context.Context, t *testing.T, s storage.Store) {
 	_, err := s.GetToken(ctx, "missing")
 	wantErr(t, "GetToken(missing)", err, storage.ErrNotFound)
 
-	mustOK(t, "SpendToken", s.SpendToken(ctx, "k1", at(time.Minute)))
-	wantErr(t, "SpendToken(again)", s.SpendToken(ctx, "k1", at(2*time.Minute)), storage.ErrConflict)
-	wantErr(t, "SpendToken(missing)", s.SpendToken(ctx, "missing", at(0)), storage.ErrNotFound)
+	replay := []byte("sealed\x00response\xff")
+	mustOK(t, "SpendToken", s.SpendToken(ctx, "k1", at(time.Minute), replay))
+	wantErr(t, "SpendToken(again)", s.SpendToken(ctx, "k1", at(2*time.Minute), []byte("other")), storage.ErrConflict)
+	wantErr(t, "SpendToken(missing)", s.SpendToken(ctx, "missing", at(0), nil), storage.ErrNotFound)
 	got, err := s.GetToken(ctx, "k1")
 	mustOK(t, "GetToken", err)
-	refresh.SpentAt = at(time.Minute)
+	refresh.SpentAt, refresh.Replay = at(time.Minute), replay
 	checkEqual(t, "GetToken after spend", got, refresh)
+}
+
+// testReplay checks that Token.Replay round-trips through CreateToken and
+// SpendToken, bytes exactly, and that no replay comes back nil.
+func testReplay(ctx context.Context, t *testing.T, s storage.Store) {
+	big := make([]byte, 4096)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	created := newToken("k1", "f1") // stored spent, with its replay
+	created.SpentAt, created.Replay = at(time.Minute), big
+	mustOK(t, "CreateToken(with replay)", s.CreateToken(ctx, created))
+	got, err := s.GetToken(ctx, "k1")
+	mustOK(t, "GetToken", err)
+	checkEqual(t, "GetToken(created with replay)", got, created)
+
+	for _, tc := range []struct {
+		key    string
+		replay []byte
+	}{
+		{"k2", []byte{0, 1, 2, 0xfe, 0xff, 0}},
+		{"k3", nil},
+		{"k4", []byte{}},
+	} {
+		tok := newToken(tc.key, "f1")
+		mustOK(t, "CreateToken", s.CreateToken(ctx, tok))
+		got, err := s.GetToken(ctx, tc.key)
+		mustOK(t, "GetToken", err)
+		if got.Replay != nil {
+			t.Errorf("GetToken(%s) before spend: Replay = %x, want nil", tc.key, got.Replay)
+		}
+		mustOK(t, "SpendToken", s.SpendToken(ctx, tc.key, at(2*time.Minute), tc.replay))
+		got, err = s.GetToken(ctx, tc.key)
+		mustOK(t, "GetToken", err)
+		tok.SpentAt, tok.Replay = at(2*time.Minute), tc.replay
+		checkEqual(t, "GetToken("+tc.key+") after spend", got, tok)
+		if len(tc.replay) == 0 && got.Replay != nil {
+			t.Errorf("GetToken(%s) after spend without replay: Replay = %#v, want nil", tc.key, got.Replay)
+		}
+	}
+	// The caller's slice is not retained: changing it changes nothing stored.
+	tok := newToken("k5", "f1")
+	mustOK(t, "CreateToken", s.CreateToken(ctx, tok))
+	replay := []byte("abc")
+	mustOK(t, "SpendToken", s.SpendToken(ctx, "k5", at(time.Minute), replay))
+	replay[0] = 'X'
+	got, err = s.GetToken(ctx, "k5")
+	mustOK(t, "GetToken", err)
+	if string(got.Replay) != "abc" {
+		t.Errorf("GetToken(k5): Replay = %q, want %q", got.Replay, "abc")
+	}
 }
 
 // testTimeRoundTrip stores times in a zone other than UTC and with
@@ -274,7 +329,7 @@ func testTimeRoundTrip(ctx context.Context, t *testing.T, s storage.Store) {
 	mustOK(t, "AppendEvent", s.AppendEvent(ctx, e))
 	_, err := s.RevokeFamily(ctx, "f1", storage.ReasonAdmin, in(9))
 	mustOK(t, "RevokeFamily", err)
-	mustOK(t, "SpendToken", s.SpendToken(ctx, "k1", in(10)))
+	mustOK(t, "SpendToken", s.SpendToken(ctx, "k1", in(10), nil))
 
 	gc, err := s.GetClient(ctx, "c1")
 	mustOK(t, "GetClient", err)
@@ -452,7 +507,7 @@ func testTxRollback(ctx context.Context, t *testing.T, s storage.Store) {
 		if err := s.CreateClient(ctx, newClient("c1")); err != nil {
 			return err
 		}
-		if err := s.SpendToken(ctx, "k1", at(time.Minute)); err != nil {
+		if err := s.SpendToken(ctx, "k1", at(time.Minute), []byte("replay")); err != nil {
 			return err
 		}
 		return fmt.Errorf("wrapped: %w", errTest)
@@ -462,7 +517,7 @@ func testTxRollback(ctx context.Context, t *testing.T, s storage.Store) {
 	wantErr(t, "GetClient after rollback", err, storage.ErrNotFound)
 	tok, err := s.GetToken(ctx, "k1")
 	mustOK(t, "GetToken after rollback", err)
-	if !tok.SpentAt.IsZero() {
+	if !tok.SpentAt.IsZero() || tok.Replay != nil {
 		t.Error("token spent in a rolled back transaction is spent")
 	}
 }
@@ -540,7 +595,7 @@ func testConcurrentSpend(ctx context.Context, t *testing.T, s storage.Store) {
 				if !tok.SpentAt.IsZero() {
 					return errSeenSpent
 				}
-				return s.SpendToken(ctx, "k1", at(time.Duration(i+1)*time.Second))
+				return s.SpendToken(ctx, "k1", at(time.Duration(i+1)*time.Second), []byte{byte(i)})
 			})
 		})
 	}
@@ -563,6 +618,12 @@ func testConcurrentSpend(ctx context.Context, t *testing.T, s storage.Store) {
 	mustOK(t, "GetToken", err)
 	if tok.SpentAt.IsZero() {
 		t.Error("token is not spent")
+	}
+	// SpentAt and Replay come from the same, winning transaction.
+	for i, err := range errs {
+		if err == nil && (!tok.SpentAt.Equal(at(time.Duration(i+1)*time.Second)) || !slices.Equal(tok.Replay, []byte{byte(i)})) {
+			t.Errorf("token spent at %v with replay %x, want the values of transaction %d", tok.SpentAt, tok.Replay, i)
+		}
 	}
 }
 
