@@ -59,7 +59,8 @@ func checkTokens(t testing.TB, tok *oauth2.Token, wantRefresh bool) {
 }
 
 // TestPasswordGrantWithOAuth2Client runs the password grant and a refresh
-// with golang.org/x/oauth2 for both confidential authentication styles.
+// with golang.org/x/oauth2 for both confidential authentication styles and
+// for a public client.
 func TestPasswordGrantWithOAuth2Client(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, withGrace(0))
@@ -106,6 +107,33 @@ func TestPasswordGrantWithOAuth2Client(t *testing.T) {
 			s.wantInactive(t, "first access token after reuse", tok.AccessToken)
 		})
 	}
+	t.Run("public client", func(t *testing.T) {
+		// token_endpoint_auth_method none: client_id only, for the login
+		// and for the refresh.
+		c := s.newPasswordClient(t, "spa", "none")
+		if c.Secret != "" {
+			t.Errorf("public client got a secret")
+		}
+		cfg := s.oauth2Config(c, oauth2.AuthStyleInParams)
+		ctx := s.clientCtx(t)
+		tok, err := cfg.PasswordCredentialsToken(ctx, "alice", "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTokens(t, tok, true)
+		next, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTokens(t, next, true)
+
+		// A public client cannot pretend to be confidential with a made-up secret.
+		res := s.post(t, "/oauth2/token", client{ID: c.ID, Secret: "made-up", AuthMethod: "client_secret_post"},
+			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.RefreshToken}})
+		if res.status == http.StatusOK {
+			t.Errorf("public client with a secret: got 200")
+		}
+	})
 }
 
 // TestClientCredentialsWithOAuth2Client runs client_credentials through
@@ -152,58 +180,25 @@ func TestClientCredentialsWithOAuth2Client(t *testing.T) {
 			wantRetrieveError(t, "wrong secret", err, http.StatusUnauthorized, "invalid_client")
 		})
 	}
-}
 
-// TestPublicClientPasswordGrant: a client with token_endpoint_auth_method
-// none logs a user in with its client_id only, and refreshes the same way.
-func TestPublicClientPasswordGrant(t *testing.T) {
-	t.Parallel()
-	s := newTestServer(t)
-	s.createUser(t, "bob", "hunter22")
-	c := s.newPasswordClient(t, "spa", "none")
-	if c.Secret != "" {
-		t.Errorf("public client got a secret")
-	}
-	cfg := s.oauth2Config(c, oauth2.AuthStyleInParams)
-	ctx := s.clientCtx(t)
-	tok, err := cfg.PasswordCredentialsToken(ctx, "bob", "hunter22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkTokens(t, tok, true)
-	next, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkTokens(t, next, true)
-
-	// A public client cannot pretend to be confidential with a made-up secret.
-	res := s.post(t, "/oauth2/token", client{ID: c.ID, Secret: "made-up", AuthMethod: "client_secret_post"},
-		url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"hunter22"}})
-	if res.status == http.StatusOK {
-		t.Errorf("public client with a secret: got 200")
-	}
-}
-
-// TestClientSecretBasicFormEncoding: client_secret_basic credentials are
-// form-url-encoded before Base64 (RFC 6749 §2.3.1), so an operator-chosen
-// secret with reserved characters works through golang.org/x/oauth2.
-func TestClientSecretBasicFormEncoding(t *testing.T) {
-	t.Parallel()
-	s := newTestServer(t)
-	secret := "a b+c%d:e/f?g&h=i~"
-	c := s.createClient(t, map[string]any{
-		"client_id":     "svc:weird id",
-		"client_secret": secret,
-		"grant_types":   []string{"client_credentials"},
+	// client_secret_basic credentials are form-url-encoded before Base64
+	// (RFC 6749 §2.3.1), so an operator-chosen secret with reserved
+	// characters works through golang.org/x/oauth2.
+	t.Run("form-encoded Basic credentials", func(t *testing.T) {
+		secret := "a b+c%d:e/f?g&h=i~"
+		c := s.createClient(t, map[string]any{
+			"client_id":     "svc:weird id",
+			"client_secret": secret,
+			"grant_types":   []string{"client_credentials"},
+		})
+		if c.Secret != secret {
+			t.Fatalf("client_secret = %q, want the operator's %q", c.Secret, secret)
+		}
+		cfg := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: s.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}
+		tok, err := cfg.Token(s.clientCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTokens(t, tok, false)
 	})
-	if c.Secret != secret {
-		t.Fatalf("client_secret = %q, want the operator's %q", c.Secret, secret)
-	}
-	cfg := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: s.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}
-	tok, err := cfg.Token(s.clientCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkTokens(t, tok, false)
 }

@@ -77,6 +77,10 @@ type serverConfig struct {
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
 	clock           *fakeClock
+	secret          []byte
+	oldSecrets      [][]byte
+	store           *sqlstore.Store
+	dump            func(testing.TB) []string
 }
 
 type serverOption func(*serverConfig)
@@ -88,6 +92,16 @@ func withGrace(d time.Duration) serverOption { return func(c *serverConfig) { c.
 func withAdminToken(tok string) serverOption { return func(c *serverConfig) { c.adminToken = tok } }
 
 func withClock(clk *fakeClock) serverOption { return func(c *serverConfig) { c.clock = clk } }
+
+// withSecret sets the HMAC secret and the retired ones (LATCH_SECRET_OLD).
+func withSecret(secret []byte, old ...[]byte) serverOption {
+	return func(c *serverConfig) { c.secret, c.oldSecrets = secret, old }
+}
+
+// withStoreOf makes a second node on the store of another test server.
+func withStoreOf(other *testServer) serverOption {
+	return func(c *serverConfig) { c.store, c.dump = other.store, other.dump }
+}
 
 func withLifetimes(access, refresh, maxAge time.Duration) serverOption {
 	return func(c *serverConfig) {
@@ -125,11 +139,16 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, dump := newStore(t, logger)
-
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		t.Fatal(err)
+	store, dump := cfg.store, cfg.dump
+	if store == nil {
+		store, dump = newStore(t, logger)
+	}
+	secret := cfg.secret
+	if secret == nil {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewUnstartedServer(nil)
@@ -137,12 +156,16 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	pc := oauth.Config{
 		Issuer:          issuer,
 		Secret:          secret,
+		OldSecrets:      cfg.oldSecrets,
 		AccessTokenTTL:  cfg.accessTokenTTL,
 		RefreshTokenTTL: cfg.refreshTokenTTL,
 		SessionMaxAge:   cfg.sessionMaxAge,
 		RefreshGrace:    cfg.grace,
-		Logger:          logger,
-		Registerer:      reg,
+		// Cheap password hashes keep the suite fast under -race; the
+		// production cost is tested in package oauth.
+		Argon2:     oauth.Argon2Params{MemoryKiB: 256, Time: 1, Threads: 1},
+		Logger:     logger,
+		Registerer: reg,
 	}
 	if cfg.clock != nil {
 		pc.Now = cfg.clock.Now
@@ -163,7 +186,10 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	if cfg.adminToken != "" {
+	if cfg.adminToken != "" && cfg.store != nil {
+		// A second node: the first one registered the introspector.
+		ts.introspector = client{ID: "introspector", AuthMethod: "client_secret_basic"}
+	} else if cfg.adminToken != "" {
 		ts.introspector = ts.createClient(t, map[string]any{
 			"client_id":      "introspector",
 			"grant_types":    []string{"client_credentials"},

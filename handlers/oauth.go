@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/ory/fosite"
@@ -57,10 +58,12 @@ func handleIntrospect(logger *slog.Logger, p *oauth.Provider) http.Handler {
 // (RFC 6749 §5.2) and Retry-After on 503.
 func writeOAuthError(ctx context.Context, logger *slog.Logger, w http.ResponseWriter, p *oauth.Provider, ar fosite.AccessRequester, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
-	switch rfc.CodeField {
-	case http.StatusUnauthorized:
+	if rfc.CodeField == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="latch"`)
-	case http.StatusServiceUnavailable:
+	}
+	if d, ok := oauth.RetryAfter(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+	} else if rfc.CodeField == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
 	if rfc.CodeField >= 500 {

@@ -25,17 +25,26 @@ var errBadCredentials = errors.New("oauth: bad credentials")
 
 // authenticate checks a username and password. Unknown users, disabled users
 // and wrong passwords all return errBadCredentials after one argon2id
-// verification, so none can be told apart by answer or by time.
+// verification, so none can be told apart by answer or by time. A hash with
+// outdated parameters, or a bcrypt hash imported from elsewhere, is replaced
+// by a current argon2id hash.
 func (p *Provider) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
 	user, err := p.store.GetUserByUsername(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
-		_ = verifyHash(p.dummyHash, password)
-		return nil, errBadCredentials
+		user, err = nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	if err := verifyHash(user.PasswordHash, password); err != nil {
-		if !errors.Is(err, errHashMismatch) {
+	var hash string
+	if user != nil {
+		hash = user.PasswordHash
+	}
+	if err := p.pw.verify(ctx, hash, password); err != nil {
+		switch {
+		case errors.Is(err, errHashBusy):
+			return nil, busyError(err)
+		case errors.Is(err, errHashMismatch):
+		case user != nil:
 			p.log.ErrorContext(ctx, "unusable password hash", "user_id", user.ID, "err", err)
 		}
 		return nil, errBadCredentials
@@ -43,7 +52,21 @@ func (p *Provider) authenticate(ctx context.Context, username, password string) 
 	if user.Disabled {
 		return nil, errBadCredentials
 	}
+	if needsRehash(user.PasswordHash, p.pw.params) {
+		p.rehash(ctx, user, password)
+	}
 	return user, nil
+}
+
+// rehash upgrades a user's stored hash; failure only postpones it.
+func (p *Provider) rehash(ctx context.Context, u *storage.User, password string) {
+	h, err := p.pw.hash(ctx, password)
+	if err == nil {
+		err = p.store.SetPassword(ctx, u.ID, h, u.PasswordChangedAt)
+	}
+	if err != nil {
+		p.log.WarnContext(ctx, "password rehash postponed", "user_id", u.ID, "err", err)
+	}
 }
 
 // ClientSpec is the RFC 7591 metadata an operator registers a client with.
@@ -124,7 +147,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 		if err := checkVSChar("client_secret", secret, 512); err != nil {
 			return nil, "", err
 		}
-		h, err := hashArgon2id(secret, defaultArgon2)
+		h, err := p.pw.hash(ctx, secret)
 		if err != nil {
 			return nil, "", err
 		}
@@ -163,7 +186,7 @@ func (p *Provider) CreateUser(ctx context.Context, username, password string) (*
 	if err := checkUsername(username); err != nil {
 		return nil, err
 	}
-	hash, err := hashPassword(password)
+	hash, err := p.hashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +210,7 @@ func (p *Provider) UserByUsername(ctx context.Context, username string) (*storag
 
 // SetPassword replaces a user's password and ends every login of the user.
 func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
-	hash, err := hashPassword(password)
+	hash, err := p.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -297,14 +320,14 @@ func (p *Provider) revokeAll(ctx context.Context, filter storage.FamilyFilter, r
 	return nil
 }
 
-func hashPassword(password string) (string, error) {
+func (p *Provider) hashPassword(ctx context.Context, password string) (string, error) {
 	if password == "" {
 		return "", invalid("password: must not be empty")
 	}
 	if len(password) > 1024 {
 		return "", invalid("password: must be at most 1024 bytes")
 	}
-	return hashArgon2id(password, defaultArgon2)
+	return p.pw.hash(ctx, password)
 }
 
 func checkUsername(u string) error {

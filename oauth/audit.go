@@ -19,6 +19,7 @@ const (
 	EventFamilyRevoked = "family_revoked" // a login ended, with the reason
 	EventRevoked       = "revoked"        // RFC 7009 revocation by the client
 	EventLogoutAll     = "logout_everywhere"
+	EventLockout       = "lockout" // the password grant refused a username or address for a while
 )
 
 // RequestInfo describes who is calling, for the audit trail.
@@ -82,8 +83,9 @@ func (p *Provider) revokeFamily(ctx context.Context, fam *storage.Family, reason
 }
 
 type metrics struct {
-	events *prometheus.CounterVec
-	purged *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	purged   *prometheus.CounterVec
+	lockouts *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -96,9 +98,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "latch_janitor_purged_total",
 			Help: "Rows the janitor deleted (tokens, families) or wiped (replays).",
 		}, []string{"kind"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_login_lockouts_total",
+			Help: "Lockouts of the password grant, by what was locked (username or address).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.purged)
+		reg.MustRegister(m.events, m.purged, m.lockouts)
 	}
 	return m
 }

@@ -43,12 +43,17 @@ func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosit
 	if username == "" || password == "" {
 		return fosite.ErrInvalidRequest.WithHint("The username and password parameters are required.")
 	}
+	attempt, err := g.p.reserveLogin(ctx, username)
+	if err != nil {
+		return err
+	}
 	user, err := g.p.authenticate(ctx, username, password)
 	if errors.Is(err, errBadCredentials) {
 		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
 	} else if err != nil {
-		return storageError("authenticate", err)
+		return err
 	}
+	g.p.succeeded(ctx, attempt)
 	sess := ar.GetSession().(*fosite.DefaultSession)
 	sess.Subject, sess.Username = user.ID, user.Username
 	return nil
@@ -241,7 +246,9 @@ func (m minted) write(resp fosite.AccessResponder, scopes []string, now time.Tim
 	resp.SetAccessToken(m.access)
 	resp.SetTokenType("bearer")
 	resp.SetExpiresIn(m.accessExp.Sub(now))
-	resp.SetScopes(scopes)
+	if len(scopes) > 0 {
+		resp.SetScopes(scopes)
+	}
 	if m.refresh != "" {
 		resp.SetExtra("refresh_token", m.refresh)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Hash formats are self-describing so that both kinds verify side by side and
@@ -20,7 +21,21 @@ import (
 //	$argon2id$v=19$m=19456,t=2,p=1$<salt>$<digest>    passwords and operator-chosen secrets (PHC string)
 const sha256Prefix = "sha256$"
 
-// argon2Params are OWASP's minimum recommendation for argon2id (19 MiB, t=2, p=1).
+// Argon2Params is the argon2id cost of password hashes. The zero value means
+// OWASP's minimum recommendation (19 MiB, t=2, p=1).
+type Argon2Params struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+func (a Argon2Params) orDefault() argon2Params {
+	if a == (Argon2Params{}) {
+		return defaultArgon2
+	}
+	return argon2Params{memory: a.MemoryKiB, time: a.Time, threads: a.Threads, keyLen: 32}
+}
+
 type argon2Params struct {
 	memory  uint32 // KiB
 	time    uint32
@@ -29,6 +44,12 @@ type argon2Params struct {
 }
 
 var defaultArgon2 = argon2Params{memory: 19 * 1024, time: 2, threads: 1, keyLen: 32}
+
+// needsRehash reports whether hash is not argon2id with exactly p's cost.
+func needsRehash(hash string, p argon2Params) bool {
+	got, _, key, err := parseArgon2id(hash)
+	return err != nil || got.memory != p.memory || got.time != p.time || got.threads != p.threads || uint32(len(key)) != p.keyLen
+}
 
 var errHashMismatch = errors.New("oauth: hash mismatch")
 
@@ -68,6 +89,13 @@ func verifyHash(hash, secret string) error {
 			return errHashMismatch
 		}
 		return nil
+	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+		// bcrypt hashes imported from another system; upgraded at login.
+		err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret))
+		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			return errHashMismatch
+		}
+		return err
 	case strings.HasPrefix(hash, "$argon2id$"):
 		p, salt, want, err := parseArgon2id(hash)
 		if err != nil {
@@ -110,13 +138,13 @@ func parseArgon2id(hash string) (p argon2Params, salt, key []byte, err error) {
 
 // secretHasher is fosite's client secret hasher ([fosite.Hasher]). fosite's
 // default is bcrypt at cost 12, about 200 ms per token request here.
-type secretHasher struct{}
+type secretHasher struct{ params argon2Params }
 
 func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
 	return verifyHash(string(hash), string(data))
 }
 
-func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
-	h, err := hashArgon2id(string(data), defaultArgon2)
-	return []byte(h), err
+func (h secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
+	s, err := hashArgon2id(string(data), h.params)
+	return []byte(s), err
 }

@@ -65,7 +65,7 @@ func TestVerifyHashRejectsMalformed(t *testing.T) {
 func TestSecretHasherIsFositeCompatible(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	h, err := secretHasher{}.Hash(ctx, []byte("s3cret"))
+	h, err := secretHasher{defaultArgon2}.Hash(ctx, []byte("s3cret"))
 	if err != nil {
 		t.Fatal(err)
 	}

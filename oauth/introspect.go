@@ -42,6 +42,9 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 	if err := parseForm(r); err != nil {
 		return nil, err
 	}
+	if err := requireClientCredentials(r); err != nil {
+		return nil, err
+	}
 	client, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
 		return nil, p.mapError(err)

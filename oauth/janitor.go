@@ -20,17 +20,25 @@ func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 	for {
 		now := p.now()
 		n, err := p.store.Purge(ctx, now, now.Add(-p.cfg.RefreshGrace), purgeBatch)
-		total.Tokens += n.Tokens
-		total.Families += n.Families
-		total.Replays += n.Replays
-		p.metrics.purged.WithLabelValues("tokens").Add(float64(n.Tokens))
-		p.metrics.purged.WithLabelValues("families").Add(float64(n.Families))
-		p.metrics.purged.WithLabelValues("replays").Add(float64(n.Replays))
-		if err != nil {
-			return total, err
+		full := false
+		for _, c := range []struct {
+			kind  string
+			n     int64
+			total *int64
+		}{
+			{"tokens", n.Tokens, &total.Tokens},
+			{"families", n.Families, &total.Families},
+			{"replays", n.Replays, &total.Replays},
+			{"attempts", n.Attempts, &total.Attempts},
+			{"denylist", n.Denied, &total.Denied},
+			{"keys", n.Keys, &total.Keys},
+		} {
+			*c.total += c.n
+			p.metrics.purged.WithLabelValues(c.kind).Add(float64(c.n))
+			full = full || c.n >= purgeBatch
 		}
-		if n.Tokens < purgeBatch && n.Families < purgeBatch && n.Replays < purgeBatch {
-			return total, nil
+		if err != nil || !full {
+			return total, err
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -54,8 +62,9 @@ func (p *Provider) RunJanitor(ctx context.Context, interval time.Duration) {
 			p.log.WarnContext(ctx, "janitor failed", "err", err)
 			continue
 		}
-		if n.Tokens+n.Families+n.Replays > 0 {
-			p.log.InfoContext(ctx, "janitor purged", "tokens", n.Tokens, "families", n.Families, "replays", n.Replays)
+		if n != (storage.PurgeCounts{}) {
+			p.log.InfoContext(ctx, "janitor purged", "tokens", n.Tokens, "families", n.Families, "replays", n.Replays,
+				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys)
 		}
 	}
 }

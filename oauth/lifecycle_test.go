@@ -53,6 +53,9 @@ func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	cfg := Config{
 		Issuer: "http://127.0.0.1:8080", Secret: secret,
+		// Cheap hashes keep the tests fast; the cost itself is tested in
+		// hash_test.go.
+		Argon2:         Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
 		AccessTokenTTL: 15 * time.Minute, RefreshTokenTTL: 720 * time.Hour, SessionMaxAge: 2160 * time.Hour,
 		RefreshGrace: 10 * time.Second, Now: clk.Now,
 	}
@@ -87,11 +90,15 @@ type tokenResponse struct {
 // answer written by the provider.
 func (f *fixture) token(t testing.TB, form url.Values) tokenResponse {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+	return f.tokenCtx(t, context.Background(), form)
+}
+
+func (f *fixture) tokenCtx(t testing.TB, ctx context.Context, form url.Values) tokenResponse {
+	t.Helper()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth("app", f.secret)
 	w := httptest.NewRecorder()
-	ctx := r.Context()
 	ar, resp, err := f.p.Token(ctx, r)
 	if err != nil {
 		f.p.WriteAccessError(ctx, w, ar, err)

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/ory/fosite"
@@ -51,6 +52,22 @@ type Config struct {
 	SessionMaxAge   time.Duration // absolute lifetime of a login
 	RefreshGrace    time.Duration
 
+	// LoginMaxFailures and LoginMaxFailuresPerAddress are the failed password
+	// grants allowed per username and per client address within
+	// LoginLockout; past them the password grant is refused for LoginLockout.
+	LoginMaxFailures           int
+	LoginMaxFailuresPerAddress int
+	LoginLockout               time.Duration
+
+	// Argon2 is the cost of password hashes; the zero value is OWASP's
+	// minimum. Hashes of another cost are upgraded at the next login.
+	Argon2 Argon2Params
+	// HashConcurrency bounds simultaneous password hashes (0: the number of
+	// CPUs); a password grant that waits HashQueueWait (0: 2s) for a slot is
+	// answered 503.
+	HashConcurrency int
+	HashQueueWait   time.Duration
+
 	Logger *slog.Logger
 	// Registerer receives Latch's protocol metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
@@ -67,9 +84,7 @@ type Provider struct {
 	strategy *tokenStrategy
 	log      *slog.Logger
 	metrics  *metrics
-	// dummyHash is verified for unknown usernames so that they cost the same
-	// as a wrong password.
-	dummyHash string
+	pw       *passwords
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -101,9 +116,24 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		}
 		rotated = append(rotated, k)
 	}
-	dummy, err := hashArgon2id("latch-dummy-password", defaultArgon2)
-	if err != nil {
-		return nil, err
+	if cfg.LoginMaxFailures <= 0 {
+		cfg.LoginMaxFailures = 5
+	}
+	if cfg.LoginMaxFailuresPerAddress <= 0 {
+		cfg.LoginMaxFailuresPerAddress = 50
+	}
+	if cfg.LoginLockout <= 0 {
+		cfg.LoginLockout = 15 * time.Minute
+	}
+	if cfg.HashConcurrency <= 0 {
+		cfg.HashConcurrency = runtime.NumCPU()
+	}
+	if cfg.HashQueueWait <= 0 {
+		cfg.HashQueueWait = 2 * time.Second
+	}
+	argon := cfg.Argon2.orDefault()
+	if argon.time < 1 || argon.threads < 1 || argon.memory < 8*uint32(argon.threads) {
+		return nil, errors.New("oauth: argon2 parameters need time >= 1, threads >= 1 and memory >= 8 KiB per thread")
 	}
 
 	// Every field fosite would otherwise default lazily is set here: its lazy
@@ -114,7 +144,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		GlobalSecret:               global,
 		RotatedGlobalSecrets:       rotated,
 		TokenEntropy:               32,
-		ClientSecretsHasher:        secretHasher{},
+		ClientSecretsHasher:        secretHasher{argon},
 		ScopeStrategy:              fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:   fosite.ExactAudienceMatchingStrategy,
 		RefreshTokenScopes:         []string{},
@@ -124,12 +154,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		SendDebugMessagesToClients: false,
 	}
 	p := &Provider{
-		cfg:       cfg,
-		store:     store,
-		strategy:  newTokenStrategy(fc),
-		log:       cfg.Logger,
-		metrics:   newMetrics(cfg.Registerer),
-		dummyHash: dummy,
+		cfg:      cfg,
+		store:    store,
+		strategy: newTokenStrategy(fc),
+		log:      cfg.Logger,
+		metrics:  newMetrics(cfg.Registerer),
+		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
 	}
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
@@ -161,6 +191,9 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	default:
 		return nil, nil, fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", truncate(gt, 40))
 	}
+	if err := requireClientCredentials(r); err != nil {
+		return nil, nil, err
+	}
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {
 		return ar, nil, p.mapError(err)
@@ -186,6 +219,9 @@ func (p *Provider) WriteAccessError(ctx context.Context, w http.ResponseWriter, 
 // Revoke runs the revocation endpoint (RFC 7009). A nil error means 200.
 func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if err := parseForm(r); err != nil {
+		return err
+	}
+	if err := requireClientCredentials(r); err != nil {
 		return err
 	}
 	return p.mapError(p.fosite.NewRevocationRequest(ctx, r))
@@ -222,6 +258,16 @@ func parseForm(r *http.Request) error {
 	return nil
 }
 
+// requireClientCredentials answers a request that carries no client
+// authentication at all with invalid_client (RFC 6749 §5.2: "no client
+// authentication included"); fosite would say invalid_request.
+func requireClientCredentials(r *http.Request) error {
+	if _, _, ok := r.BasicAuth(); ok || r.PostForm.Get("client_id") != "" {
+		return nil
+	}
+	return fosite.ErrInvalidClient.WithHint("Client authentication is required.")
+}
+
 // mapError turns storage failures anywhere in err's chain into 503
 // temporarily_unavailable, so that a database outage never reads as a bad
 // credential or a 500.
@@ -232,7 +278,7 @@ func (p *Provider) mapError(err error) error {
 	if errors.Is(err, storage.ErrUnavailable) {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The database is unavailable; retry later.").WithWrap(err)
 	}
-	if fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
+	if code := fosite.ErrorToRFC6749Error(err).CodeField; code >= 500 && code != http.StatusServiceUnavailable {
 		// Unexpected: say so to the client without detail, keep the cause.
 		return fosite.ErrServerError.WithWrap(err)
 	}

@@ -227,6 +227,65 @@ type PurgeCounts struct {
 	Tokens   int64
 	Families int64
 	Replays  int64
+	// Attempts, Denied and Keys count expired login-attempt counters,
+	// denylist entries and signing keys no longer published.
+	Attempts int64
+	Denied   int64
+	Keys     int64
+}
+
+// AttemptStore counts password attempts per key (a hashed username or a
+// client address) for the brute-force guard. Each counter lives until
+// ExpiresAt; every reservation pushes that to now+window.
+type AttemptStore interface {
+	// ReserveAttempt atomically adds one attempt to key and returns the count
+	// after it. A counter whose ExpiresAt is at or before now starts again at
+	// 1. The counter then expires at now+window. Concurrent reservations each
+	// see a distinct count, on every node.
+	ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	// ReleaseAttempt takes one attempt back (never below zero); a missing
+	// counter is not an error.
+	ReleaseAttempt(ctx context.Context, key string) error
+	// ResetAttempts deletes the counter of key; a missing counter is not an
+	// error.
+	ResetAttempts(ctx context.Context, key string) error
+}
+
+// SigningKey is a JWT signing key. The private key is stored sealed
+// (package oauth encrypts it with a key derived from LATCH_SECRET).
+type SigningKey struct {
+	ID            string // the JWT kid
+	Algorithm     string // ES256 or RS256
+	PublicKey     []byte // PKIX DER
+	PrivateSealed []byte
+	CreatedAt     time.Time
+	// RetiredAt is zero while the key signs. A retired key is still
+	// published until PublishUntil, when every token it signed has expired.
+	RetiredAt    time.Time
+	PublishUntil time.Time
+}
+
+// KeyStore persists JWT signing keys.
+type KeyStore interface {
+	// CreateSigningKey stores k. Returns ErrAlreadyExists if the id is taken.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys returns the keys that are current or still published
+	// at now (RetiredAt zero, or PublishUntil after now), newest first.
+	ListSigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
+	// RetireSigningKeys retires every current key except keepID, setting
+	// RetiredAt to at and PublishUntil to publishUntil.
+	RetireSigningKeys(ctx context.Context, keepID string, at, publishUntil time.Time) error
+}
+
+// DenyStore holds revoked JWT access tokens (by token key, a hash of the
+// jti) until they expire.
+type DenyStore interface {
+	// DenyFamilyAccessTokens puts every access token of the family that is
+	// unexpired at now on the denylist until its ExpiresAt, and returns how
+	// many it added. Entries already there are kept.
+	DenyFamilyAccessTokens(ctx context.Context, familyID string, now time.Time) (int64, error)
+	// IsDenied reports whether key is on the denylist.
+	IsDenied(ctx context.Context, key string) (bool, error)
 }
 
 // Purger deletes what can no longer be used, in small batches, so that the
@@ -239,8 +298,11 @@ type Purger interface {
 	//     tokens of a live family are kept: they are what catches reuse;
 	//   - deletes families that are revoked or past ExpiresAt and hold no
 	//     token any more;
-	//   - clears Replay on tokens spent before replayBefore.
-	// Audit events are kept.
+	//   - clears Replay on tokens spent before replayBefore;
+	//   - deletes attempt counters and denylist entries past ExpiresAt, and
+	//     retired signing keys past PublishUntil.
+	// Tokens are deleted before families within one call. Audit events are
+	// kept.
 	Purge(ctx context.Context, now, replayBefore time.Time, limit int) (PurgeCounts, error)
 }
 
@@ -260,6 +322,9 @@ type Store interface {
 	TokenStore
 	EventStore
 	Purger
+	AttemptStore
+	KeyStore
+	DenyStore
 
 	// InTx runs fn in a transaction carried by the context it is given; every
 	// store call made with that context joins it. fn's error rolls it back. A

@@ -44,7 +44,7 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("latch: unknown command %q", cmd)
 	}
-	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, define)
+	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, define, nil)
 	if err != nil {
 		return err
 	}
@@ -236,9 +236,5 @@ func cliError(cmd string, err error) error {
 }
 
 func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, f)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }

@@ -24,14 +24,24 @@ type setup struct {
 	fs     *flag.FlagSet
 	log    *slog.Logger
 	store  *sqlstore.Store
-	fresh  bool // the store had no schema before this run
 	stderr io.Writer
 }
 
-func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*setup, error) {
-	cfg, fs, err := parseConfig(name, args, getenv, stderr, define...)
+// open parses the settings of a command, runs check on them, and opens the
+// store, migrated.
+func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, define func(*flag.FlagSet), check func(*config) error) (*setup, error) {
+	var defines []func(*flag.FlagSet)
+	if define != nil {
+		defines = append(defines, define)
+	}
+	cfg, fs, err := parseConfig(name, args, getenv, stderr, defines...)
 	if err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(cfg); err != nil {
+			return nil, err
+		}
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -57,13 +67,18 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		RefreshTokenTTL: c.refreshTokenTTL,
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
-		Logger:          s.log,
-		Registerer:      reg,
+
+		LoginMaxFailures:           c.loginMaxFailures,
+		LoginMaxFailuresPerAddress: c.loginMaxFailuresPerAddress,
+		LoginLockout:               c.loginLockout,
+
+		Logger:     s.log,
+		Registerer: reg,
 	}, s.store)
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch migrate", args, getenv, stderr)
+	s, err := open(ctx, "latch migrate", args, getenv, stderr, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -73,7 +88,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runJanitor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch janitor", args, getenv, stderr)
+	s, err := open(ctx, "latch janitor", args, getenv, stderr, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -92,15 +107,14 @@ func runJanitor(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch serve", args, getenv, stderr)
+	// The secret is settled before the database is touched: a PostgreSQL
+	// without LATCH_SECRET is refused before anything is migrated.
+	s, err := open(ctx, "latch serve", args, getenv, stderr, nil, resolveSecret)
 	if err != nil {
 		return err
 	}
 	defer s.store.Close()
 	cfg := s.cfg
-	if err := resolveSecret(cfg); err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p, err := s.provider(reg)
@@ -120,10 +134,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	// The janitor keeps the tables the size of the live logins.
+	// The janitor keeps the tables the size of the live logins; it stops
+	// before the store closes.
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
-	defer stopJanitor()
-	go p.RunJanitor(janitorCtx, time.Minute)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		p.RunJanitor(janitorCtx, time.Minute)
+	}()
+	defer func() {
+		stopJanitor()
+		<-janitorDone
+	}()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

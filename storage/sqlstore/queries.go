@@ -264,14 +264,18 @@ func (s *Store) SpendToken(ctx context.Context, key string, at time.Time, replay
 
 // Purge runs one batch of at most limit rows per kind (see [storage.Purger]):
 // it deletes useless tokens, then dead families that hold no token any more,
-// then clears the replays of tokens spent before replayBefore. Each step is
-// one or two statements of the form
+// then clears the replays of tokens spent before replayBefore, then deletes
+// expired attempt counters, expired denylist entries and retired signing
+// keys no longer published (exactly those ListSigningKeys leaves out). Each
+// step is one or two statements of the form
 //
 //	DELETE FROM t WHERE k IN (SELECT k FROM t WHERE ... LIMIT n)
 //
 // which PostgreSQL and SQLite both run, each on an index: tokens by
 // expires_at or family_id, families by expires_at or revoked_at, replays by
-// spent_at. Audit events are never touched. A limit below 1 purges nothing.
+// spent_at, attempt counters and denylist entries by expires_at (signing
+// keys are a handful of rows). Audit events are never touched. A limit below
+// 1 purges nothing.
 func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit int) (storage.PurgeCounts, error) {
 	var c storage.PurgeCounts
 	if limit < 1 {
@@ -324,6 +328,32 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 		return c, mapErr("purge replays", res.Error)
 	}
 	c.Replays = res.RowsAffected
+
+	// Attempt counters past their window.
+	res = db.Exec(`DELETE FROM login_attempts WHERE "key" IN (
+		SELECT "key" FROM login_attempts WHERE expires_at <= ? LIMIT ?)`, n, limit)
+	if res.Error != nil {
+		return c, mapErr("purge attempts", res.Error)
+	}
+	c.Attempts = res.RowsAffected
+
+	// Denylist entries whose token has expired.
+	res = db.Exec(`DELETE FROM denylist WHERE "key" IN (
+		SELECT "key" FROM denylist WHERE expires_at <= ? LIMIT ?)`, n, limit)
+	if res.Error != nil {
+		return c, mapErr("purge denylist", res.Error)
+	}
+	c.Denied = res.RowsAffected
+
+	// Retired signing keys no longer published.
+	res = db.Exec(`DELETE FROM signing_keys WHERE id IN (
+		SELECT id FROM signing_keys
+		WHERE retired_at IS NOT NULL AND (publish_until IS NULL OR publish_until <= ?)
+		LIMIT ?)`, n, limit)
+	if res.Error != nil {
+		return c, mapErr("purge signing keys", res.Error)
+	}
+	c.Keys = res.RowsAffected
 	return c, nil
 }
 

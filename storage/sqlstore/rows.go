@@ -230,3 +230,40 @@ func (r *eventRow) event() storage.Event {
 		Reason: r.Reason, Address: r.Address, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(),
 	}
 }
+
+type signingKeyRow struct {
+	ID            string `gorm:"primaryKey"`
+	Algorithm     string
+	PublicKey     []byte
+	PrivateSealed []byte
+	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
+	RetiredAt     *time.Time
+	PublishUntil  *time.Time
+}
+
+func (signingKeyRow) TableName() string { return "signing_keys" }
+
+// notNullBytes returns a copy of p, never nil: the key columns are NOT NULL,
+// and the drivers send a nil slice as NULL.
+func notNullBytes(p []byte) []byte {
+	if p == nil {
+		return []byte{}
+	}
+	return bytes.Clone(p)
+}
+
+func toSigningKeyRow(k *storage.SigningKey) *signingKeyRow {
+	return &signingKeyRow{
+		ID: k.ID, Algorithm: k.Algorithm, PublicKey: notNullBytes(k.PublicKey),
+		PrivateSealed: notNullBytes(k.PrivateSealed), CreatedAt: ts(k.CreatedAt),
+		RetiredAt: nullTS(k.RetiredAt), PublishUntil: nullTS(k.PublishUntil),
+	}
+}
+
+func (r *signingKeyRow) signingKey() storage.SigningKey {
+	return storage.SigningKey{
+		ID: r.ID, Algorithm: r.Algorithm, PublicKey: nullBytesOf(r.PublicKey).slice(),
+		PrivateSealed: nullBytesOf(r.PrivateSealed).slice(), CreatedAt: r.CreatedAt.UTC(),
+		RetiredAt: fromNullTS(r.RetiredAt), PublishUntil: fromNullTS(r.PublishUntil),
+	}
+}

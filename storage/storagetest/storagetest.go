@@ -1,7 +1,8 @@
 // Package storagetest is the conformance suite for [storage.Store] backends.
 // A backend's test calls [Run] with a constructor of fresh, empty stores; the
-// suite checks CRUD, the sentinel errors, time round trips, transactions and
-// single use of refresh tokens under concurrency. It knows nothing about any
+// suite checks CRUD, the sentinel errors, time round trips, transactions,
+// single use of refresh tokens and distinct attempt counts under concurrency,
+// signing keys, the denylist and purging. It knows nothing about any
 // particular database.
 package storagetest
 
@@ -59,6 +60,11 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"TxNested", testTxNested},
 		{"TxPanic", testTxPanic},
 		{"ConcurrentSpend", testConcurrentSpend},
+		{"Attempts", testAttempts},
+		{"ConcurrentAttempts", testConcurrentAttempts},
+		{"SigningKeys", testSigningKeys},
+		{"Denylist", testDenylist},
+		{"PurgeGuard", testPurgeGuard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,509 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// cli runs the whole program through run, with its own environment and
+// a fresh SQLite database in a temporary directory.
+type cli struct {
+	t   testing.TB
+	db  string // path of the SQLite file
+	env map[string]string
+}
+
+// newCLI returns a cli whose LATCH_DATABASE_URL names a SQLite file in
+// t.TempDir(). Even when LATCH_TEST_DATABASE_URL is set, the CLI tests stay
+// on SQLite: they test the command line, not the backend.
+func newCLI(t testing.TB) *cli {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "latch.db")
+	return &cli{t: t, db: db, env: map[string]string{"LATCH_DATABASE_URL": "sqlite:" + db}}
+}
+
+// run runs "latch args..." with stdin as standard input.
+func (c *cli) run(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(ctx, args, envFunc(c.env), strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// mustRun runs "latch args..." and fails the test if it returns an error.
+func (c *cli) mustRun(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run(context.Background(), stdin, args...)
+	if err != nil {
+		c.t.Fatalf("latch %s: %v\nstderr:\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// mustFail runs "latch args..." and returns its error, failing the test if
+// there is none. Every error must be one line: main prints it as is.
+func (c *cli) mustFail(stdin string, args ...string) error {
+	c.t.Helper()
+	out, _, err := c.run(context.Background(), stdin, args...)
+	if err == nil {
+		c.t.Fatalf("latch %s succeeded, want an error; stdout:\n%s", strings.Join(args, " "), out)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		c.t.Errorf("latch %s: error is not one line: %q", strings.Join(args, " "), err)
+	}
+	return err
+}
+
+func TestRunVersion(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	if out := c.mustRun("", "version"); out != "latch "+version+"\n" {
+		t.Errorf("version printed %q", out)
+	}
+}
+
+func TestRunCommandErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string // in the error
+	}{
+		{"no command", nil, "command is required"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"group without subcommand", []string{"clients"}, "needs a subcommand"},
+		{"unknown subcommand", []string{"clients", "frobnicate"}, `unknown command "clients frobnicate"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t)
+			out, errOut, err := c.run(t.Context(), "", tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing", out)
+			}
+			if !strings.Contains(errOut, "usage:") {
+				t.Errorf("stderr has no usage:\n%s", errOut)
+			}
+			if _, statErr := os.Stat(c.db); !errors.Is(statErr, os.ErrNotExist) {
+				t.Errorf("a failed command created the database: %v", statErr)
+			}
+		})
+	}
+}
+
+func TestRunMigrateTwice(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	for range 2 {
+		if out := c.mustRun("", "migrate"); !strings.Contains(out, "up to date") {
+			t.Errorf("migrate printed %q", out)
+		}
+	}
+}
+
+var (
+	clientIDLine     = regexp.MustCompile(`(?m)^client_id:\s+(\S+)$`)
+	clientSecretLine = regexp.MustCompile(`(?m)^client_secret:\s+(\S+)$`)
+	userIDLine       = regexp.MustCompile(`\(id (\S+)\)`)
+)
+
+func TestRunClients(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+
+	out := c.mustRun("", "clients", "create", "--id", "app", "--grant-types", "password,refresh_token", "--scope", "read write")
+	if m := clientIDLine.FindStringSubmatch(out); m == nil || m[1] != "app" {
+		t.Errorf("clients create: no client_id app in\n%s", out)
+	}
+	m := clientSecretLine.FindStringSubmatch(out)
+	if m == nil || len(m[1]) < 32 {
+		t.Fatalf("clients create: no generated client_secret in\n%s", out)
+	}
+	secret := m[1]
+
+	err := c.mustFail("", "clients", "create", "--id", "app", "--grant-types", "password")
+	if !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate client: err = %v, want already exists", err)
+	}
+
+	err = c.mustFail("", "clients", "create", "--id", "spa", "--auth-method", "none", "--grant-types", "client_credentials")
+	if !strings.Contains(err.Error(), "grant_types") {
+		t.Errorf("public client with client_credentials: err = %v, want it to name grant_types", err)
+	}
+	err = c.mustFail("", "clients", "create", "--id", "x", "--grant-types", "implicit")
+	if !strings.Contains(err.Error(), "grant_types") {
+		t.Errorf("unknown grant type: err = %v, want it to name grant_types", err)
+	}
+	err = c.mustFail("", "clients", "create", "--id", "x")
+	if !strings.Contains(err.Error(), "grant_types") {
+		t.Errorf("no grant types: err = %v, want it to name grant_types", err)
+	}
+
+	out = c.mustRun("", "clients", "create", "--id", "spa", "--auth-method", "none", "--grant-types", "password,refresh_token")
+	if strings.Contains(out, "client_secret") {
+		t.Errorf("a public client got a secret:\n%s", out)
+	}
+
+	list := c.mustRun("", "clients", "list")
+	for _, want := range []string{"CLIENT_ID", "app", "password,refresh_token", "read write", "spa", "none"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("clients list lacks %q:\n%s", want, list)
+		}
+	}
+	if strings.Contains(list, secret) {
+		t.Errorf("clients list shows the secret:\n%s", list)
+	}
+
+	if out := c.mustRun("", "clients", "delete", "app"); !strings.Contains(out, "deleted client app") {
+		t.Errorf("clients delete printed %q", out)
+	}
+	err = c.mustFail("", "clients", "delete", "app")
+	if !strings.Contains(err.Error(), "not found") {
+		t.Errorf("second delete: err = %v, want not found", err)
+	}
+	if list := c.mustRun("", "clients", "list"); strings.Contains(list, "app ") {
+		t.Errorf("deleted client still listed:\n%s", list)
+	}
+	err = c.mustFail("", "clients", "delete")
+	if !strings.Contains(err.Error(), "CLIENT_ID") {
+		t.Errorf("delete without id: err = %v, want it to ask for CLIENT_ID", err)
+	}
+}
+
+func TestRunUsers(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+
+	out := c.mustRun("correct horse battery staple\n", "users", "create", "alice")
+	m := userIDLine.FindStringSubmatch(out)
+	if !strings.Contains(out, "created user alice") || m == nil {
+		t.Fatalf("users create printed %q", out)
+	}
+	id := m[1]
+
+	err := c.mustFail("another password\n", "users", "create", "alice")
+	if !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate user: err = %v, want already exists", err)
+	}
+	for _, stdin := range []string{"", "\n"} {
+		err = c.mustFail(stdin, "users", "create", "bob")
+		if !strings.Contains(err.Error(), "standard input") {
+			t.Errorf("users create with stdin %q: err = %v, want it to name standard input", stdin, err)
+		}
+	}
+	err = c.mustFail("pw\n", "users", "create")
+	if !strings.Contains(err.Error(), "USERNAME") {
+		t.Errorf("users create without a name: err = %v", err)
+	}
+
+	// A user is named by username or by id.
+	for _, ref := range []string{"alice", id} {
+		if out := c.mustRun("new password "+ref+"\n", "users", "passwd", ref); !strings.Contains(out, "password of alice changed") {
+			t.Errorf("users passwd %s printed %q", ref, out)
+		}
+	}
+	if err := c.mustFail("", "users", "passwd", "alice"); !strings.Contains(err.Error(), "standard input") {
+		t.Errorf("users passwd with empty stdin: err = %v", err)
+	}
+
+	if out := c.mustRun("", "users", "disable", "alice"); !strings.Contains(out, "disabled alice") {
+		t.Errorf("users disable printed %q", out)
+	}
+	if out := c.mustRun("", "users", "delete", id); !strings.Contains(out, "deleted alice") {
+		t.Errorf("users delete printed %q", out)
+	}
+
+	for _, args := range [][]string{
+		{"users", "passwd", "alice"},
+		{"users", "disable", "alice"},
+		{"users", "delete", "alice"},
+		{"sessions", "list", "alice"},
+		{"sessions", "revoke", "--user", "alice"},
+	} {
+		err := c.mustFail("pw\n", args...)
+		if !strings.Contains(err.Error(), `"alice"`) {
+			t.Errorf("latch %s for a deleted user: err = %v, want it to name the user", strings.Join(args, " "), err)
+		}
+	}
+}
+
+func TestRunSessions(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.mustRun("pw\n", "users", "create", "alice")
+
+	out := c.mustRun("", "sessions", "list", "alice")
+	if !strings.HasPrefix(out, "SESSION_ID") || strings.Count(out, "\n") != 1 {
+		t.Errorf("sessions list of a user without logins printed %q, want the header only", out)
+	}
+	if out := c.mustRun("", "sessions", "revoke", "--user", "alice"); !strings.Contains(out, "ended every login of alice") {
+		t.Errorf("sessions revoke --user printed %q", out)
+	}
+	err := c.mustFail("", "sessions", "revoke", "NOSUCH")
+	if !strings.Contains(err.Error(), "not found") {
+		t.Errorf("sessions revoke NOSUCH: err = %v, want not found", err)
+	}
+	err = c.mustFail("", "sessions", "revoke")
+	if !strings.Contains(err.Error(), "SESSION_ID") {
+		t.Errorf("sessions revoke without argument: err = %v", err)
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		// Go's flag package stops at the first positional argument, so a
+		// flag after it would be silently taken as an argument.
+		{"flag after positional", []string{"sessions", "revoke", "NOSUCH", "--user", "alice"}},
+		{"flag after username", []string{"users", "create", "alice", "--addr", "127.0.0.1:1"}},
+		{"flag after client id", []string{"clients", "delete", "app", "--database-url", "sqlite:other.db"}},
+		{"unknown flag", []string{"clients", "list", "--bogus"}},
+		{"unknown serve flag", []string{"serve", "--bogus"}},
+		{"unknown migrate flag", []string{"migrate", "--bogus"}},
+		{"positional to clients create", []string{"clients", "create", "app", "--grant-types", "password"}},
+		{"bad duration", []string{"serve", "--access-token-ttl", "forever"}},
+		{"secret as a flag", []string{"serve", "--secret", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			_, _, err := c.run(ctx, "pw\n", tc.args...)
+			if err == nil {
+				t.Fatalf("latch %s succeeded, want an error", strings.Join(tc.args, " "))
+			}
+			if errors.Is(err, flag.ErrHelp) {
+				t.Errorf("err = %v, want a flag error", err)
+			}
+		})
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	if out := c.mustRun("", "help"); !strings.Contains(out, "latch serve") {
+		t.Errorf("help printed %q", out)
+	}
+	_, errOut, err := c.run(t.Context(), "", "clients", "create", "-h")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("clients create -h: err = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"-grant-types", "-scope", "LATCH_DATABASE_URL"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("clients create -h lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "-secret") || strings.Contains(errOut, "-admin-token") {
+		t.Errorf("a secret is offered as a flag:\n%s", errOut)
+	}
+}
+
+// TestRunServePostgresNeedsSecret checks that serve refuses PostgreSQL
+// without LATCH_SECRET: every node must share one key, so none may be
+// generated. The database is unreachable, so the test never serves.
+func TestRunServePostgresNeedsSecret(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, _, err := c.run(ctx, "", "serve", "--addr", "127.0.0.1:0",
+		"--database-url", "postgres://latch:hunter2@127.0.0.1:1/latch?connect_timeout=2&sslmode=disable")
+	if err == nil {
+		t.Fatal("serve succeeded")
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("serve took %v to fail", d)
+	}
+	if !strings.Contains(err.Error(), "LATCH_SECRET") {
+		t.Errorf("err = %v, want it to ask for LATCH_SECRET", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("err leaks the database password: %v", err)
+	}
+}
+
+// TestRunServeUnreachableDatabase checks that serve gives up on a database
+// that does not answer, quickly and with a message that names the problem
+// but not the password in the URL.
+func TestRunServeUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.env["LATCH_DATABASE_URL"] = "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2"
+	c.env["LATCH_SECRET"] = strings.Repeat("ab", 32)
+	c.env["LATCH_ADDR"] = "127.0.0.1:0"
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, errOut, err := c.run(ctx, "", "serve")
+	if err == nil {
+		t.Fatal("serve succeeded against an unreachable database")
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("serve took %v to fail", d)
+	}
+	// pgx lists one line per connection attempt after the first; the first
+	// line must say what is wrong.
+	if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, "cannot open the database") {
+		t.Errorf("err = %v, want its first line to say the database cannot be opened", err)
+	}
+	for _, s := range []string{err.Error(), errOut} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("password leaked: %s", s)
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago. serve prints no address a test could read, so the test picks one.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func TestRunServe(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	addr := freeAddr(t)
+	c.env["LATCH_ADDR"] = addr
+	c.env["LATCH_ADMIN_TOKEN"] = "test-admin-token"
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+	}()
+
+	base := "http://" + addr
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned early: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 200 from /healthz within 30s (last error %v)\nstderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	resp, err := client.Get(base + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&meta)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metadata: status %d, %v", resp.StatusCode, err)
+	}
+	if meta.Issuer != base {
+		t.Errorf("issuer = %q, want %q", meta.Issuer, base)
+	}
+	if meta.TokenEndpoint != base+"/oauth2/token" {
+		t.Errorf("token_endpoint = %q", meta.TokenEndpoint)
+	}
+
+	// The admin API is on with LATCH_ADMIN_TOKEN.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/admin/clients", nil)
+	req.Header.Set("Authorization", "Bearer test-admin-token")
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /admin/clients: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	fi, err := os.Stat(c.db + ".secret")
+	if err != nil {
+		t.Fatalf("no generated secret beside the database: %v", err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("secret file mode = %04o, want 0600", perm)
+	}
+
+	if !strings.Contains(stdout.String(), base) {
+		t.Errorf("welcome lacks the issuer:\n%s", stdout.String())
+	}
+	if strings.Contains(stderr.String(), "test-admin-token") || strings.Contains(stdout.String(), "test-admin-token") {
+		t.Error("the admin token was printed")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after cancel: %v, want nil (graceful shutdown)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return within 30s of cancel")
+	}
+	if _, err := client.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the server goroutine may write while
+// the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+var _ io.Writer = (*syncBuffer)(nil)
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,461 @@
+package handlers_test
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func keysOf(m map[string]any) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// wantAdminError asserts an admin API error: status and
+// {"error", "error_description"}, the description naming field when given.
+func wantAdminError(t testing.TB, what string, res response, status int, field string) {
+	t.Helper()
+	if res.status != status {
+		t.Errorf("%s: status %d, want %d (%s)", what, res.status, status, res.body)
+		return
+	}
+	m := res.object(t)
+	if str(m["error"]) == "" || str(m["error_description"]) == "" {
+		t.Errorf("%s: body %s lacks error or error_description", what, res.body)
+	}
+	if field != "" && !strings.Contains(str(m["error_description"]), field) {
+		t.Errorf("%s: error_description %q does not name %q", what, m["error_description"], field)
+	}
+	if status == http.StatusUnauthorized && !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("%s: 401 WWW-Authenticate = %q, want Bearer ...", what, res.header.Get("WWW-Authenticate"))
+	}
+}
+
+// TestAdminAuth: the admin API wants its bearer token and is absent without
+// one configured.
+func TestAdminAuth(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	for _, tc := range []struct{ name, header string }{
+		{"no Authorization", ""},
+		{"wrong token", "Bearer wrong"},
+		{"Basic scheme", "Basic " + testAdminToken},
+		{"token without scheme", testAdminToken},
+		{"truncated token", "Bearer " + testAdminToken[:len(testAdminToken)-1]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+"/admin/clients", nil)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			wantAdminError(t, tc.name, s.do(t, req), http.StatusUnauthorized, "")
+		})
+	}
+
+	off := newTestServer(t, withAdminToken(""))
+	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, off.URL+"/admin/clients", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if res := off.do(t, req); res.status != http.StatusNotFound {
+			t.Errorf("admin API off, Authorization %q: %s, want 404", auth, res)
+		}
+	}
+}
+
+// TestAdminClients covers POST, GET and DELETE of /admin/clients.
+func TestAdminClients(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, withGrace(0))
+
+	res := s.adminDo(t, http.MethodPost, "/admin/clients", map[string]any{
+		"client_id": "web", "client_name": "Web app", "grant_types": []string{"password", "refresh_token"},
+		"scope": "read write", "token_endpoint_auth_method": "client_secret_post", "audience": []string{"https://api.example"},
+	})
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %s", res)
+	}
+	m := res.object(t)
+	secret := str(m["client_secret"])
+	if len(secret) < 32 {
+		t.Errorf("generated client_secret %q is too short", secret)
+	}
+	if v, ok := m["client_secret_expires_at"]; !ok || v != float64(0) {
+		t.Errorf("client_secret_expires_at = %v, want 0", v)
+	}
+	if at, _ := m["client_id_issued_at"].(float64); int64(at) < time.Now().Add(-time.Minute).Unix() || int64(at) > time.Now().Unix()+1 {
+		t.Errorf("client_id_issued_at = %v", m["client_id_issued_at"])
+	}
+	if m["client_id"] != "web" || m["client_name"] != "Web app" || m["scope"] != "read write" ||
+		m["token_endpoint_auth_method"] != "client_secret_post" || m["can_introspect"] != false {
+		t.Errorf("create answer %v", m)
+	}
+
+	// Defaults: generated id, client_secret_basic.
+	def := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
+	if def.AuthMethod != "client_secret_basic" || def.Secret == "" || def.ID == "" {
+		t.Errorf("defaults: %+v", def)
+	}
+
+	t.Run("invalid", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			body  any
+			field string
+		}{
+			{"public client_credentials", map[string]any{"grant_types": []string{"client_credentials"}, "token_endpoint_auth_method": "none"}, "client_credentials"},
+			{"unknown grant type", map[string]any{"grant_types": []string{"authorization_code"}}, "grant_types"},
+			{"no grant types", map[string]any{"scope": "read"}, "grant_types"},
+			{"unknown auth method", map[string]any{"grant_types": []string{"password"}, "token_endpoint_auth_method": "private_key_jwt"}, "token_endpoint_auth_method"},
+			{"non-ASCII secret", map[string]any{"grant_types": []string{"password"}, "client_secret": "sécret"}, "client_secret"},
+			{"newline in secret", map[string]any{"grant_types": []string{"password"}, "client_secret": "abc\ndef"}, "client_secret"},
+			{"public client with secret", map[string]any{"grant_types": []string{"password"}, "token_endpoint_auth_method": "none", "client_secret": "x"}, "client_secret"},
+			{"non-VSCHAR client_id", map[string]any{"grant_types": []string{"password"}, "client_id": "a\tb"}, "client_id"},
+			{"bad scope", map[string]any{"grant_types": []string{"password"}, "scope": `a"b`}, "scope"},
+			{"grant_types wrong type", map[string]any{"grant_types": "password"}, "grant_types"},
+			{"can_introspect wrong type", map[string]any{"grant_types": []string{"password"}, "can_introspect": "yes"}, "can_introspect"},
+			{"malformed JSON", `{"grant_types": ["password"`, ""},
+			{"not an object", `["password"]`, ""},
+			{"empty body", "", ""},
+			{"trailing data", `{"grant_types":["password"]} {}`, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				res := s.adminDo(t, http.MethodPost, "/admin/clients", tc.body)
+				wantAdminError(t, tc.name, res, http.StatusBadRequest, tc.field)
+			})
+		}
+	})
+
+	t.Run("duplicate id", func(t *testing.T) {
+		res := s.adminDo(t, http.MethodPost, "/admin/clients", map[string]any{"client_id": "web", "grant_types": []string{"password"}})
+		wantAdminError(t, "duplicate", res, http.StatusConflict, "")
+	})
+
+	t.Run("list and get without secrets", func(t *testing.T) {
+		res := s.adminDo(t, http.MethodGet, "/admin/clients", nil)
+		if res.status != 200 {
+			t.Fatalf("list: %s", res)
+		}
+		items := asSlice(res.object(t)["items"])
+		var ids []string
+		for _, it := range items {
+			c, _ := it.(map[string]any)
+			ids = append(ids, str(c["client_id"]))
+			if _, ok := c["client_secret"]; ok {
+				t.Errorf("list shows a client_secret: %v", c)
+			}
+		}
+		if !slices.Contains(ids, "web") || !slices.Contains(ids, def.ID) || !slices.Contains(ids, "introspector") {
+			t.Errorf("list ids %v", ids)
+		}
+		if strings.Contains(string(res.body), secret) || strings.Contains(string(res.body), def.Secret) {
+			t.Errorf("list leaks a secret")
+		}
+		one := s.adminDo(t, http.MethodGet, "/admin/clients/web", nil)
+		if one.status != 200 {
+			t.Fatalf("get: %s", one)
+		}
+		c := one.object(t)
+		if c["client_id"] != "web" || c["scope"] != "read write" || strings.Contains(string(one.body), secret) {
+			t.Errorf("get: %s", one.body)
+		}
+		if _, ok := c["client_secret"]; ok {
+			t.Errorf("get shows client_secret")
+		}
+		wantAdminError(t, "get unknown", s.adminDo(t, http.MethodGet, "/admin/clients/nope", nil), 404, "")
+	})
+
+	t.Run("delete ends every token", func(t *testing.T) {
+		s.createUser(t, "alice", "pw-alice")
+		c := s.newPasswordClient(t, "doomed", "client_secret_basic")
+		tok := s.login(t, c, "alice", "pw-alice", "")
+		if res := s.adminDo(t, http.MethodDelete, "/admin/clients/doomed", nil); res.status != http.StatusNoContent {
+			t.Fatalf("delete: %s", res)
+		}
+		s.wantInactive(t, "access token of a deleted client", tok.Access)
+		s.wantInactive(t, "refresh token of a deleted client", tok.Refresh)
+		if res := s.refresh(t, c, tok.Refresh, ""); res.status == 200 {
+			t.Errorf("refresh with a deleted client: 200")
+		}
+		if res := s.adminDo(t, http.MethodGet, "/admin/clients/doomed", nil); res.status != 404 {
+			t.Errorf("get deleted client: %s", res)
+		}
+		// A client registered again under the same id does not inherit the
+		// old logins: their refresh answers invalid_grant.
+		again := s.newPasswordClient(t, "doomed", "client_secret_basic")
+		s.wantRefreshDead(t, "old refresh token under a re-created client", again, tok.Refresh)
+		s.wantInactive(t, "old access token under a re-created client", tok.Access)
+		wantAdminError(t, "delete unknown", s.adminDo(t, http.MethodDelete, "/admin/clients/nope", nil), 404, "")
+	})
+}
+
+// TestAdminUsers covers the user endpoints and what they do to logins.
+func TestAdminUsers(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, withGrace(0))
+	app := s.newPasswordClient(t, "app", "client_secret_basic")
+
+	res := s.adminDo(t, http.MethodPost, "/admin/users", map[string]string{"username": "alice", "password": "pw-alice"})
+	if res.status != http.StatusCreated {
+		t.Fatalf("create user: %s", res)
+	}
+	u := res.object(t)
+	if got := keysOf(u); !slices.Equal(got, []string{"created_at", "id", "username"}) {
+		t.Errorf("create user answer keys %v, want id, username, created_at", got)
+	}
+	id := str(u["id"])
+	if _, err := time.Parse(time.RFC3339, str(u["created_at"])); err != nil {
+		t.Errorf("created_at %q: %v", u["created_at"], err)
+	}
+	if strings.Contains(string(res.body), "pw-alice") {
+		t.Errorf("create user echoes the password")
+	}
+
+	wantAdminError(t, "duplicate username", s.adminDo(t, http.MethodPost, "/admin/users", map[string]string{"username": "alice", "password": "x"}), 409, "")
+	wantAdminError(t, "empty password", s.adminDo(t, http.MethodPost, "/admin/users", map[string]string{"username": "zed", "password": ""}), 400, "password")
+	wantAdminError(t, "empty username", s.adminDo(t, http.MethodPost, "/admin/users", map[string]string{"username": "", "password": "x"}), 400, "username")
+
+	t.Run("find", func(t *testing.T) {
+		res := s.adminDo(t, http.MethodGet, "/admin/users?username=alice", nil)
+		items := asSlice(res.object(t)["items"])
+		if res.status != 200 || len(items) != 1 {
+			t.Fatalf("find alice: %s", res)
+		}
+		if it, _ := items[0].(map[string]any); it["id"] != id || it["username"] != "alice" {
+			t.Errorf("find alice: %v", it)
+		}
+		res = s.adminDo(t, http.MethodGet, "/admin/users?username=nobody", nil)
+		if items := asSlice(res.object(t)["items"]); res.status != 200 || items == nil || len(items) != 0 {
+			t.Errorf("find nobody: %s, want {\"items\": []}", res)
+		}
+		one := s.adminDo(t, http.MethodGet, "/admin/users/"+id, nil)
+		m := one.object(t)
+		if one.status != 200 || m["id"] != id || m["username"] != "alice" || m["disabled"] != false {
+			t.Errorf("get user: %s", one)
+		}
+		if _, ok := m["created_at"]; !ok {
+			t.Errorf("get user lacks created_at")
+		}
+		if strings.Contains(strings.ToLower(string(one.body)), "hash") || strings.Contains(string(one.body), "argon2") {
+			t.Errorf("get user shows the password hash: %s", one.body)
+		}
+	})
+
+	t.Run("unknown id", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			body         any
+		}{
+			{http.MethodGet, "/admin/users/nope", nil},
+			{http.MethodPatch, "/admin/users/nope", map[string]any{"disabled": true}},
+			{http.MethodPut, "/admin/users/nope/password", map[string]any{"password": "x"}},
+			{http.MethodDelete, "/admin/users/nope", nil},
+			{http.MethodGet, "/admin/users/nope/sessions", nil},
+			{http.MethodDelete, "/admin/users/nope/sessions", nil},
+			{http.MethodDelete, "/admin/sessions/nope", nil},
+			{http.MethodGet, "/admin/sessions/nope/events", nil},
+		} {
+			wantAdminError(t, tc.method+" "+tc.path, s.adminDo(t, tc.method, tc.path, tc.body), http.StatusNotFound, "")
+		}
+	})
+
+	// The steps below run in order: each uses the login the one before left.
+	var tok tokens
+	t.Run("password change", func(t *testing.T) {
+		old := s.login(t, app, "alice", "pw-alice", "")
+		if res := s.adminDo(t, http.MethodPut, "/admin/users/"+id+"/password", map[string]string{"password": "pw-alice-2"}); res.status != http.StatusNoContent {
+			t.Fatalf("set password: %s", res)
+		}
+		s.wantLoginDead(t, "after a password change", app, old)
+		wantOAuthError(t, "old password", s.post(t, "/oauth2/token", app, pwForm("alice", "pw-alice")), 400, "invalid_grant")
+		tok = s.login(t, app, "alice", "pw-alice-2", "")
+		wantAdminError(t, "empty password", s.adminDo(t, http.MethodPut, "/admin/users/"+id+"/password", map[string]string{"password": ""}), 400, "password")
+	})
+
+	t.Run("disable and enable", func(t *testing.T) {
+		res := s.adminDo(t, http.MethodPatch, "/admin/users/"+id, map[string]any{"disabled": true})
+		if res.status != 200 || res.object(t)["disabled"] != true {
+			t.Fatalf("disable: %s", res)
+		}
+		s.wantLoginDead(t, "disabled user", app, tok)
+		wantOAuthError(t, "disabled login", s.post(t, "/oauth2/token", app, pwForm("alice", "pw-alice-2")), 400, "invalid_grant")
+		if m := s.adminDo(t, http.MethodGet, "/admin/users/"+id, nil).object(t); m["disabled"] != true {
+			t.Errorf("get disabled user: %v", m)
+		}
+		res = s.adminDo(t, http.MethodPatch, "/admin/users/"+id, map[string]any{"disabled": false})
+		if res.status != 200 || res.object(t)["disabled"] != false {
+			t.Fatalf("enable: %s", res)
+		}
+		tok = s.login(t, app, "alice", "pw-alice-2", "")
+		wantAdminError(t, "PATCH without disabled", s.adminDo(t, http.MethodPatch, "/admin/users/"+id, map[string]any{}), 400, "disabled")
+		wantAdminError(t, "PATCH disabled of the wrong type", s.adminDo(t, http.MethodPatch, "/admin/users/"+id, map[string]any{"disabled": "yes"}), 400, "disabled")
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		if res := s.adminDo(t, http.MethodDelete, "/admin/users/"+id, nil); res.status != http.StatusNoContent {
+			t.Fatalf("delete user: %s", res)
+		}
+		s.wantLoginDead(t, "deleted user", app, tok)
+		wantOAuthError(t, "deleted user login", s.post(t, "/oauth2/token", app, pwForm("alice", "pw-alice-2")), 400, "invalid_grant")
+		if res := s.adminDo(t, http.MethodGet, "/admin/users/"+id, nil); res.status != 404 {
+			t.Errorf("get deleted user: %s", res)
+		}
+		if res := s.adminDo(t, http.MethodGet, "/admin/users?username=alice", nil); len(asSlice(res.object(t)["items"])) != 0 {
+			t.Errorf("find deleted user: %s", res)
+		}
+	})
+}
+
+func pwForm(username, password string) map[string][]string {
+	return map[string][]string{"grant_type": {"password"}, "username": {username}, "password": {password}}
+}
+
+// TestAdminSessions covers listing and ending logins, and their audit trail.
+func TestAdminSessions(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, withGrace(0))
+	app := s.newPasswordClient(t, "app", "client_secret_basic")
+	other := s.newPasswordClient(t, "other", "client_secret_post")
+	id := s.createUser(t, "alice", "pw-alice")
+
+	listSessions := func(t *testing.T) []map[string]any {
+		t.Helper()
+		res := s.adminDo(t, http.MethodGet, "/admin/users/"+id+"/sessions", nil)
+		if res.status != 200 {
+			t.Fatalf("sessions: %s", res)
+		}
+		var out []map[string]any
+		for _, it := range asSlice(res.object(t)["items"]) {
+			m, _ := it.(map[string]any)
+			out = append(out, m)
+		}
+		return out
+	}
+	if got := listSessions(t); len(got) != 0 {
+		t.Errorf("sessions before any login: %v", got)
+	}
+
+	a := s.login(t, app, "alice", "pw-alice", "read")
+	b := s.login(t, other, "alice", "pw-alice", "")
+	sessions := listSessions(t)
+	if len(sessions) != 2 {
+		t.Fatalf("sessions: %v, want 2", sessions)
+	}
+	byClient := map[string]map[string]any{}
+	for _, ss := range sessions {
+		if got := keysOf(ss); !slices.Equal(got, []string{"client_id", "created_at", "expires_at", "id", "last_used_at", "scope"}) {
+			t.Errorf("session keys %v", got)
+		}
+		byClient[str(ss["client_id"])] = ss
+		created, err1 := time.Parse(time.RFC3339, str(ss["created_at"]))
+		expires, err2 := time.Parse(time.RFC3339, str(ss["expires_at"]))
+		if err1 != nil || err2 != nil || expires.Sub(created) != 2160*time.Hour {
+			t.Errorf("session times %v %v: expires-created = %v", ss["created_at"], ss["expires_at"], expires.Sub(created))
+		}
+	}
+	if byClient["app"]["scope"] != "read" || byClient["other"]["scope"] != "read write" {
+		t.Errorf("session scopes: %v", sessions)
+	}
+	sessA := str(byClient["app"]["id"])
+
+	// last_used_at moves with a refresh.
+	time.Sleep(5 * time.Millisecond)
+	res := s.refresh(t, app, a.Refresh, "")
+	if res.status != 200 {
+		t.Fatalf("refresh: %s", res)
+	}
+	a2 := tokens{Access: str(res.object(t)["access_token"]), Refresh: str(res.object(t)["refresh_token"])}
+	for _, ss := range listSessions(t) {
+		if ss["id"] == sessA && !parseTime(t, ss["last_used_at"]).After(parseTime(t, byClient["app"]["last_used_at"])) {
+			t.Errorf("last_used_at did not move: %v -> %v", byClient["app"]["last_used_at"], ss["last_used_at"])
+		}
+	}
+
+	// End one login: the other stays.
+	if res := s.adminDo(t, http.MethodDelete, "/admin/sessions/"+sessA, nil); res.status != http.StatusNoContent {
+		t.Fatalf("delete session: %s", res)
+	}
+	s.wantLoginDead(t, "ended session", app, a2)
+	s.wantActive(t, "other login", b.Access)
+	if got := listSessions(t); len(got) != 1 || got[0]["client_id"] != "other" {
+		t.Errorf("sessions after ending one: %v", got)
+	}
+	res = s.refresh(t, other, b.Refresh, "")
+	if res.status != 200 {
+		t.Fatalf("other login's refresh: %s", res)
+	}
+	b2 := tokens{Access: str(res.object(t)["access_token"]), Refresh: str(res.object(t)["refresh_token"])}
+
+	// End all.
+	c := s.login(t, app, "alice", "pw-alice", "")
+	if res := s.adminDo(t, http.MethodDelete, "/admin/users/"+id+"/sessions", nil); res.status != http.StatusNoContent {
+		t.Fatalf("delete all sessions: %s", res)
+	}
+	s.wantLoginDead(t, "logout everywhere (other)", other, b2)
+	s.wantLoginDead(t, "logout everywhere (app)", app, c)
+	if got := listSessions(t); len(got) != 0 {
+		t.Errorf("sessions after logout everywhere: %v", got)
+	}
+}
+
+// TestAdminSessionEvents: the audit trail of one login reads issued,
+// refreshed, reuse_detected, family_revoked, in order, without tokens.
+func TestAdminSessionEvents(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, withGrace(0))
+	app := s.newPasswordClient(t, "app", "client_secret_basic")
+	uid := s.createUser(t, "alice", "pw-alice")
+	tok := s.login(t, app, "alice", "pw-alice", "")
+	res := s.adminDo(t, http.MethodGet, "/admin/users/"+uid+"/sessions", nil)
+	items := asSlice(res.object(t)["items"])
+	if len(items) != 1 {
+		t.Fatalf("sessions: %s", res)
+	}
+	sid := str(items[0].(map[string]any)["id"])
+
+	res = s.refresh(t, app, tok.Refresh, "")
+	if res.status != 200 {
+		t.Fatalf("refresh: %s", res)
+	}
+	next := res.object(t)
+	wantOAuthError(t, "reuse", s.refresh(t, app, tok.Refresh, ""), 400, "invalid_grant")
+
+	res = s.adminDo(t, http.MethodGet, "/admin/sessions/"+sid+"/events", nil)
+	if res.status != 200 {
+		t.Fatalf("events: %s", res)
+	}
+	var types []string
+	for _, it := range asSlice(res.object(t)["items"]) {
+		e, _ := it.(map[string]any)
+		types = append(types, str(e["type"]))
+		if str(e["created_at"]) == "" {
+			t.Errorf("event without created_at: %v", e)
+		}
+	}
+	want := []string{"issued", "refreshed", "reuse_detected", "family_revoked"}
+	if !slices.Equal(types, want) {
+		t.Errorf("event types %v, want %v", types, want)
+	}
+	for _, secret := range []string{tok.Access, tok.Refresh, str(next["access_token"]), str(next["refresh_token"]), app.Secret, "pw-alice"} {
+		if strings.Contains(string(res.body), secret) {
+			t.Errorf("events contain a secret: %s", res.body)
+		}
+		for _, part := range strings.Split(secret, ".")[1:] {
+			if strings.Contains(string(res.body), part) {
+				t.Errorf("events contain a token signature")
+			}
+		}
+	}
+}
+
+func parseTime(t testing.TB, v any) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339Nano, str(v))
+	if err != nil {
+		t.Errorf("time %v: %v", v, err)
+	}
+	return tm
+}

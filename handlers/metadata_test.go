@@ -1,0 +1,131 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+func (s *testServer) get(t testing.TB, path string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.do(t, req)
+}
+
+// TestMetadata: RFC 8414 metadata names every endpoint, and a client that
+// follows it reaches them; health, readiness and metrics answer.
+func TestMetadata(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	res := s.get(t, "/.well-known/oauth-authorization-server")
+	if res.status != 200 {
+		t.Fatalf("metadata: %s", res)
+	}
+	m := res.object(t)
+	for k, want := range map[string]string{
+		"issuer":                 s.URL,
+		"token_endpoint":         s.URL + "/oauth2/token",
+		"revocation_endpoint":    s.URL + "/oauth2/revoke",
+		"introspection_endpoint": s.URL + "/oauth2/introspect",
+	} {
+		if m[k] != want {
+			t.Errorf("%s = %v, want %s", k, m[k], want)
+		}
+	}
+	rt, ok := m["response_types_supported"].([]any)
+	if !ok || len(rt) != 0 {
+		t.Errorf("response_types_supported = %#v, want []", m["response_types_supported"])
+	}
+	var grants []string
+	for _, g := range asSlice(m["grant_types_supported"]) {
+		grants = append(grants, str(g))
+	}
+	slices.Sort(grants)
+	if !slices.Equal(grants, []string{"client_credentials", "password", "refresh_token"}) {
+		t.Errorf("grant_types_supported = %v", grants)
+	}
+	if _, ok := m["authorization_endpoint"]; ok {
+		t.Errorf("metadata names an authorization endpoint")
+	}
+
+	// Follow the metadata: the token endpoint works.
+	c := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
+	u, err := url.Parse(str(m["token_endpoint"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tokenOK(t, c, url.Values{"grant_type": {"client_credentials"}})
+	if u.Path != "/oauth2/token" {
+		t.Errorf("token endpoint path %q", u.Path)
+	}
+
+	t.Run("health and metrics", func(t *testing.T) { healthAndMetrics(t, s) })
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+// healthAndMetrics: /healthz and /readyz answer 200, /metrics counts token
+// requests by route, and unknown paths answer a JSON 404.
+func healthAndMetrics(t *testing.T, s *testServer) {
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if res := s.get(t, p); res.status != 200 {
+			t.Errorf("%s: %s", p, res)
+		}
+	}
+	c := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
+	s.tokenOK(t, c, url.Values{"grant_type": {"client_credentials"}})
+	res := s.get(t, "/metrics")
+	if res.status != 200 {
+		t.Fatalf("metrics: %s", res)
+	}
+	re := regexp.MustCompile(`(?m)^latch_http_requests_total\{[^}]*route="token"[^}]*status="200"[^}]*\} [1-9]`)
+	if !re.Match(res.body) {
+		t.Errorf("metrics lack latch_http_requests_total for the token route:\n%s", res.body)
+	}
+	if res := s.get(t, "/no/such/path"); res.status != 404 {
+		t.Errorf("unknown path: %s", res)
+	} else if m := res.object(t); str(m["error"]) == "" {
+		t.Errorf("unknown path: %s", res.body)
+	}
+}
+
+// TestDatabaseDown: with the store closed, /readyz answers 503 and the token
+// endpoint 503 temporarily_unavailable with Retry-After, never a 500 or a
+// credential error.
+func TestDatabaseDown(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	c := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
+	if err := s.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.get(t, "/readyz"); res.status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the store closed: %s, want 503", res)
+	}
+	if res := s.get(t, "/healthz"); res.status != 200 {
+		t.Errorf("/healthz with the store closed: %s, want 200", res)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		form url.Values
+	}{
+		{"token", "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}},
+		{"introspect", "/oauth2/introspect", url.Values{"token": {"latch_at_x.y"}}},
+	} {
+		res := s.post(t, tc.path, c, tc.form)
+		wantOAuthError(t, tc.name+" with the store closed", res, http.StatusServiceUnavailable, "temporarily_unavailable")
+		if res.header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", tc.name)
+		}
+	}
+	res := s.adminDo(t, http.MethodGet, "/admin/clients", nil)
+	if res.status != http.StatusServiceUnavailable {
+		t.Errorf("admin with the store closed: %s, want 503", res)
+	}
+}

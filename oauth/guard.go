@@ -1,0 +1,94 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// The brute-force guard (RFC 6749 §4.3.2: the server MUST protect the
+// password grant). Each attempt is counted in the database before the
+// password is checked, per username and per client address, so parallel
+// attempts on any number of nodes cannot get more than the limit of real
+// password checks. Usernames are counted whether they exist or not, under a
+// hash: people type passwords into the username field.
+
+// retryAfter carries how long a refused caller should wait.
+type retryAfter struct {
+	d   time.Duration
+	err error
+}
+
+func (r *retryAfter) Error() string { return fmt.Sprintf("retry after %s: %v", r.d, r.err) }
+func (r *retryAfter) Unwrap() error { return r.err }
+
+// RetryAfter reports how long the caller refused with err should wait, for
+// the Retry-After header, when err says so.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *retryAfter
+	if errors.As(err, &r) {
+		return r.d, true
+	}
+	return 0, false
+}
+
+var errLockedOut = errors.New("oauth: too many failed logins")
+
+// loginAttempt is one reserved password check.
+type loginAttempt struct {
+	userKey, addrKey string
+}
+
+// reserveLogin counts an attempt for username and the caller's address. It
+// refuses, without any hashing, once either is over its limit.
+func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAttempt, error) {
+	now, window := p.now(), p.cfg.LoginLockout
+	a := &loginAttempt{userKey: "user:" + tokenKey(username)}
+	n, err := p.store.ReserveAttempt(ctx, a.userKey, now, window)
+	if err != nil {
+		return nil, err
+	}
+	var m int
+	addr := requestInfo(ctx).Address
+	if addr != "" {
+		a.addrKey = "addr:" + addr
+		if m, err = p.store.ReserveAttempt(ctx, a.addrKey, now, window); err != nil {
+			return nil, err
+		}
+	}
+	var reason string
+	switch {
+	case n > p.cfg.LoginMaxFailures:
+		reason = "username"
+	case m > p.cfg.LoginMaxFailuresPerAddress:
+		reason = "address"
+	default:
+		return a, nil
+	}
+	// One event per lockout, on the first refused attempt.
+	if n == p.cfg.LoginMaxFailures+1 || m == p.cfg.LoginMaxFailuresPerAddress+1 {
+		p.metrics.lockouts.WithLabelValues(reason).Inc()
+		if err := p.audit(ctx, storage.Event{Type: EventLockout, Reason: reason}); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fosite.ErrInvalidGrant.WithHint("Too many failed attempts; retry later.").
+		WithWrap(&retryAfter{d: window, err: errLockedOut})
+}
+
+// succeeded clears the username's failures and gives the address its
+// attempt back: only failures count against an address.
+func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
+	err := p.store.ResetAttempts(ctx, a.userKey)
+	if err == nil && a.addrKey != "" {
+		err = p.store.ReleaseAttempt(ctx, a.addrKey)
+	}
+	if err != nil {
+		p.log.WarnContext(ctx, "login guard: could not clear attempts", "err", err)
+	}
+}

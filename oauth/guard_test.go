@@ -1,0 +1,151 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func (f *fixture) password(t testing.TB, ctx context.Context, username, password string) tokenResponse {
+	t.Helper()
+	return f.tokenCtx(t, ctx, url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}})
+}
+
+// TestLockoutIsExactUnderConcurrency: 64 parallel wrong attempts for one
+// username never get more than the limit of real password checks; the rest
+// are refused without hashing, and so is the right password afterwards.
+func TestLockoutIsExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 5; c.LoginLockout = time.Minute })
+	before := f.p.pw.checks.Load()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	results := make([]tokenResponse, 64)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i] = f.password(t, context.Background(), "alice", "wrong")
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if checks := f.p.pw.checks.Load() - before; checks > 5 {
+		t.Fatalf("%d password checks ran, want at most 5", checks)
+	}
+	for _, r := range results {
+		if r.status != http.StatusBadRequest || r.Error != "invalid_grant" {
+			t.Fatalf("got %d %q, want 400 invalid_grant", r.status, r.Error)
+		}
+	}
+	if r := f.password(t, context.Background(), "alice", "correct horse"); r.status == http.StatusOK {
+		t.Fatal("the right password got through a lockout")
+	}
+	f.clock.Advance(61 * time.Second)
+	if r := f.password(t, context.Background(), "alice", "correct horse"); r.status != http.StatusOK {
+		t.Fatalf("after the lockout: %d %q", r.status, r.Error)
+	}
+}
+
+// TestLockoutCountsUnknownUsernamesAndAddresses: unknown usernames lock the
+// same way, and one address is limited across usernames.
+func TestLockoutCountsUnknownUsernamesAndAddresses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 2; c.LoginMaxFailuresPerAddress = 3 })
+	ctx := context.Background()
+	for range 2 {
+		if r := f.password(t, ctx, "nobody", "x"); r.Error != "invalid_grant" {
+			t.Fatalf("unknown user: %q", r.Error)
+		}
+	}
+	before := f.p.pw.checks.Load()
+	if r := f.password(t, ctx, "nobody", "x"); r.Error != "invalid_grant" || f.p.pw.checks.Load() != before {
+		t.Fatal("the third attempt for an unknown username was checked, not refused")
+	}
+	addr := WithRequestInfo(ctx, RequestInfo{Address: "192.0.2.7"})
+	for i, name := range []string{"u1", "u2", "u3"} {
+		if r := f.password(t, addr, name, "x"); r.Error != "invalid_grant" {
+			t.Fatalf("attempt %d: %q", i, r.Error)
+		}
+	}
+	before = f.p.pw.checks.Load()
+	if r := f.password(t, addr, "alice", "correct horse"); r.status == http.StatusOK || f.p.pw.checks.Load() != before {
+		t.Fatal("a locked-out address got a password check")
+	}
+	other := WithRequestInfo(ctx, RequestInfo{Address: "192.0.2.8"})
+	if r := f.password(t, other, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Fatalf("another address: %d %q", r.status, r.Error)
+	}
+}
+
+// TestUnknownUserCostsLikeWrongPassword compares the median time of a
+// login with an unknown username and with a wrong password: both verify
+// one argon2id hash, so neither answer nor time tells them apart.
+func TestUnknownUserCostsLikeWrongPassword(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.LoginMaxFailures, c.LoginMaxFailuresPerAddress = 1000, 1000
+		// Costly enough that the hash, not the lookup, sets the time.
+		c.Argon2 = Argon2Params{MemoryKiB: 4096, Time: 2, Threads: 1}
+	})
+	ctx := context.Background()
+	median := func(user string) time.Duration {
+		var d []time.Duration
+		for range 9 {
+			start := time.Now()
+			if r := f.password(t, ctx, user, "wrong"); r.Error != "invalid_grant" {
+				t.Fatalf("%s: %q", user, r.Error)
+			}
+			d = append(d, time.Since(start))
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	known, unknown := median("alice"), median("nobody-at-all")
+	ratio := float64(unknown) / float64(known)
+	t.Logf("median wrong password %v, unknown user %v (ratio %.2f)", known, unknown, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Fatalf("unknown user costs %.2f× a wrong password; want about 1×", ratio)
+	}
+}
+
+func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	u, err := f.store.GetUserByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An imported bcrypt hash and an argon2id hash of another cost are both
+	// upgraded at the next login.
+	bcryptHash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldArgon, err := hashArgon2id("correct horse", argon2Params{memory: 32, time: 1, threads: 1, keyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []string{string(bcryptHash), oldArgon} {
+		if err := f.store.SetPassword(ctx, u.ID, old, u.PasswordChangedAt); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
+			t.Fatalf("login with %q: %d %q", old[:10], r.status, r.Error)
+		}
+		got, err := f.store.GetUser(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if needsRehash(got.PasswordHash, f.p.pw.params) {
+			t.Fatalf("hash %q was not upgraded", got.PasswordHash[:20])
+		}
+	}
+}

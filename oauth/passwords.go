@@ -1,0 +1,86 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// passwords hashes and verifies user passwords in a bounded pool. argon2id
+// costs ~19 MiB and tens of milliseconds of a core per call: a flood of
+// password grants queues here and, past a short wait, is answered 503, so it
+// cannot starve refresh, introspection or revocation of CPU and memory.
+type passwords struct {
+	params argon2Params
+	slots  chan struct{}
+	wait   time.Duration
+
+	dummyOnce sync.Once
+	dummy     string
+
+	// checks counts password verifications actually run (tests use it to
+	// show that the guard refuses without hashing).
+	checks atomic.Int64
+}
+
+func newPasswords(params argon2Params, concurrency int, wait time.Duration) *passwords {
+	return &passwords{params: params, slots: make(chan struct{}, concurrency), wait: wait}
+}
+
+// errHashBusy means every hashing slot stayed taken past the wait.
+var errHashBusy = errors.New("oauth: password hashing is saturated")
+
+func (pw *passwords) acquire(ctx context.Context) error {
+	select {
+	case pw.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(pw.wait)
+	defer t.Stop()
+	select {
+	case pw.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return errHashBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (pw *passwords) release() { <-pw.slots }
+
+// hash returns an argon2id hash of password at the configured cost.
+func (pw *passwords) hash(ctx context.Context, password string) (string, error) {
+	if err := pw.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer pw.release()
+	return hashArgon2id(password, pw.params)
+}
+
+// verify checks password against hash; an empty hash (unknown user) is
+// checked against a dummy hash of the same cost, so that it takes as long
+// as a wrong password. It returns errHashMismatch for a wrong password.
+func (pw *passwords) verify(ctx context.Context, hash, password string) error {
+	if err := pw.acquire(ctx); err != nil {
+		return err
+	}
+	defer pw.release()
+	pw.checks.Add(1)
+	if hash == "" {
+		pw.dummyOnce.Do(func() { pw.dummy, _ = hashArgon2id("latch-dummy-password", pw.params) })
+		_ = verifyHash(pw.dummy, password)
+		return errHashMismatch
+	}
+	return verifyHash(hash, password)
+}
+
+// busyError answers a saturated hashing pool with 503 and a Retry-After.
+func busyError(err error) error {
+	return fosite.ErrTemporarilyUnavailable.WithHint("Too many logins at once; retry shortly.").WithWrap(&retryAfter{d: time.Second, err: err})
+}
