@@ -55,3 +55,12 @@ lint: ## Check formatting (gofmt), go vet and staticcheck
 
 build: ## Build a static binary into bin/latch
 	CGO_ENABLED=0 go build -o bin/latch ./cmd/latch
+
+BENCH_DURATION ?= 10s
+BENCH_CONCURRENCY ?= 32
+
+.PHONY: bench-load
+bench-load: ## Load-test a fresh Latch on SQLite and PostgreSQL (BENCH_DURATION, BENCH_CONCURRENCY)
+	CGO_ENABLED=0 go build -o bin/latch ./cmd/latch
+	CGO_ENABLED=0 go build -o bin/latch-bench ./cmd/latch-bench
+	BENCH_DURATION='$(BENCH_DURATION)' BENCH_CONCURRENCY='$(BENCH_CONCURRENCY)' ./cmd/latch-bench/run.sh

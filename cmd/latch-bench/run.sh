@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# run.sh: every latch-bench scenario against a fresh Latch on SQLite, then on
+# a fresh PostgreSQL database. Called by `make bench-load`, which builds
+# bin/latch and bin/latch-bench first.
+#
+# Settings (environment):
+#   BENCH_DURATION     timed phase of each scenario (default 10s)
+#   BENCH_CONCURRENCY  closed-loop workers (default 32)
+#   BENCH_SCENARIOS    comma-separated scenarios (default all)
+#   BENCH_DATABASES    "sqlite postgres" (default), or one of them
+#   BENCH_PGHOST, BENCH_PGPORT, BENCH_PGUSER, BENCH_PGDATABASE
+#                      the PostgreSQL server and the database to connect to
+#                      for CREATE/DROP DATABASE (127.0.0.1, 5432, postgres, test)
+#   BENCH_LOG_DIR      where server logs go (default tmp/bench-load/<time>)
+#   BENCH_FLAGS        extra latch-bench flags, e.g. "--json"
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+
+duration=${BENCH_DURATION:-10s}
+concurrency=${BENCH_CONCURRENCY:-32}
+scenarios=${BENCH_SCENARIOS:-all}
+databases=${BENCH_DATABASES:-sqlite postgres}
+pghost=${BENCH_PGHOST:-127.0.0.1}
+pgport=${BENCH_PGPORT:-5432}
+pguser=${BENCH_PGUSER:-postgres}
+pgdatabase=${BENCH_PGDATABASE:-test}
+logdir=${BENCH_LOG_DIR:-tmp/bench-load/$(date +%Y%m%d-%H%M%S)}
+read -r -a extra <<<"${BENCH_FLAGS:-}"
+
+latch=bin/latch
+bench=bin/latch-bench
+for bin in "$latch" "$bench"; do
+	[[ -x $bin ]] || { echo "run.sh: $bin is missing; run make bench-load" >&2; exit 1; }
+done
+
+mkdir -p "$logdir"
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/latch-bench.XXXXXX")
+server_pid=
+pg_db=
+
+randhex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+
+psql_admin() {
+	psql -X -q -v ON_ERROR_STOP=1 -h "$pghost" -p "$pgport" -U "$pguser" -d "$pgdatabase" -c "$1" >/dev/null
+}
+
+stop_server() {
+	if [[ -n $server_pid ]]; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=
+	fi
+}
+
+drop_database() {
+	if [[ -n $pg_db ]]; then
+		psql_admin "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" ||
+			echo "run.sh: could not drop database $pg_db; drop it by hand" >&2
+		pg_db=
+	fi
+}
+
+cleanup() {
+	stop_server
+	drop_database
+	rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback TCP port nothing listens on, from 18080 up.
+free_port() {
+	local port
+	for port in $(seq 18080 18180); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
+	echo "run.sh: no free port in 18080-18180" >&2
+	return 1
+}
+
+# bench_against NAME DATABASE_URL [SECRET]: start a server, run the
+# scenarios, stop it.
+bench_against() {
+	local name=$1 dburl=$2 secret=${3:-}
+	local port admin log
+	port=$(free_port)
+	admin=$(randhex 24)
+	log="$logdir/latch-$name.log"
+	(
+		export LATCH_ADDR="127.0.0.1:$port" LATCH_DATABASE_URL="$dburl" \
+			LATCH_ADMIN_TOKEN="$admin" LATCH_LOG_FORMAT=json
+		if [[ -n $secret ]]; then export LATCH_SECRET="$secret"; fi
+		exec "$latch" serve
+	) >"$log" 2>&1 &
+	server_pid=$!
+
+	local url="http://127.0.0.1:$port" ready=
+	for _ in $(seq 150); do
+		if ! kill -0 "$server_pid" 2>/dev/null; then
+			server_pid=
+			echo "run.sh: latch serve ($name) exited during start-up; last log lines:" >&2
+			tail -n 5 "$log" >&2
+			return 1
+		fi
+		if curl -fsS -o /dev/null "$url/readyz" 2>/dev/null; then
+			ready=1
+			break
+		fi
+		sleep 0.2
+	done
+	[[ -n $ready ]] || { echo "run.sh: latch serve ($name) not ready after 30s; see $log" >&2; return 1; }
+
+	echo
+	echo "== $name: $url, $scenarios for $duration at concurrency $concurrency (server log: $log)"
+	LATCH_ADMIN_TOKEN="$admin" "$bench" --url "$url" --scenario "$scenarios" \
+		--duration "$duration" --concurrency "$concurrency" "${extra[@]}"
+	stop_server
+
+	# Server-side trouble the client cannot see (5xx causes, panics).
+	local errors
+	errors=$(grep -c '"level":"ERROR"' "$log" || true)
+	if [[ $errors != 0 ]]; then
+		echo "server log: $errors ERROR lines in $log; first:"
+		grep -m 3 '"level":"ERROR"' "$log" | cut -c1-400
+	fi
+}
+
+for db in $databases; do
+	case $db in
+	sqlite)
+		bench_against sqlite "sqlite:$workdir/latch.db"
+		;;
+	postgres)
+		pg_db="latch_bench_$(randhex 6)"
+		psql_admin "CREATE DATABASE $pg_db"
+		bench_against postgres "postgres://$pguser@$pghost:$pgport/$pg_db?sslmode=disable" "$(randhex 32)"
+		drop_database
+		;;
+	*)
+		echo "run.sh: unknown database $db in BENCH_DATABASES (want sqlite, postgres)" >&2
+		exit 2
+		;;
+	esac
+done

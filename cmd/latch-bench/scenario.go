@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// op is one kind of request.
+type op uint8
+
+const (
+	opPassword op = iota
+	opRefresh
+	opClientCredentials
+	opIntrospect
+	opRevoke
+	opHash
+	numOps
+)
+
+var opNames = [numOps]string{"password", "refresh", "client_credentials", "introspect", "revoke", "hash"}
+
+func (o op) String() string { return opNames[o] }
+
+// weighted is one entry of a scenario's mix.
+type weighted struct {
+	op     op
+	weight int
+}
+
+// picker draws an op by weight. cum holds the running sums of the weights.
+type picker struct {
+	ops []op
+	cum []int
+}
+
+func newPicker(mix []weighted) picker {
+	var p picker
+	total := 0
+	for _, w := range mix {
+		if w.weight <= 0 {
+			panic("latch-bench: non-positive weight in a scenario mix")
+		}
+		total += w.weight
+		p.ops = append(p.ops, w.op)
+		p.cum = append(p.cum, total)
+	}
+	return p
+}
+
+func (p picker) total() int { return p.cum[len(p.cum)-1] }
+
+// at maps n in [0, total) to its op: weights are consecutive ranges.
+func (p picker) at(n int) op {
+	i, _ := slices.BinarySearch(p.cum, n+1)
+	return p.ops[i]
+}
+
+// pick draws an op with probability weight/total.
+func (p picker) pick(r *rand.Rand) op {
+	if len(p.ops) == 1 {
+		return p.ops[0]
+	}
+	return p.at(r.IntN(p.total()))
+}
+
+func (p picker) has(o op) bool { return slices.Contains(p.ops, o) }
+
+// scenarios in the order "all" runs them: hash next to password, whose
+// ceiling it is.
+var scenarioNames = []string{"hash", "password", "refresh", "client_credentials", "introspect", "revoke", "mixed"}
+
+var mixes = map[string][]weighted{
+	"hash":               {{opHash, 1}},
+	"password":           {{opPassword, 1}},
+	"refresh":            {{opRefresh, 1}},
+	"client_credentials": {{opClientCredentials, 1}},
+	"introspect":         {{opIntrospect, 1}},
+	"revoke":             {{opRevoke, 1}},
+	"mixed":              {{opIntrospect, 80}, {opRefresh, 15}, {opPassword, 4}, {opRevoke, 1}},
+}
+
+func parseScenarios(s string) ([]string, error) {
+	var out []string
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "all":
+			out = append(out, scenarioNames...)
+		case mixes[name] != nil:
+			out = append(out, name)
+		default:
+			return nil, fmt.Errorf("latch-bench: unknown scenario %q (want %s or all)", name, strings.Join(scenarioNames, ", "))
+		}
+	}
+	return out, nil
+}
+
+// needsServer reports whether any scenario talks to Latch (hash does not).
+func needsServer(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return n != "hash" })
+}
+
+// Argon2id cost of Latch's password hashes (oauth.defaultArgon2, OWASP's
+// minimum): the hash scenario times exactly this.
+const (
+	argonMemoryKiB = 19 * 1024
+	argonTime      = 2
+	argonThreads   = 1
+	argonKeyLen    = 32
+)
+
+// worker is one closed-loop virtual user. Nothing in it is shared.
+type worker struct {
+	b    *bench
+	rng  *rand.Rand
+	user user
+	// refresh is the refresh token of this worker's own login.
+	refresh string
+	// spare is a revocable token issued after the pool ran out (mixed).
+	spare string
+	stats [numOps]samples
+	buf   bytes.Buffer
+	salt  []byte
+}
+
+// revokePool hands out each token once.
+type revokePool struct {
+	tokens []string
+	next   atomic.Int64
+	// exhaustedAt is the offset into the timed phase when a worker first
+	// found the pool empty, in nanoseconds (0: never).
+	exhaustedAt atomic.Int64
+}
+
+func (p *revokePool) take() (string, bool) {
+	i := p.next.Add(1) - 1
+	if i >= int64(len(p.tokens)) {
+		return "", false
+	}
+	return p.tokens[i], true
+}
+
+// runScenario prepares a scenario's state outside the clock (logins, token
+// pools), then runs its timed phase and summarizes it.
+func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
+	mix := newPicker(mixes[name])
+	conc := b.cfg.concurrency
+	workers := make([]*worker, conc)
+	for i := range workers {
+		w := &worker{b: b, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+		if len(b.users) > 0 {
+			w.user = b.users[i%len(b.users)]
+		}
+		if mix.has(opHash) {
+			w.salt = []byte(randomHex(8))
+		}
+		workers[i] = w
+	}
+	if mix.has(opRefresh) {
+		// Each worker starts its own login, so rotations never contend.
+		err := parallel(ctx, conc, conc, func(ctx context.Context, i int) error {
+			t, err := b.token(ctx, passwordForm(workers[i].user))
+			if err != nil {
+				return fmt.Errorf("latch-bench: %s: initial login of %s: %w", name, workers[i].user.username, err)
+			}
+			if t.RefreshToken == "" {
+				return fmt.Errorf("latch-bench: %s: the password grant issued no refresh token", name)
+			}
+			workers[i].refresh = t.RefreshToken
+			return nil
+		})
+		if err != nil {
+			return result{}, err
+		}
+	}
+	if mix.has(opIntrospect) {
+		if err := b.ensureIntrospectPool(ctx); err != nil {
+			return result{}, err
+		}
+	}
+	// Revocation needs a distinct live token per request. Alone, the scenario
+	// ends when its pool runs out; within mixed, a worker that finds the pool
+	// empty gets a fresh token first, outside the clock.
+	var pool *revokePool
+	stopWhenEmpty := false
+	if mix.has(opRevoke) {
+		n := b.cfg.revokePool
+		if len(mix.ops) > 1 {
+			n = max(n/50, 100) // mixed: revocations are 1% of requests
+		} else {
+			stopWhenEmpty = true
+		}
+		tokens, err := b.issueTokens(ctx, name+": revoke pool", n)
+		if err != nil {
+			return result{}, err
+		}
+		pool = &revokePool{tokens: tokens}
+	}
+
+	var count atomic.Int64
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	deadline := start.Add(b.cfg.duration)
+	prog := startProgress(b.progress, b.stderr, name, &count, b.cfg.duration, 0)
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() {
+			for runCtx.Err() == nil && time.Now().Before(deadline) {
+				o := mix.pick(w.rng)
+				if !w.do(runCtx, o, pool, start) {
+					if stopWhenEmpty {
+						return
+					}
+					if err := w.refill(runCtx, pool); err != nil {
+						w.stats[opRevoke].fail(errKey{code: "refill: " + err.Error()})
+						time.Sleep(50 * time.Millisecond)
+						continue
+					}
+					w.do(runCtx, o, pool, start)
+				}
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	prog.done()
+
+	var all []*samples
+	var ops []result
+	for o := range numOps {
+		parts := make([]*samples, 0, len(workers))
+		for _, w := range workers {
+			parts = append(parts, &w.stats[o])
+		}
+		all = append(all, parts...)
+		if len(mix.ops) > 1 && mix.has(o) {
+			ops = append(ops, summarize(o.String(), elapsed, parts))
+		}
+	}
+	res := summarize(name, elapsed, all)
+	res.Concurrency = conc
+	res.Ops = ops
+	if pool != nil && stopWhenEmpty {
+		if at := pool.exhaustedAt.Load(); at != 0 {
+			res.Note = fmt.Sprintf("the pool of %d tokens ran out after %.2fs; raise --revoke-pool for a full run", len(pool.tokens), time.Duration(at).Seconds())
+		}
+	}
+	return res, nil
+}
+
+// refill gives the worker its own revocable token, issued outside the clock,
+// once the shared pool is empty.
+func (w *worker) refill(ctx context.Context, pool *revokePool) error {
+	t, err := w.b.token(ctx, clientCredentialsForm)
+	if err != nil {
+		return err
+	}
+	w.spare = t.AccessToken
+	return nil
+}
+
+// do runs and records one timed request. It returns false, recording
+// nothing, only when o is revoke and the pool is empty.
+func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time) bool {
+	if o == opHash {
+		// Like Latch, hash on at most one goroutine per CPU and let the
+		// other workers queue: 32 simultaneous 19 MiB hashes would measure
+		// the garbage collector, not the ceiling. Latency includes the wait,
+		// as a password grant's does.
+		t0 := time.Now()
+		w.b.hashSlots <- struct{}{}
+		argon2.IDKey([]byte("bench-password"), w.salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+		<-w.b.hashSlots
+		w.stats[o].lat = append(w.stats[o].lat, time.Since(t0))
+		return true
+	}
+	var path string
+	var form url.Values
+	switch o {
+	case opPassword:
+		path, form = "/oauth2/token", passwordForm(w.user)
+	case opRefresh:
+		path, form = "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.refresh}}
+	case opClientCredentials:
+		path, form = "/oauth2/token", clientCredentialsForm
+	case opIntrospect:
+		tok := w.b.introspectPool[w.rng.IntN(len(w.b.introspectPool))]
+		path, form = "/oauth2/introspect", url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
+	case opRevoke:
+		tok := w.spare
+		w.spare = ""
+		if tok == "" {
+			var ok bool
+			if tok, ok = pool.take(); !ok {
+				pool.exhaustedAt.CompareAndSwap(0, int64(time.Since(start)))
+				return false
+			}
+		}
+		path, form = "/oauth2/revoke", url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.b.cfg.baseURL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		panic(err) // the URL was checked at start-up
+	}
+	req.Header["Content-Type"] = contentTypeForm
+	req.Header["Authorization"] = []string{w.b.basicAuth}
+
+	t0 := time.Now()
+	res, err := w.b.hc.Do(req)
+	if err == nil {
+		w.buf.Reset()
+		_, err = w.buf.ReadFrom(res.Body)
+		res.Body.Close()
+	}
+	d := time.Since(t0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return true // interrupted: neither a sample nor an error
+		}
+		w.stats[o].lat = append(w.stats[o].lat, d)
+		w.stats[o].fail(errKey{code: shortNetError(err)})
+		// A refresh whose answer was lost is retried with the same token,
+		// which the server's grace window answers again (API.md).
+		return true
+	}
+	st := &w.stats[o]
+	st.lat = append(st.lat, d)
+	if res.StatusCode/100 != 2 {
+		st.fail(errKey{status: res.StatusCode, code: oauthErrorCode(w.buf.Bytes())})
+		if o == opRefresh && res.StatusCode == http.StatusBadRequest {
+			w.relogin(ctx)
+		}
+		return true
+	}
+	switch o {
+	case opRefresh:
+		var t tokenAnswer
+		if json.Unmarshal(w.buf.Bytes(), &t) != nil || t.RefreshToken == "" {
+			st.fail(errKey{status: res.StatusCode, code: "no refresh_token"})
+			w.relogin(ctx)
+			return true
+		}
+		w.refresh = t.RefreshToken
+	case opIntrospect:
+		var in struct {
+			Active bool `json:"active"`
+		}
+		if json.Unmarshal(w.buf.Bytes(), &in) != nil || !in.Active {
+			st.fail(errKey{status: res.StatusCode, code: "inactive"})
+		}
+	}
+	return true
+}
+
+// relogin starts a new login after the worker's refresh chain broke, outside
+// the clock. If it fails, the next refresh fails too and is counted.
+func (w *worker) relogin(ctx context.Context) {
+	t, err := w.b.token(ctx, passwordForm(w.user))
+	if err != nil {
+		time.Sleep(50 * time.Millisecond) // don't spin against a failing server
+		return
+	}
+	w.refresh = t.RefreshToken
+}
+
+var contentTypeForm = []string{"application/x-www-form-urlencoded"}
+
+func basic(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
+}
