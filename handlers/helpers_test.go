@@ -81,9 +81,17 @@ type serverConfig struct {
 	oldSecrets      [][]byte
 	store           *sqlstore.Store
 	dump            func(testing.TB) []string
+	tokenFormat     string
+	defaultAudience string
 }
 
 type serverOption func(*serverConfig)
+
+// withJWT turns on JWT access tokens (LATCH_ACCESS_TOKEN_FORMAT=jwt) with
+// the default audience aud ("" means the issuer).
+func withJWT(aud string) serverOption {
+	return func(c *serverConfig) { c.tokenFormat, c.defaultAudience = oauth.FormatJWT, aud }
+}
 
 // withGrace sets LATCH_REFRESH_GRACE. Tests of reuse detection use 0, so
 // that a spent refresh token presented again is reuse at once (API.md).
@@ -117,6 +125,9 @@ type testServer struct {
 	logs   *syncBuffer
 	secret []byte
 	admin  string
+	// provider is the node's oauth.Provider, for what has no HTTP door
+	// (key rotation, the janitor).
+	provider *oauth.Provider
 	// dump returns every value of every column of every table.
 	dump func(t testing.TB) []string
 	// introspector is a confidential client with can_introspect.
@@ -161,6 +172,9 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 		RefreshTokenTTL: cfg.refreshTokenTTL,
 		SessionMaxAge:   cfg.sessionMaxAge,
 		RefreshGrace:    cfg.grace,
+
+		AccessTokenFormat: cfg.tokenFormat,
+		DefaultAudience:   cfg.defaultAudience,
 		// Cheap password hashes keep the suite fast under -race; the
 		// production cost is tested in package oauth.
 		Argon2:     oauth.Argon2Params{MemoryKiB: 256, Time: 1, Threads: 1},
@@ -180,7 +194,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	if srv.URL != issuer {
 		t.Fatalf("server URL %s differs from issuer %s", srv.URL, issuer)
 	}
-	ts := &testServer{URL: srv.URL, srv: srv, store: store, logs: logs, secret: secret, admin: cfg.adminToken, dump: dump}
+	ts := &testServer{URL: srv.URL, srv: srv, store: store, logs: logs, secret: secret, admin: cfg.adminToken, provider: p, dump: dump}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

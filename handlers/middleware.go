@@ -84,9 +84,11 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		// The cause of a 5xx was logged where it happened; this line only
+		// records the request.
 		level := slog.LevelInfo
 		if rec.code() >= 500 {
-			level = slog.LevelError
+			level = slog.LevelWarn
 		}
 		logger.LogAttrs(r.Context(), level, "request",
 			slog.String("request_id", RequestIDFromContext(r.Context())),

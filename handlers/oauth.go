@@ -66,9 +66,13 @@ func writeOAuthError(ctx context.Context, logger *slog.Logger, w http.ResponseWr
 	} else if rfc.CodeField == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
-	if rfc.CodeField >= 500 {
+	switch {
+	case rfc.CodeField == http.StatusServiceUnavailable:
+		// Back-pressure or a database outage: expected, and /readyz says more.
+		logger.WarnContext(ctx, "oauth request refused for now", "error", rfc.ErrorField, "err", err)
+	case rfc.CodeField >= 500:
 		logger.ErrorContext(ctx, "oauth request failed", "error", rfc.ErrorField, "err", err)
-	} else {
+	default:
 		logger.DebugContext(ctx, "oauth request refused", "error", rfc.ErrorField, "hint", rfc.HintField)
 	}
 	p.WriteAccessError(ctx, w, ar, err)
@@ -90,11 +94,17 @@ type metadata struct {
 	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
+	JWKSURI                          string   `json:"jwks_uri,omitempty"`
 }
 
 // handleMetadata serves RFC 8414 metadata. There is no authorization
-// endpoint, so response_types_supported is empty.
-func handleMetadata(issuer string) http.Handler {
+// endpoint, so response_types_supported is empty. jwks_uri is there when
+// access tokens are JWTs.
+func handleMetadata(issuer string, jwks bool) http.Handler {
+	var jwksURI string
+	if jwks {
+		jwksURI = issuer + "/.well-known/jwks.json"
+	}
 	body, err := json.Marshal(metadata{
 		Issuer:                           issuer,
 		TokenEndpoint:                    issuer + "/oauth2/token",
@@ -105,6 +115,7 @@ func handleMetadata(issuer string) http.Handler {
 		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
+		JWKSURI:                          jwksURI,
 	})
 	if err != nil {
 		panic(err) // a fixed struct of strings always marshals

@@ -307,11 +307,15 @@ func (p *Provider) RevokeUserSessions(ctx context.Context, userID string) error 
 
 // revokeAll ends every live login matching filter and records each.
 func (p *Provider) revokeAll(ctx context.Context, filter storage.FamilyFilter, reason string) error {
-	ids, err := p.store.RevokeFamilies(ctx, filter, reason, p.now())
+	now := p.now()
+	ids, err := p.store.RevokeFamilies(ctx, filter, reason, now)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
+		if err := p.denyFamily(ctx, id, now); err != nil {
+			return err
+		}
 		e := storage.Event{Type: EventFamilyRevoked, FamilyID: id, ClientID: filter.ClientID, UserID: filter.UserID, Reason: reason}
 		if err := p.audit(ctx, e); err != nil {
 			return err

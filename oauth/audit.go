@@ -78,6 +78,9 @@ func (p *Provider) revokeFamily(ctx context.Context, fam *storage.Family, reason
 	if err != nil || !revoked {
 		return err
 	}
+	if err := p.denyFamily(ctx, fam.ID, now); err != nil {
+		return err
+	}
 	e.Type, e.Reason = EventFamilyRevoked, reason
 	return p.audit(ctx, e)
 }

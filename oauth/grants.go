@@ -56,8 +56,13 @@ func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosit
 	g.p.succeeded(ctx, attempt)
 	sess := ar.GetSession().(*fosite.DefaultSession)
 	sess.Subject, sess.Username = user.ID, user.Username
+	sess.Extra = map[string]any{extraPasswordChangedAt: user.PasswordChangedAt.UnixMicro()}
 	return nil
 }
+
+// extraPasswordChangedAt carries, from the password check to the recording
+// of the login, which password the login was checked against.
+const extraPasswordChangedAt = "latch_password_changed_at"
 
 func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !ar.GetGrantTypes().ExactOne(GrantPassword) {
@@ -80,11 +85,22 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	// may use the refresh_token grant, and with no other.
 	withRefresh := ar.GetClient().GetGrantTypes().Has(GrantRefreshToken)
 	var out minted
+	changedAt := sess.(*fosite.DefaultSession).Extra[extraPasswordChangedAt]
+	var refused error
 	err := p.store.InTx(ctx, func(ctx context.Context) error {
+		// The user row is locked while the login is recorded: a concurrent
+		// disable, password change or delete either comes first (and the
+		// login is refused) or comes after (and ends it).
+		user, err := p.store.LockUser(ctx, fam.UserID)
+		if errors.Is(err, storage.ErrNotFound) || err == nil && (user.Disabled || user.PasswordChangedAt.UnixMicro() != changedAt) {
+			refused = fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
+			return nil
+		} else if err != nil {
+			return err
+		}
 		if err := p.store.CreateFamily(ctx, fam); err != nil {
 			return err
 		}
-		var err error
 		if out, err = p.mint(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
 			return err
 		}
@@ -92,6 +108,9 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	})
 	if err != nil {
 		return storageError("password grant", err)
+	}
+	if refused != nil {
+		return refused
 	}
 	out.write(resp, fam.Scopes, now)
 	return nil
@@ -216,13 +235,14 @@ type minted struct {
 // outlives its family.
 func (p *Provider) mint(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, error) {
 	var out minted
-	at, atSig, err := p.strategy.GenerateAccessToken(ctx, ar)
+	out.accessExp = earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)
+	at, atKey, err := p.issueAccessToken(ctx, ar, fam, scopes, now, out.accessExp)
 	if err != nil {
 		return out, err
 	}
-	out.access, out.accessExp = at, earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)
+	out.access = at
 	if err := p.store.CreateToken(ctx, &storage.Token{
-		Key: tokenKey(atSig), Kind: storage.KindAccess, FamilyID: fam.ID, ClientID: fam.ClientID,
+		Key: atKey, Kind: storage.KindAccess, FamilyID: fam.ID, ClientID: fam.ClientID,
 		Scopes: scopes, IssuedAt: now, ExpiresAt: out.accessExp,
 	}); err != nil {
 		return out, err

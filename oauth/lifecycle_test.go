@@ -40,6 +40,7 @@ type fixture struct {
 	store  storage.Store
 	clock  *clock
 	secret string // of client "app"
+	cfg    Config
 }
 
 // newFixture builds a provider on a real store (SQLite, or PostgreSQL when
@@ -47,7 +48,11 @@ type fixture struct {
 // refresh_token; scopes read write) and a user alice.
 func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	t.Helper()
-	store := sqlstoretest.New(t)
+	return newFixtureOn(t, sqlstoretest.New(t), tweak)
+}
+
+func newFixtureOn(t testing.TB, store storage.Store, tweak func(*Config)) *fixture {
+	t.Helper()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
@@ -66,6 +71,7 @@ func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := &fixture{p: p, store: store, clock: clk, cfg: cfg}
 	ctx := context.Background()
 	_, clientSecret, err := p.CreateClient(ctx, ClientSpec{ID: "app", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read write"})
 	if err != nil {
@@ -74,7 +80,19 @@ func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	if _, err := p.CreateUser(ctx, "alice", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{p: p, store: store, clock: clk, secret: clientSecret}
+	f.secret = clientSecret
+	return f
+}
+
+// node returns a second provider — another Latch node — on store, which
+// must share the fixture's database, with the fixture's settings.
+func (f *fixture) node(t testing.TB, store storage.Store) *fixture {
+	t.Helper()
+	p, err := NewProvider(f.cfg, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{p: p, store: store, clock: f.clock, secret: f.secret, cfg: f.cfg}
 }
 
 type tokenResponse struct {

@@ -47,6 +47,13 @@ type Config struct {
 	// OldSecrets are retired secrets whose tokens are still accepted.
 	OldSecrets [][]byte
 
+	// AccessTokenFormat is FormatOpaque (the default) or FormatJWT: RFC 9068
+	// access tokens signed with the keys of [Provider.RotateSigningKey].
+	AccessTokenFormat string
+	// DefaultAudience is the JWT aud of clients without an audience of
+	// their own; empty means the Issuer.
+	DefaultAudience string
+
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration // idle lifetime of a refresh token
 	SessionMaxAge   time.Duration // absolute lifetime of a login
@@ -85,6 +92,7 @@ type Provider struct {
 	log      *slog.Logger
 	metrics  *metrics
 	pw       *passwords
+	keys     *keyRing
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -103,6 +111,16 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	switch cfg.AccessTokenFormat {
+	case "":
+		cfg.AccessTokenFormat = FormatOpaque
+	case FormatOpaque, FormatJWT:
+	default:
+		return nil, fmt.Errorf("oauth: access token format %q is not opaque or jwt", cfg.AccessTokenFormat)
+	}
+	if cfg.DefaultAudience == "" {
+		cfg.DefaultAudience = cfg.Issuer
 	}
 	global, err := hmacKey(cfg.Secret)
 	if err != nil {
@@ -161,6 +179,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		metrics:  newMetrics(cfg.Registerer),
 		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
 	}
+	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
 	}
@@ -193,6 +212,9 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	}
 	if err := requireClientCredentials(r); err != nil {
 		return nil, nil, err
+	}
+	if err := p.prepareSigning(ctx); err != nil {
+		return nil, nil, p.mapError(err)
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {

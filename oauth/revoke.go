@@ -25,6 +25,12 @@ func (h *revocation) RevokeToken(ctx context.Context, token string, _ fosite.Tok
 		return fosite.ErrInvalidRequest.WithHint("The token parameter is missing.")
 	}
 	parsed, ok := p.strategy.parse(ctx, token)
+	if !ok && looksLikeJWT(token) {
+		var err error
+		if parsed, _, ok, err = p.parseAccessJWT(ctx, token); err != nil {
+			return storageError("revoke", err)
+		}
+	}
 	if !ok {
 		return nil
 	}

@@ -164,6 +164,11 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns the user. Returns ErrNotFound if it does not exist.
 	GetUser(ctx context.Context, id string) (*User, error)
+	// LockUser returns the user and, inside a transaction, holds a write lock
+	// on it until the transaction ends, so that a login being recorded and a
+	// change to the user (disable, password, delete) run one after the
+	// other. Returns ErrNotFound if it does not exist.
+	LockUser(ctx context.Context, id string) (*User, error)
 	// GetUserByUsername returns the user with exactly that username. Returns
 	// ErrNotFound if there is none.
 	GetUserByUsername(ctx context.Context, username string) (*User, error)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,7 +39,7 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		define = func(fs *flag.FlagSet) {
 			fs.StringVar(&user, "user", "", "end every login of this user (id or username)")
 		}
-	case "clients list", "clients delete", "users create", "users passwd", "users disable", "users delete", "sessions list":
+	case "clients list", "clients delete", "users create", "users passwd", "users disable", "users delete", "users import", "sessions list":
 		define = func(*flag.FlagSet) {}
 	default:
 		fmt.Fprint(stderr, usage)
@@ -114,6 +115,25 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 			return cliError(cmd, err)
 		}
 		fmt.Fprintf(stdout, "created user %s (id %s)\n", u.Username, u.ID)
+		return nil
+	case "users import":
+		if len(pos) > 1 {
+			return fmt.Errorf("latch %s: expected at most one FILE (default: standard input)", cmd)
+		}
+		in := stdin
+		if len(pos) == 1 && pos[0] != "-" {
+			f, err := os.Open(pos[0])
+			if err != nil {
+				return fmt.Errorf("latch %s: %w", cmd, err)
+			}
+			defer f.Close()
+			in = f
+		}
+		n, err := p.ImportUsers(ctx, in)
+		if err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "imported %d users; their hashes are upgraded to argon2id at their next login\n", n)
 		return nil
 	case "sessions revoke":
 		if user != "" {

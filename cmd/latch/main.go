@@ -1,5 +1,5 @@
 // Command latch is the Latch OAuth2 authorization server and its operator
-// command line: serve, migrate, clients, users, sessions, version.
+// command line: serve, migrate, clients, users, sessions, keys, version.
 //
 // Settings come from LATCH_* variables and flags of the same name (the flag
 // wins); secrets only from the environment or LATCH_*_FILE paths.
@@ -45,9 +45,13 @@ usage:
   latch users passwd USER                   new password read from standard input
   latch users disable USER
   latch users delete USER
+  latch users import [FILE]                 JSON lines of username and password_hash
+                                            (argon2id or bcrypt); all or nothing
   latch sessions list USER
   latch sessions revoke SESSION_ID          end one login
   latch sessions revoke --user USER         end every login of a user
+  latch keys list                           JWT signing keys: current, retired, published until
+  latch keys rotate [--algorithm RS256]     new signing key (default ES256); old ones stay published
   latch version
 
 USER is a user id or a username. Flags come before positional arguments;
@@ -75,6 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return fmt.Errorf("latch: %s needs a subcommand", cmd)
 		}
 		return runAdmin(ctx, cmd+" "+rest[0], rest[1:], getenv, stdin, stdout, stderr)
+	case "keys":
+		if len(rest) == 0 {
+			fmt.Fprint(stderr, usage)
+			return errors.New("latch: keys needs a subcommand")
+		}
+		return runKeys(ctx, cmd+" "+rest[0], rest[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "latch", version)
 		return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // cli runs the whole program through run, with its own environment and
@@ -506,4 +509,23 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestRunUsersImport(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := fmt.Sprintf("{\"username\":\"imported\",\"password_hash\":%q}\n", hash)
+	err = c.mustFail(good+"{\"username\":\"broken\",\"password_hash\":\"plain\"}\n", "users", "import")
+	if !strings.Contains(err.Error(), "line 2: password_hash") || strings.Count(err.Error(), "\n") > 0 {
+		t.Fatalf("bad import: %q, want one line naming line 2", err)
+	}
+	c.mustFail("", "users", "disable", "imported") // nothing was half-imported
+	if out := c.mustRun(good, "users", "import", "-"); !strings.Contains(out, "imported 1 users") {
+		t.Fatalf("import: %q", out)
+	}
+	c.mustRun("", "users", "disable", "imported")
 }

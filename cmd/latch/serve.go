@@ -68,6 +68,9 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
 
+		AccessTokenFormat: c.accessTokenFormat,
+		DefaultAudience:   c.defaultAudience,
+
 		LoginMaxFailures:           c.loginMaxFailures,
 		LoginMaxFailuresPerAddress: c.loginMaxFailuresPerAddress,
 		LoginLockout:               c.loginLockout,
@@ -120,6 +123,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	p, err := s.provider(reg)
 	if err != nil {
 		return err
+	}
+	if p.JWTAccessTokens() {
+		// Refuse to start rather than answer every token request with 500
+		// when the signing key cannot be opened (a changed LATCH_SECRET).
+		if err := p.EnsureSigningKey(ctx); err != nil {
+			return fmt.Errorf("latch: signing key: %w", err)
+		}
 	}
 	handler := handlers.New(s.log, p, handlers.Options{
 		AdminToken:     cfg.adminToken,

@@ -65,6 +65,18 @@ func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
 	return r.user(), nil
 }
 
+// LockUser is GetUser holding a write lock on the row until the
+// transaction ends (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the one
+// connection and immediate transactions already serialize writers).
+func (s *Store) LockUser(ctx context.Context, id string) (*storage.User, error) {
+	var r userRow
+	db := s.conn(ctx).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	if err := db.Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, mapErr(fmt.Sprintf("lock user %q", id), err)
+	}
+	return r.user(), nil
+}
+
 // GetUserByUsername returns the user with exactly that username (case
 // matters), or an error wrapping [storage.ErrNotFound].
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storage.User, error) {

@@ -171,6 +171,15 @@ func testUsers(ctx context.Context, t *testing.T, s storage.Store) {
 	}
 	_, err = s.GetUser(ctx, "missing")
 	wantErr(t, "GetUser(missing)", err, storage.ErrNotFound)
+	mustOK(t, "LockUser", s.InTx(ctx, func(ctx context.Context) error {
+		got, err := s.LockUser(ctx, "u1")
+		if err == nil {
+			checkEqual(t, "LockUser", got, alice)
+		}
+		return err
+	}))
+	_, err = s.LockUser(ctx, "missing")
+	wantErr(t, "LockUser(missing)", err, storage.ErrNotFound)
 
 	mustOK(t, "SetPassword", s.SetPassword(ctx, "u1", "new-hash", at(time.Hour)))
 	mustOK(t, "SetDisabled", s.SetDisabled(ctx, "u1", true))

@@ -34,6 +34,18 @@ func New(t testing.TB) *sqlstore.Store {
 	return NewSQLite(t)
 }
 
+// NewPair returns two stores on one fresh database, as two Latch nodes (or
+// processes) sharing it would have: PostgreSQL if LATCH_TEST_DATABASE_URL is
+// set, else one SQLite file.
+func NewPair(t testing.TB) (*sqlstore.Store, *sqlstore.Store) {
+	t.Helper()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
+	if os.Getenv(EnvDatabaseURL) != "" {
+		url = PostgresURL(t)
+	}
+	return open(t, url), open(t, url)
+}
+
 // NewSQLite returns a fresh, migrated store on SQLite in t.TempDir().
 func NewSQLite(t testing.TB) *sqlstore.Store {
 	t.Helper()

@@ -1,0 +1,339 @@
+// Package bearer protects a resource server's net/http handlers with the
+// access tokens of a Latch authorization server (or any RFC 8414 server that
+// issues RFC 9068 JWT access tokens and answers RFC 7662 introspection).
+//
+// A token with three dot-separated parts is a JWT: it is checked locally
+// against the server's published keys (RFC 7517 JWKS, cached and refetched
+// when a token names an unknown kid), with its typ (at+jwt, RFC 9068 §4),
+// iss, aud and exp/nbf. Any other token, and a JWT when no Audience is
+// configured, is introspected (RFC 7662), optionally with a short cache
+// bounded by the token's exp. The verified claims travel in the request
+// context ([FromContext]).
+//
+// Failures are answered as RFC 6750 §3 says: 401 with
+// WWW-Authenticate: Bearer (and error="invalid_token" when a token was
+// presented but is not valid), 403 insufficient_scope from [RequireScope].
+//
+// A JWT is verified without asking the server, so revoking it takes effect
+// at its exp: keep access token lifetimes short, or introspect. This package
+// uses go-jose for the JOSE parts and imports nothing else of Latch.
+package bearer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors returned by [Verifier.Verify]. Test them with [errors.Is].
+var (
+	// ErrInvalidToken means the token is missing, malformed, forged,
+	// expired, revoked or meant for another audience.
+	ErrInvalidToken = errors.New("bearer: invalid token")
+	// ErrUnavailable means the authorization server could not be asked (its
+	// metadata, keys or introspection endpoint failed); retry later.
+	ErrUnavailable = errors.New("bearer: authorization server unavailable")
+)
+
+// Options configures a [Verifier].
+type Options struct {
+	// Issuer is the authorization server's issuer identifier; tokens must
+	// carry it as iss, and its RFC 8414 metadata is found under it. Required.
+	Issuer string
+	// Audience is this resource server's identifier; a JWT must list it in
+	// aud (RFC 9068 §4). Without it JWTs are not verified locally but
+	// introspected.
+	Audience string
+	// JWKSURL is the server's key set; empty means the jwks_uri of its
+	// metadata.
+	JWKSURL string
+	// IntrospectionURL, ClientID and ClientSecret let opaque tokens be
+	// introspected (RFC 7662), authenticating with client_secret_basic. An
+	// empty IntrospectionURL with a ClientID means the
+	// introspection_endpoint of the metadata.
+	IntrospectionURL string
+	ClientID         string
+	ClientSecret     string
+	// IntrospectionCacheTTL keeps an active introspection answer this long
+	// (never past the token's exp); 0 asks the server every time, so a
+	// revocation takes effect at once.
+	IntrospectionCacheTTL time.Duration
+	// Leeway tolerates clock skew in exp and nbf checks; 0 means 30s. A
+	// negative value means none.
+	Leeway time.Duration
+	// JWKSRefreshInterval is the least time between two fetches of the key
+	// set caused by unknown kids; 0 means 1s. A request with an unknown kid
+	// waits for the next allowed fetch rather than failing, so a key
+	// rotation never fails a request, and forged kids cost at most one fetch
+	// per interval.
+	JWKSRefreshInterval time.Duration
+	// JWKSMaxAge is how long a fetched key set is used before it is fetched
+	// again; 0 means 5 minutes.
+	JWKSMaxAge time.Duration
+	// Realm is the realm of WWW-Authenticate challenges; empty omits it.
+	Realm string
+	// HTTPClient makes the calls to the authorization server; nil means a
+	// client with a 10s timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Claims is what a verified token says.
+type Claims struct {
+	Issuer    string
+	Subject   string // the user id, or the client id for client_credentials
+	Audience  []string
+	ClientID  string
+	Scope     string // space-separated
+	JWTID     string
+	Username  string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// Introspected is true when the server was asked (an opaque token, or a
+	// JWT without a configured Audience), false for a JWT checked locally.
+	Introspected bool
+}
+
+// Scopes returns the granted scopes.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasScope reports whether scope was granted.
+func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scopes(), scope) }
+
+// Verifier checks bearer tokens. It is safe for concurrent use.
+type Verifier struct {
+	opts Options
+	jwks *jwksCache
+
+	metaMu sync.Mutex
+	meta   *serverMetadata
+
+	cacheMu sync.Mutex
+	cache   map[[32]byte]cached
+}
+
+type cached struct {
+	claims *Claims
+	until  time.Time
+}
+
+// maxCached bounds the introspection cache; past it, answers are not cached
+// until expired entries have been swept.
+const maxCached = 10000
+
+// New returns a Verifier. It makes no network call: metadata and keys are
+// fetched on first use.
+func New(opts Options) (*Verifier, error) {
+	if opts.Issuer == "" {
+		return nil, errors.New("bearer: Issuer is required")
+	}
+	if opts.Audience == "" && opts.ClientID == "" {
+		return nil, errors.New("bearer: set Audience (to verify JWTs) or ClientID and ClientSecret (to introspect), or both")
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Leeway == 0 {
+		opts.Leeway = 30 * time.Second
+	} else if opts.Leeway < 0 {
+		opts.Leeway = 0
+	}
+	if opts.JWKSRefreshInterval <= 0 {
+		opts.JWKSRefreshInterval = time.Second
+	}
+	if opts.JWKSMaxAge <= 0 {
+		opts.JWKSMaxAge = 5 * time.Minute
+	}
+	v := &Verifier{opts: opts, cache: map[[32]byte]cached{}}
+	v.jwks = newJWKSCache(v)
+	return v, nil
+}
+
+// Verify checks token and returns its claims. Errors wrap [ErrInvalidToken]
+// or [ErrUnavailable].
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if token == "" || len(token) > 16<<10 {
+		return nil, fmt.Errorf("%w: empty or too long", ErrInvalidToken)
+	}
+	if strings.Count(token, ".") == 2 && v.opts.Audience != "" {
+		return v.verifyJWT(ctx, token)
+	}
+	if v.opts.ClientID == "" {
+		return nil, fmt.Errorf("%w: not a JWT, and introspection is not configured", ErrInvalidToken)
+	}
+	return v.introspectCached(ctx, token)
+}
+
+type claimsKey struct{}
+
+// FromContext returns the claims that [Verifier.Middleware] verified.
+func FromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}
+
+// NewContext returns a context carrying c, for tests of handlers that call
+// [FromContext].
+func NewContext(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// Middleware lets through requests with a valid bearer token in the
+// Authorization header (RFC 6750 §2.1), with its claims in the context, and
+// answers the others with 401 (or 503 when the server cannot be asked).
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r)
+		if !ok {
+			// RFC 6750 §3.1: no error code when no token was presented.
+			v.challenge(w, http.StatusUnauthorized, "", "", "")
+			return
+		}
+		claims, err := v.Verify(r.Context(), token)
+		switch {
+		case errors.Is(err, ErrUnavailable):
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked now; retry later.")
+			return
+		case err != nil:
+			v.challenge(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.", "")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), claims)))
+	})
+}
+
+// RequireScope lets through requests whose verified token (from
+// [Verifier.Middleware], which must run first) carries every scope, and
+// answers the others 403 insufficient_scope (RFC 6750 §3.1).
+func RequireScope(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := FromContext(r.Context())
+			if !ok {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				writeError(w, http.StatusUnauthorized, "invalid_token", "No verified access token.")
+				return
+			}
+			for _, s := range scopes {
+				if !c.HasScope(s) {
+					w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", error_description="The access token lacks a required scope.", scope=%s`, quote(strings.Join(scopes, " "))))
+					writeError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks a required scope.")
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (v *Verifier) challenge(w http.ResponseWriter, status int, code, description, scope string) {
+	var params []string
+	if v.opts.Realm != "" {
+		params = append(params, "realm="+quote(v.opts.Realm))
+	}
+	if code != "" {
+		params = append(params, "error="+quote(code))
+	}
+	if description != "" {
+		params = append(params, "error_description="+quote(description))
+	}
+	if scope != "" {
+		params = append(params, "scope="+quote(scope))
+	}
+	h := "Bearer"
+	if len(params) > 0 {
+		h += " " + strings.Join(params, ", ")
+	}
+	w.Header().Set("WWW-Authenticate", h)
+	if code == "" {
+		code, description = "invalid_request", "An access token is required."
+	}
+	writeError(w, status, code, description)
+}
+
+// quote makes an RFC 9110 quoted-string; the values here never hold a
+// quote or backslash, but escape them anyway.
+func quote(s string) string {
+	return strconv.Quote(strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return -1
+		}
+		return r
+	}, s))
+}
+
+func writeError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}
+
+// bearerToken reads "Authorization: Bearer TOKEN" (RFC 6750 §2.1; the scheme
+// is case-insensitive, RFC 9110 §11.1).
+func bearerToken(r *http.Request) (string, bool) {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
+// introspectCached introspects token, answering from the cache when
+// IntrospectionCacheTTL allows.
+func (v *Verifier) introspectCached(ctx context.Context, token string) (*Claims, error) {
+	ttl := v.opts.IntrospectionCacheTTL
+	if ttl <= 0 {
+		return v.introspect(ctx, token)
+	}
+	key := sha256.Sum256([]byte(token))
+	now := v.opts.Now()
+	v.cacheMu.Lock()
+	e, ok := v.cache[key]
+	v.cacheMu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.claims, nil
+	}
+	c, err := v.introspect(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	until := now.Add(ttl)
+	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(until) {
+		until = c.ExpiresAt
+	}
+	v.cacheMu.Lock()
+	defer v.cacheMu.Unlock()
+	if len(v.cache) >= maxCached {
+		for k, e := range v.cache {
+			if !now.Before(e.until) {
+				delete(v.cache, k)
+			}
+		}
+	}
+	if len(v.cache) < maxCached {
+		v.cache[key] = cached{claims: c, until: until}
+	}
+	return c, nil
+}

@@ -1,0 +1,177 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchhq/latch/storage"
+	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
+)
+
+// TestTwoNodesRefreshExactlyOnce: concurrent refreshes of one token spread
+// over two Latch nodes sharing one database make exactly one rotation.
+// Without grace the losers are reuse; with grace they all get the one
+// response.
+func TestTwoNodesRefreshExactlyOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+	}{{"no grace", 0}, {"grace", 10 * time.Second}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := sqlstoretest.NewPair(t)
+			nodeA := newFixtureOn(t, a, func(c *Config) { c.RefreshGrace = tc.grace })
+			nodes := []*fixture{nodeA, nodeA.node(t, b)}
+			for _, n := range []int{2, 8, 32} {
+				r0 := nodeA.login(t)
+				results := make([]tokenResponse, n)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						results[i] = nodes[i%2].refresh(t, r0.RefreshToken)
+					}()
+				}
+				close(start)
+				wg.Wait()
+				ok := 0
+				for _, r := range results {
+					switch {
+					case r.status >= 500:
+						t.Fatalf("n=%d: %d %q", n, r.status, r.Error)
+					case r.status == http.StatusOK:
+						ok++
+						if tc.grace > 0 && (r.AccessToken != results[0].AccessToken || r.RefreshToken != results[0].RefreshToken) {
+							t.Fatalf("n=%d: a second rotation within grace", n)
+						}
+					case r.Error != "invalid_grant":
+						t.Fatalf("n=%d: loser got %d %q, want invalid_grant", n, r.status, r.Error)
+					}
+				}
+				switch {
+				case tc.grace > 0 && ok != n:
+					t.Fatalf("n=%d: %d of %d got the response within grace", n, ok, n)
+				case tc.grace == 0 && ok != 1:
+					t.Fatalf("n=%d: %d rotations, want exactly 1", n, ok)
+				}
+				if rotations := countEvents(t, nodeA, r0.RefreshToken, EventRefreshed); rotations != 1 {
+					t.Fatalf("n=%d: %d rotations recorded, want 1", n, rotations)
+				}
+			}
+		})
+	}
+}
+
+// TestRevocationRacingRefresh: however a revocation interleaves with a
+// stream of refreshes, no token minted for the login is live once the
+// revocation has answered.
+func TestRevocationRacingRefresh(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.RefreshGrace = 0 })
+	for round := range 5 {
+		r0 := f.login(t)
+		var mu sync.Mutex
+		var minted []string
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt := r0.RefreshToken
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := f.refresh(t, rt)
+				if r.status != http.StatusOK {
+					return
+				}
+				mu.Lock()
+				minted = append(minted, r.AccessToken, r.RefreshToken)
+				mu.Unlock()
+				rt = r.RefreshToken
+			}
+		}()
+		time.Sleep(time.Duration(round) * 3 * time.Millisecond)
+		if err := f.p.RevokeSession(context.Background(), familyOf(t, f, r0.RefreshToken)); err != nil {
+			t.Fatal(err)
+		}
+		// Whatever the refresher gets from here on, and whatever it got
+		// before, is dead.
+		time.Sleep(20 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		mu.Lock()
+		for _, tok := range append(minted, r0.AccessToken, r0.RefreshToken) {
+			if f.active(t, tok) {
+				t.Fatalf("round %d: a token of the revoked login is live", round)
+			}
+		}
+		mu.Unlock()
+	}
+}
+
+// TestDisableRacingLogins: logins that race a disable either fail or are
+// ended by it; none survives.
+func TestDisableRacingLogins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures, c.LoginMaxFailuresPerAddress = 1000, 1000 })
+	ctx := context.Background()
+	u, err := f.store.GetUserByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make([]tokenResponse, 16)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i] = f.password(t, ctx, "alice", "correct horse")
+		}()
+	}
+	close(start)
+	time.Sleep(2 * time.Millisecond)
+	if _, err := f.p.SetUserDisabled(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	live, err := f.store.ListLiveFamilies(ctx, storage.FamilyFilter{UserID: u.ID}, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 0 {
+		t.Fatalf("%d logins of a disabled user are live", len(live))
+	}
+	for _, r := range results {
+		if r.status == http.StatusOK && (f.active(t, r.AccessToken) || f.active(t, r.RefreshToken)) {
+			t.Fatal("a login that raced the disable survived it")
+		}
+	}
+}
+
+func countEvents(t testing.TB, f *fixture, token, typ string) int {
+	t.Helper()
+	events, err := f.p.SessionEvents(context.Background(), familyOf(t, f, token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
