@@ -77,7 +77,7 @@ func (p *Provider) inspect(ctx context.Context, token string) (*Introspection, e
 	if !ok {
 		return inactive, nil
 	}
-	tok, err := p.store.GetToken(ctx, parsed.key)
+	tok, fam, err := p.store.GetTokenFamily(ctx, parsed.key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return inactive, nil
 	} else if err != nil {
@@ -86,12 +86,6 @@ func (p *Provider) inspect(ctx context.Context, token string) (*Introspection, e
 	now := p.now()
 	if string(tok.Kind) != parsed.kind || !now.Before(tok.ExpiresAt) || !tok.SpentAt.IsZero() {
 		return inactive, nil
-	}
-	fam, err := p.store.GetFamily(ctx, tok.FamilyID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return inactive, nil
-	} else if err != nil {
-		return nil, storageError("get family", err)
 	}
 	if fam.Revoked() || !now.Before(fam.ExpiresAt) {
 		return inactive, nil

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -31,10 +32,8 @@ func (g *refreshGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester
 
 var errInvalidRefresh = fosite.ErrInvalidGrant.WithHint("The refresh token is invalid, expired or revoked.")
 
-// HandleTokenEndpointRequest checks everything that needs no lock: the
-// client's grant, the token's HMAC, that the token belongs to this client,
-// and the scope. Nothing is changed here, so a request that fails these
-// checks harms no one's login.
+// HandleTokenEndpointRequest checks what needs no database: the client's
+// grant and the token's HMAC, so forged or garbage tokens cost no lookup.
 func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
 	if !ar.GetGrantTypes().ExactOne(GrantRefreshToken) {
 		return fosite.ErrUnknownRequest
@@ -46,50 +45,15 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 	if raw == "" {
 		return fosite.ErrInvalidRequest.WithHint("The refresh_token parameter is missing.")
 	}
-	parsed, ok := g.p.strategy.parse(ctx, raw)
-	if !ok || parsed.kind != "refresh" {
+	if parsed, ok := g.p.strategy.parse(ctx, raw); !ok || parsed.kind != "refresh" {
 		return errInvalidRefresh
 	}
-	tok, err := g.p.store.GetToken(ctx, parsed.key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return errInvalidRefresh
-	} else if err != nil {
-		return storageError("get refresh token", err)
-	}
-	if tok.Kind != storage.KindRefresh || tok.ClientID != ar.GetClient().GetID() {
-		// Another client's token: refuse without touching it (API.md).
-		return errInvalidRefresh
-	}
-	fam, err := g.p.store.GetFamily(ctx, tok.FamilyID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return errInvalidRefresh
-	} else if err != nil {
-		return storageError("get family", err)
-	}
-	// A narrower scope may be asked for the new access token; the new
-	// refresh token keeps the login's scope.
-	requested := ar.GetRequestedScopes()
-	for _, s := range requested {
-		if !fosite.Arguments(fam.Scopes).Has(s) {
-			return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted to this login.", truncate(s, 64))
-		}
-	}
-	if len(requested) == 0 {
-		requested = fam.Scopes
-	}
-	for _, s := range dedupe(requested) {
-		ar.GrantScope(s)
-	}
-	for _, a := range fam.Audience {
-		ar.GrantAudience(a)
-	}
-	ar.SetID(fam.ID)
-	sess := ar.GetSession().(*fosite.DefaultSession)
-	sess.Subject, sess.Username = fam.UserID, fam.Username
 	return nil
 }
 
-// PopulateTokenEndpointResponse rotates under the family lock. A spent token
+// PopulateTokenEndpointResponse rotates, in one transaction that reads the
+// token with its family and locks the family. Checks that refuse without
+// harm come first: another client's token, a wider scope. A spent token
 // presented again within the grace window gets the sealed response of its
 // rotation; after it, reuse revokes the whole family, and that revocation
 // commits even though the request fails. Every contested outcome is
@@ -104,16 +68,17 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	client := ar.GetClient().GetID()
 
 	var out minted
-	scopes := []string(ar.GetGrantedScopes())
+	var scopes []string
 	var refused error
 	err := p.store.InTx(ctx, func(ctx context.Context) error {
-		fam, err := p.store.LockFamily(ctx, ar.GetID())
+		tok, fam, err := p.store.LockTokenFamily(ctx, key)
 		if err != nil {
 			return err
 		}
-		tok, err := p.store.GetToken(ctx, key)
-		if err != nil {
-			return err
+		if tok.Kind != storage.KindRefresh || tok.ClientID != client {
+			// Another client's token: refused, untouched (API.md).
+			refused = errInvalidRefresh
+			return nil
 		}
 		event := storage.Event{FamilyID: fam.ID, ClientID: client, UserID: fam.UserID}
 		switch {
@@ -134,6 +99,12 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 			return p.revokeFamily(ctx, fam, storage.ReasonReuse, event, now)
 		case !now.Before(tok.ExpiresAt):
 			refused = fosite.ErrInvalidGrant.WithHint("The refresh token has expired.")
+			return nil
+		}
+		// A narrower scope may be asked for the new access token; the new
+		// refresh token keeps the login's scope. A wider one is refused
+		// before the token is spent.
+		if scopes, refused = narrowScopes(ar.GetRequestedScopes(), fam.Scopes); refused != nil {
 			return nil
 		}
 		if out, err = p.mint(ctx, ar, fam, scopes, true, key, now); err != nil {
@@ -166,4 +137,18 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	}
 	out.write(resp, scopes, now)
 	return nil
+}
+
+// narrowScopes returns the scopes granted to a refreshed access token: the
+// requested ones if the login holds them all, else the login's.
+func narrowScopes(requested, granted []string) ([]string, error) {
+	for _, s := range requested {
+		if !slices.Contains(granted, s) {
+			return nil, fosite.ErrInvalidScope.WithHintf("Scope %q was not granted to this login.", truncate(s, 64))
+		}
+	}
+	if len(requested) == 0 {
+		return granted, nil
+	}
+	return dedupe(requested), nil
 }

@@ -36,16 +36,15 @@ func (h *revocation) RevokeToken(ctx context.Context, token string, _ fosite.Tok
 	}
 	now := p.now()
 	err := p.store.InTx(ctx, func(ctx context.Context) error {
-		tok, err := p.store.GetToken(ctx, parsed.key)
+		tok, fam, err := p.store.LockTokenFamily(ctx, parsed.key)
 		if err != nil {
 			return err
 		}
 		if tok.ClientID != client.GetID() {
 			return fosite.ErrUnauthorizedClient.WithHint("The token was issued to another client.")
 		}
-		fam, err := p.store.GetFamily(ctx, tok.FamilyID)
-		if err != nil {
-			return err
+		if fam.Revoked() {
+			return nil // already ended: nothing to do, nothing to record
 		}
 		e := storage.Event{Type: EventRevoked, FamilyID: fam.ID, ClientID: tok.ClientID, UserID: fam.UserID}
 		if err := p.audit(ctx, e); err != nil {

@@ -217,8 +217,16 @@ type FamilyStore interface {
 
 // TokenStore persists token traces.
 type TokenStore interface {
-	// CreateToken stores t. Returns ErrAlreadyExists if the key is taken.
-	CreateToken(ctx context.Context, t *Token) error
+	// CreateToken stores the tokens, in one statement. Returns
+	// ErrAlreadyExists if a key is taken.
+	CreateToken(ctx context.Context, ts ...*Token) error
+	// GetTokenFamily returns a token and its family in one read, the hot
+	// path of introspection and revocation. Returns ErrNotFound if either
+	// does not exist.
+	GetTokenFamily(ctx context.Context, key string) (*Token, *Family, error)
+	// LockTokenFamily is GetTokenFamily holding, inside a transaction, the
+	// write lock of LockFamily on the family.
+	LockTokenFamily(ctx context.Context, key string) (*Token, *Family, error)
 	// GetToken returns the token. Returns ErrNotFound if it does not exist.
 	GetToken(ctx context.Context, key string) (*Token, error)
 	// SpendToken sets SpentAt and Replay on an unspent token. Returns

@@ -99,6 +99,10 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("sqlstore: open: unsupported database URL scheme %q (want sqlite: or postgres://)", scheme)
 	}
 
+	// No PrepareStmt: on SQLite's one connection, a statement being
+	// prepared outside a transaction waits for the connection while the
+	// transaction waits for that statement (a deadlock seen in tests); and
+	// pgx caches PostgreSQL statements itself.
 	db, err := gorm.Open(dialector, cfg)
 	if err != nil {
 		if dialect == migrations.SQLite {

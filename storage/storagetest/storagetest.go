@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Users", testUsers},
 		{"Families", testFamilies},
 		{"Tokens", testTokens},
+		{"TokenFamily", testTokenFamily},
 		{"Replay", testReplay},
 		{"Purge", testPurge},
 		{"PurgeNothing", testPurgeNothing},

@@ -1,0 +1,47 @@
+package storagetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/latchhq/latch/storage"
+)
+
+// testTokenFamily: several tokens stored at once, and the joined read of a
+// token with its family, plain and locked.
+func testTokenFamily(ctx context.Context, t *testing.T, s storage.Store) {
+	fam := newFamily("f1", "u1", "c1", at(0))
+	fam.RevokedAt, fam.RevokeReason = at(time.Minute), storage.ReasonAdmin
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, fam))
+	access, refresh := newToken("a1", "f1"), newToken("r1", "f1")
+	access.Kind, access.ParentKey = storage.KindAccess, ""
+	refresh.SpentAt, refresh.Replay = at(30*time.Second), []byte{1, 2, 3}
+	mustOK(t, "CreateToken(two)", s.CreateToken(ctx, access, refresh))
+	wantErr(t, "CreateToken(one new, one taken)", s.CreateToken(ctx, newToken("r2", "f1"), newToken("r1", "f1")), storage.ErrAlreadyExists)
+	if _, err := s.GetToken(ctx, "r2"); err == nil {
+		t.Fatal("a failed multi-row CreateToken stored part of its rows")
+	}
+	mustOK(t, "CreateToken(none)", s.CreateToken(ctx))
+
+	for _, want := range []*storage.Token{access, refresh} {
+		tok, f, err := s.GetTokenFamily(ctx, want.Key)
+		mustOK(t, "GetTokenFamily", err)
+		checkEqual(t, "GetTokenFamily token", tok, want)
+		checkEqual(t, "GetTokenFamily family", f, fam)
+	}
+	mustOK(t, "LockTokenFamily", s.InTx(ctx, func(ctx context.Context) error {
+		tok, f, err := s.LockTokenFamily(ctx, "r1")
+		if err == nil {
+			checkEqual(t, "LockTokenFamily token", tok, refresh)
+			checkEqual(t, "LockTokenFamily family", f, fam)
+		}
+		return err
+	}))
+	_, _, err := s.GetTokenFamily(ctx, "missing")
+	wantErr(t, "GetTokenFamily(missing)", err, storage.ErrNotFound)
+	// A token whose family row is gone reads as missing.
+	mustOK(t, "CreateToken(orphan)", s.CreateToken(ctx, newToken("orphan", "no-such-family")))
+	_, _, err = s.LockTokenFamily(ctx, "orphan")
+	wantErr(t, "LockTokenFamily(orphan)", err, storage.ErrNotFound)
+}
