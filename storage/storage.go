@@ -225,7 +225,8 @@ type TokenStore interface {
 	// does not exist.
 	GetTokenFamily(ctx context.Context, key string) (*Token, *Family, error)
 	// LockTokenFamily is GetTokenFamily holding, inside a transaction, the
-	// write lock of LockFamily on the family.
+	// write lock of LockFamily on the family, and one on the token; a caller
+	// that waited for the locks sees what the previous holder committed.
 	LockTokenFamily(ctx context.Context, key string) (*Token, *Family, error)
 	// GetToken returns the token. Returns ErrNotFound if it does not exist.
 	GetToken(ctx context.Context, key string) (*Token, error)

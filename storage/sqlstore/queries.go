@@ -265,13 +265,16 @@ func (s *Store) GetTokenFamily(ctx context.Context, key string) (*storage.Token,
 	return s.tokenFamily(ctx, key, "")
 }
 
-// LockTokenFamily is GetTokenFamily with the family row locked for update
-// (PostgreSQL; on SQLite the one connection and immediate transactions
-// already serialize writers).
+// LockTokenFamily is GetTokenFamily with the token and family rows locked
+// for update (PostgreSQL; on SQLite the one connection and immediate
+// transactions already serialize writers).
 func (s *Store) LockTokenFamily(ctx context.Context, key string) (*storage.Token, *storage.Family, error) {
 	lock := ""
 	if s.dialect == migrations.Postgres {
-		lock = " FOR UPDATE OF f"
+		// Both rows: under READ COMMITTED, a transaction that waited for the
+		// lock re-reads only the rows it locks, and the token's spent_at must
+		// be the one the previous holder committed.
+		lock = " FOR UPDATE OF t, f"
 	}
 	return s.tokenFamily(ctx, key, lock)
 }
