@@ -332,6 +332,9 @@ type clientManager struct{ store storage.ClientStore }
 var _ fosite.ClientManager = clientManager{}
 
 func (m clientManager) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if c, ok := prefetchedClient(ctx, id); ok {
+		return fositeClient{c}, nil
+	}
 	c, err := m.store.GetClient(ctx, id)
 	if err != nil {
 		return nil, storageError("get client", err)

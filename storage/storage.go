@@ -224,6 +224,11 @@ type TokenStore interface {
 	// path of introspection and revocation. Returns ErrNotFound if either
 	// does not exist.
 	GetTokenFamily(ctx context.Context, key string) (*Token, *Family, error)
+	// LookupClientToken reads, in one query, a client and a token with its
+	// family: introspection's caller and subject. Returns ErrNotFound if the
+	// client does not exist; tok and fam are nil if the token (or its
+	// family) does not.
+	LookupClientToken(ctx context.Context, clientID, tokenKey string) (c *Client, tok *Token, fam *Family, err error)
 	// LockTokenFamily is GetTokenFamily holding, inside a transaction, the
 	// write lock of LockFamily on the family, and one on the token; a caller
 	// that waited for the locks sees what the previous holder committed.

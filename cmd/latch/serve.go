@@ -110,9 +110,11 @@ func runJanitor(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	logs := newBatchWriter(stderr, 50*time.Millisecond)
+	defer logs.Close()
 	// The secret is settled before the database is touched: a PostgreSQL
 	// without LATCH_SECRET is refused before anything is migrated.
-	s, err := open(ctx, "latch serve", args, getenv, stderr, nil, resolveSecret)
+	s, err := open(ctx, "latch serve", args, getenv, logs, nil, resolveSecret)
 	if err != nil {
 		return err
 	}

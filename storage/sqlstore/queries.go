@@ -298,12 +298,66 @@ func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.T
 	return t.token(), &fam, nil
 }
 
-// placeholder is the n-th bind parameter in the dialect's syntax.
+// LookupClientToken reads a client and, with left joins, a token and its
+// family in one query. Returns an error wrapping [storage.ErrNotFound] if the
+// client does not exist; the token and family are nil if either is missing.
+func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string) (*storage.Client, *storage.Token, *storage.Family, error) {
+	q := `SELECT c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at,
+	` + tokenFamilyColumns + `
+	FROM clients c LEFT JOIN tokens t ON t."key" = ` + s.placeholder(2) + ` LEFT JOIN families f ON f.id = t.family_id
+	WHERE c.id = ` + s.placeholder(1)
+	var c clientRow
+	var t nullTokenRow
+	var f nullFamilyRow
+	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, clientID, tokenKey).Scan(
+		&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt,
+		&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = gorm.ErrRecordNotFound
+	}
+	if err != nil {
+		return nil, nil, nil, mapErr(fmt.Sprintf("look up client %q and token", clientID), err)
+	}
+	client := c.client()
+	if !t.Key.Valid || !f.ID.Valid {
+		return &client, nil, nil, nil
+	}
+	tok := tokenRow{
+		Key: t.Key.String, Kind: t.Kind.String, FamilyID: t.FamilyID.String, ClientID: t.ClientID.String,
+		Scopes: t.Scopes.String, IssuedAt: t.IssuedAt.Time, ExpiresAt: t.ExpiresAt.Time, SpentAt: t.SpentAt,
+		ParentKey: t.ParentKey.String, Replay: t.Replay,
+	}
+	fam := familyRow{
+		ID: f.ID.String, ClientID: f.ClientID.String, UserID: f.UserID.String, Username: f.Username.String,
+		Scopes: f.Scopes.String, Audience: f.Audience.String, CreatedAt: f.CreatedAt.Time,
+		LastUsedAt: f.LastUsedAt.Time, ExpiresAt: f.ExpiresAt.Time, RevokedAt: f.RevokedAt, RevokeReason: f.RevokeReason.String,
+	}
+	family := fam.family()
+	return &client, tok.token(), &family, nil
+}
+
+// nullTokenRow and nullFamilyRow scan the nullable side of a left join.
+type nullTokenRow struct {
+	Key, Kind, FamilyID, ClientID, Scopes, ParentKey sql.NullString
+	IssuedAt, ExpiresAt                              sql.NullTime
+	SpentAt                                          *time.Time
+	Replay                                           nullBytes
+}
+
+type nullFamilyRow struct {
+	ID, ClientID, UserID, Username, Scopes, Audience, RevokeReason sql.NullString
+	CreatedAt, LastUsedAt, ExpiresAt                               sql.NullTime
+	RevokedAt                                                      *time.Time
+}
+
+// placeholder is the n-th bind parameter in the dialect's syntax ($n on
+// PostgreSQL, ?n on SQLite), so a query may use them in any order.
 func (s *Store) placeholder(n int) string {
 	if s.dialect == migrations.Postgres {
 		return "$" + strconv.Itoa(n)
 	}
-	return "?"
+	return "?" + strconv.Itoa(n)
 }
 
 // GetToken returns the token, or an error wrapping [storage.ErrNotFound].

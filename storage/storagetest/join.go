@@ -87,3 +87,30 @@ func testConcurrentLockTokenFamily(ctx context.Context, t *testing.T, s storage.
 		t.Errorf("%d transactions saw the token unspent, want exactly 1", won)
 	}
 }
+
+// testLookupClientToken: introspection's one read of caller and token.
+func testLookupClientToken(ctx context.Context, t *testing.T, s storage.Store) {
+	client := newClient("c1")
+	mustOK(t, "CreateClient", s.CreateClient(ctx, client))
+	fam := newFamily("f1", "u1", "c1", at(0))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, fam))
+	tok := newToken("k1", "f1")
+	tok.SpentAt = at(time.Minute)
+	mustOK(t, "CreateToken", s.CreateToken(ctx, tok, newToken("orphan", "no-such-family")))
+
+	c, gotTok, gotFam, err := s.LookupClientToken(ctx, "c1", "k1")
+	mustOK(t, "LookupClientToken", err)
+	checkEqual(t, "LookupClientToken client", c, client)
+	checkEqual(t, "LookupClientToken token", gotTok, tok)
+	checkEqual(t, "LookupClientToken family", gotFam, fam)
+	for _, key := range []string{"missing", "orphan", ""} {
+		c, gotTok, gotFam, err = s.LookupClientToken(ctx, "c1", key)
+		mustOK(t, "LookupClientToken("+key+")", err)
+		checkEqual(t, "LookupClientToken("+key+") client", c, client)
+		if gotTok != nil || gotFam != nil {
+			t.Errorf("LookupClientToken(%q) = %+v, %+v; want no token and no family", key, gotTok, gotFam)
+		}
+	}
+	_, _, _, err = s.LookupClientToken(ctx, "nobody", "k1")
+	wantErr(t, "LookupClientToken(unknown client)", err, storage.ErrNotFound)
+}
