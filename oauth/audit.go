@@ -44,14 +44,26 @@ func requestInfo(ctx context.Context) RequestInfo {
 // audit records e in the transaction of ctx (if any), logs it and counts it.
 // It never holds a token or a secret: events name families, clients and users.
 func (p *Provider) audit(ctx context.Context, e storage.Event) error {
+	e = p.stamp(ctx, e)
+	if err := p.store.AppendEvent(ctx, &e); err != nil {
+		return err
+	}
+	p.report(ctx, e)
+	return nil
+}
+
+// stamp fills in who called and when.
+func (p *Provider) stamp(ctx context.Context, e storage.Event) storage.Event {
 	info := requestInfo(ctx)
 	e.Address, e.UserAgent = truncate(info.Address, 64), truncate(info.UserAgent, 256)
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = p.now()
 	}
-	if err := p.store.AppendEvent(ctx, &e); err != nil {
-		return err
-	}
+	return e
+}
+
+// report counts a stored event and writes its log line.
+func (p *Provider) report(ctx context.Context, e storage.Event) {
 	p.metrics.events.WithLabelValues(e.Type, e.Reason).Inc()
 	p.log.LogAttrs(ctx, slog.LevelInfo, "audit",
 		slog.String("event", e.Type),
@@ -62,7 +74,6 @@ func (p *Provider) audit(ctx context.Context, e storage.Event) error {
 		slog.String("client_address", e.Address),
 		slog.String("user_agent", e.UserAgent),
 	)
-	return nil
 }
 
 // revokeFamily ends one login and records why. Reuse is recorded as its own

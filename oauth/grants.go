@@ -231,35 +231,43 @@ type minted struct {
 }
 
 // mint issues an access token with scopes and, if withRefresh, a refresh
-// token carrying the family's full scope, and stores their traces. No token
-// outlives its family.
+// token carrying the family's full scope, and stores their traces in one
+// statement. No token outlives its family.
 func (p *Provider) mint(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, error) {
+	out, traces, err := p.generate(ctx, ar, fam, scopes, withRefresh, parentKey, now)
+	if err != nil {
+		return out, err
+	}
+	return out, p.store.CreateToken(ctx, traces...)
+}
+
+// generate makes the tokens mint issues and their traces, storing nothing.
+func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, []*storage.Token, error) {
 	var out minted
 	out.accessExp = earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)
 	at, atKey, err := p.issueAccessToken(ctx, ar, fam, scopes, now, out.accessExp)
 	if err != nil {
-		return out, err
+		return out, nil, err
 	}
 	out.access = at
-	if err := p.store.CreateToken(ctx, &storage.Token{
+	traces := []*storage.Token{{
 		Key: atKey, Kind: storage.KindAccess, FamilyID: fam.ID, ClientID: fam.ClientID,
 		Scopes: scopes, IssuedAt: now, ExpiresAt: out.accessExp,
-	}); err != nil {
-		return out, err
-	}
+	}}
 	if !withRefresh {
-		return out, nil
+		return out, traces, nil
 	}
 	rt, rtSig, err := p.strategy.GenerateRefreshToken(ctx, ar)
 	if err != nil {
-		return out, err
+		return out, nil, err
 	}
 	out.refresh = rt
-	return out, p.store.CreateToken(ctx, &storage.Token{
+	traces = append(traces, &storage.Token{
 		Key: tokenKey(rtSig), Kind: storage.KindRefresh, FamilyID: fam.ID, ClientID: fam.ClientID,
 		Scopes: fam.Scopes, IssuedAt: now, ExpiresAt: earliest(now.Add(p.cfg.RefreshTokenTTL), fam.ExpiresAt),
 		ParentKey: parentKey,
 	})
+	return out, traces, nil
 }
 
 func (m minted) write(resp fosite.AccessResponder, scopes []string, now time.Time) {

@@ -70,6 +70,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	var out minted
 	var scopes []string
 	var refused error
+	var rotated storage.Event // reported once committed
 	err := p.store.InTx(ctx, func(ctx context.Context) error {
 		tok, fam, err := p.store.LockTokenFamily(ctx, key)
 		if err != nil {
@@ -107,7 +108,8 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		if scopes, refused = narrowScopes(ar.GetRequestedScopes(), fam.Scopes); refused != nil {
 			return nil
 		}
-		if out, err = p.mint(ctx, ar, fam, scopes, true, key, now); err != nil {
+		var issued []*storage.Token
+		if out, issued, err = p.generate(ctx, ar, fam, scopes, true, key, now); err != nil {
 			return err
 		}
 		var sealed []byte
@@ -116,14 +118,11 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 				return err
 			}
 		}
-		if err := p.store.SpendToken(ctx, key, now, sealed); err != nil {
-			return err
-		}
-		if err := p.store.TouchFamily(ctx, fam.ID, now); err != nil {
-			return err
-		}
 		event.Type = EventRefreshed
-		return p.audit(ctx, event)
+		rotated = p.stamp(ctx, event)
+		return p.store.Rotate(ctx, storage.Rotation{
+			SpentKey: key, SpentAt: now, Replay: sealed, FamilyID: fam.ID, Issued: issued, Event: &rotated,
+		})
 	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
@@ -134,6 +133,9 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		return storageError("refresh", err)
 	case refused != nil:
 		return refused
+	}
+	if rotated.ID != 0 {
+		p.report(ctx, rotated)
 	}
 	out.write(resp, scopes, now)
 	return nil

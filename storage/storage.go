@@ -220,6 +220,12 @@ type TokenStore interface {
 	// CreateToken stores the tokens, in one statement. Returns
 	// ErrAlreadyExists if a key is taken.
 	CreateToken(ctx context.Context, ts ...*Token) error
+	// Rotate writes a rotation: spends the token (ErrConflict if it was
+	// already spent, and then nothing is written), touches the family,
+	// stores the new tokens and the event (setting its ID) — in one
+	// statement where the database allows it, inside the caller's
+	// transaction.
+	Rotate(ctx context.Context, r Rotation) error
 	// GetTokenFamily returns a token and its family in one read, the hot
 	// path of introspection and revocation. Returns ErrNotFound if either
 	// does not exist.
@@ -239,6 +245,19 @@ type TokenStore interface {
 	// ErrConflict if the token was already spent, ErrNotFound if it does not
 	// exist.
 	SpendToken(ctx context.Context, key string, at time.Time, replay []byte) error
+}
+
+// Rotation is everything one refresh writes once its token is checked.
+type Rotation struct {
+	// SpentKey is the presented refresh token, spent at SpentAt with Replay.
+	SpentKey string
+	SpentAt  time.Time
+	Replay   []byte
+	// FamilyID is the login, whose LastUsedAt becomes SpentAt.
+	FamilyID string
+	// Issued are the new tokens' traces; Event records the rotation.
+	Issued []*Token
+	Event  *Event
 }
 
 // PurgeCounts says how many rows one [Purger.Purge] batch removed or wiped.

@@ -114,3 +114,56 @@ func testLookupClientToken(ctx context.Context, t *testing.T, s storage.Store) {
 	_, _, _, err = s.LookupClientToken(ctx, "nobody", "k1")
 	wantErr(t, "LookupClientToken(unknown client)", err, storage.ErrNotFound)
 }
+
+// testRotate: one refresh's writes, all or nothing.
+func testRotate(ctx context.Context, t *testing.T, s storage.Store) {
+	fam := newFamily("f1", "u1", "c1", at(0))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, fam))
+	mustOK(t, "CreateToken", s.CreateToken(ctx, newToken("old", "f1")))
+	access, refresh := newToken("new-at", "f1"), newToken("new-rt", "f1")
+	access.Kind, refresh.ParentKey = storage.KindAccess, "old"
+	e := &storage.Event{Type: "refreshed", FamilyID: "f1", ClientID: "c1", UserID: "u1", Address: "192.0.2.1", UserAgent: "ua", CreatedAt: at(time.Minute)}
+	r := storage.Rotation{SpentKey: "old", SpentAt: at(time.Minute), Replay: []byte{9}, FamilyID: "f1", Issued: []*storage.Token{access, refresh}, Event: e}
+	mustOK(t, "Rotate", s.InTx(ctx, func(ctx context.Context) error { return s.Rotate(ctx, r) }))
+	if e.ID == 0 {
+		t.Error("Rotate did not set the event's ID")
+	}
+	old, err := s.GetToken(ctx, "old")
+	mustOK(t, "GetToken(old)", err)
+	if !old.SpentAt.Equal(at(time.Minute)) || len(old.Replay) != 1 || old.Replay[0] != 9 {
+		t.Errorf("old token after Rotate: spent %v replay %v", old.SpentAt, old.Replay)
+	}
+	for _, want := range []*storage.Token{access, refresh} {
+		got, err := s.GetToken(ctx, want.Key)
+		mustOK(t, "GetToken("+want.Key+")", err)
+		checkEqual(t, "rotated token", got, want)
+	}
+	f, err := s.GetFamily(ctx, "f1")
+	mustOK(t, "GetFamily", err)
+	if !f.LastUsedAt.Equal(at(time.Minute)) {
+		t.Errorf("family last used %v, want %v", f.LastUsedAt, at(time.Minute))
+	}
+	events, err := s.ListEvents(ctx, "f1")
+	mustOK(t, "ListEvents", err)
+	if len(events) != 1 || events[0].ID != e.ID {
+		t.Fatalf("events = %+v, want the one rotation event", events)
+	}
+	e.ID = events[0].ID
+	checkEqual(t, "rotation event", &events[0], e)
+
+	// Spending again writes nothing.
+	again := storage.Rotation{SpentKey: "old", SpentAt: at(2 * time.Minute), FamilyID: "f1",
+		Issued: []*storage.Token{newToken("x-at", "f1")}, Event: &storage.Event{Type: "refreshed", FamilyID: "f1", CreatedAt: at(2 * time.Minute)}}
+	err = s.InTx(ctx, func(ctx context.Context) error { return s.Rotate(ctx, again) })
+	wantErr(t, "Rotate(spent)", err, storage.ErrConflict)
+	if _, err := s.GetToken(ctx, "x-at"); err == nil {
+		t.Error("a refused rotation stored a token")
+	}
+	if events, _ := s.ListEvents(ctx, "f1"); len(events) != 1 {
+		t.Errorf("a refused rotation stored an event: %d events", len(events))
+	}
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		return s.Rotate(ctx, storage.Rotation{SpentKey: "missing", SpentAt: at(0), FamilyID: "f1", Event: &storage.Event{Type: "x", CreatedAt: at(0)}})
+	})
+	wantErr(t, "Rotate(missing)", err, storage.ErrNotFound)
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Families", testFamilies},
 		{"Tokens", testTokens},
 		{"TokenFamily", testTokenFamily},
+		{"Rotate", testRotate},
 		{"LookupClientToken", testLookupClientToken},
 		{"ConcurrentLockTokenFamily", testConcurrentLockTokenFamily},
 		{"Replay", testReplay},

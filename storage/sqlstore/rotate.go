@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/latchhq/latch/migrations"
+	"github.com/latchhq/latch/storage"
+)
+
+// Rotate writes a refresh's rotation. On PostgreSQL it is one statement —
+// the spend, the family's last use, the new tokens and the audit event as
+// data-modifying CTEs, each conditioned on the spend — because each round
+// trip to the database was the largest cost of a refresh under load. On
+// SQLite, where a statement is a function call, it is four statements.
+func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
+	if s.dialect != migrations.Postgres {
+		return s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.SpendToken(ctx, r.SpentKey, r.SpentAt, r.Replay); err != nil {
+				return err
+			}
+			if err := s.TouchFamily(ctx, r.FamilyID, r.SpentAt); err != nil {
+				return err
+			}
+			if err := s.CreateToken(ctx, r.Issued...); err != nil {
+				return err
+			}
+			return s.AppendEvent(ctx, r.Event)
+		})
+	}
+
+	args := []any{ts(r.SpentAt), nullBytesOf(r.Replay), r.SpentKey, r.FamilyID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var values []string
+	for _, t := range r.Issued {
+		row := toTokenRow(t)
+		values = append(values, fmt.Sprintf("(%s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s)",
+			arg(row.Key), arg(row.Kind), arg(row.FamilyID), arg(row.ClientID), arg(row.Scopes),
+			arg(row.IssuedAt), arg(row.ExpiresAt), arg(row.ParentKey)))
+	}
+	issuedCTE := `SELECT 1 WHERE false`
+	if len(values) > 0 {
+		issuedCTE = `INSERT INTO tokens ("key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key)
+	SELECT * FROM (VALUES ` + strings.Join(values, ", ") + `) AS v WHERE EXISTS (SELECT 1 FROM spent) RETURNING 1`
+	}
+	e := toEventRow(r.Event)
+	eventValues := fmt.Sprintf("%s, %s, %s, %s, %s, %s, %s, %s::timestamptz",
+		arg(e.Type), arg(e.FamilyID), arg(e.ClientID), arg(e.UserID), arg(e.Reason), arg(e.Address), arg(e.UserAgent), arg(e.CreatedAt))
+	q := `WITH spent AS (
+	UPDATE tokens SET spent_at = $1, replay = $2 WHERE "key" = $3 AND spent_at IS NULL RETURNING 1
+), touched AS (
+	UPDATE families SET last_used_at = $1 WHERE id = $4 AND EXISTS (SELECT 1 FROM spent) RETURNING 1
+), issued AS (
+	` + issuedCTE + `
+), event AS (
+	INSERT INTO audit_events (type, family_id, client_id, user_id, reason, address, user_agent, created_at)
+	SELECT ` + eventValues + ` WHERE EXISTS (SELECT 1 FROM spent) RETURNING id
+)
+SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM touched), (SELECT count(*) FROM issued), COALESCE((SELECT id FROM event), 0)`
+	var spent, touched, issued, eventID int64
+	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&spent, &touched, &issued, &eventID)
+	if err != nil {
+		return mapErr(fmt.Sprintf("rotate in family %q", r.FamilyID), err)
+	}
+	switch {
+	case spent == 0:
+		// Nothing was written; say why as SpendToken would.
+		return s.SpendToken(ctx, r.SpentKey, r.SpentAt, r.Replay)
+	case touched == 0:
+		return fmt.Errorf("sqlstore: rotate: family %q: %w", r.FamilyID, storage.ErrNotFound)
+	case issued != int64(len(r.Issued)):
+		return fmt.Errorf("sqlstore: rotate: %d of %d tokens stored: %w", issued, len(r.Issued), storage.ErrConflict)
+	}
+	r.Event.ID = eventID
+	return nil
+}
