@@ -26,6 +26,7 @@ import (
 	"github.com/latchhq/latch/handlers"
 	"github.com/latchhq/latch/oauth"
 	"github.com/latchhq/latch/storage/sqlstore"
+	"github.com/latchhq/latch/templates"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
 
@@ -188,7 +189,11 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = handlers.New(logger, p, handlers.Options{AdminToken: cfg.adminToken, Registry: reg})
+	console, err := templates.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = handlers.New(logger, p, handlers.Options{AdminToken: cfg.adminToken, Registry: reg, Console: console, Version: "test"})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	if srv.URL != issuer {

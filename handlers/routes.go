@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/templates"
 )
 
 // Options configures the HTTP edge.
@@ -27,6 +28,10 @@ type Options struct {
 	Registry *prometheus.Registry
 	// MaxBodyBytes caps request bodies; 0 means 64 KiB.
 	MaxBodyBytes int64
+	// Console is the operator console's pages; nil turns the console off.
+	Console *templates.Templates
+	// Version is shown in the console.
+	Version string
 }
 
 // New builds Latch's whole HTTP tree.
@@ -59,6 +64,16 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.Handle("/readyz", handleReadyz(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("readyz")
 	r.Handle("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
+
+	// The console page is a shell without data, so a browser can open it
+	// without the bearer; everything it shows comes from the admin API. It
+	// exists only while the admin API does.
+	if opts.Console != nil && opts.AdminToken != "" {
+		protect := http.NewCrossOriginProtection()
+		r.Handle("/admin/ui/", protect.Handler(handleConsole(logger, opts.Console, templates.Console{Issuer: provider.Issuer(), Version: opts.Version}))).Methods(http.MethodGet, http.MethodHead).Name("admin_ui")
+		r.PathPrefix("/admin/ui/static/").Handler(protect.Handler(handleConsoleStatic())).Methods(http.MethodGet, http.MethodHead).Name("admin_ui_static")
+		r.Handle("/admin/ui", http.RedirectHandler("/admin/ui/", http.StatusMovedPermanently)).Methods(http.MethodGet, http.MethodHead).Name("admin_ui")
+	}
 
 	admin := r.PathPrefix("/admin").Subrouter()
 	admin.Use(requireAdmin(opts.AdminToken))

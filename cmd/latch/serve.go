@@ -16,6 +16,7 @@ import (
 	"github.com/latchhq/latch/handlers"
 	"github.com/latchhq/latch/oauth"
 	"github.com/latchhq/latch/storage/sqlstore"
+	"github.com/latchhq/latch/templates"
 )
 
 // setup parses the settings of a command and opens its store, migrated.
@@ -133,7 +134,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("latch: signing key: %w", err)
 		}
 	}
+	console, err := templates.Parse()
+	if err != nil {
+		return err
+	}
 	handler := handlers.New(s.log, p, handlers.Options{
+		Console:        console,
+		Version:        version,
 		AdminToken:     cfg.adminToken,
 		TrustedProxies: cfg.trustedProxies,
 		Registry:       reg,
