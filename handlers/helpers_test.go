@@ -26,8 +26,8 @@ import (
 	"github.com/latchhq/latch/handlers"
 	"github.com/latchhq/latch/oauth"
 	"github.com/latchhq/latch/storage/sqlstore"
-	"github.com/latchhq/latch/templates"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
+	"github.com/latchhq/latch/templates"
 )
 
 const testAdminToken = "admin-token-0123456789"
