@@ -302,6 +302,21 @@ func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.T
 // family in one query. Returns an error wrapping [storage.ErrNotFound] if the
 // client does not exist; the token and family are nil if either is missing.
 func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string) (*storage.Client, *storage.Token, *storage.Family, error) {
+	if s.dialect == migrations.SQLite {
+		// In process there is no round trip to save, and the SQLite driver
+		// parses every statement afresh: two short queries measured faster
+		// than one long join (make bench-load, introspect at c=32: 1,786
+		// against 1,516 req/s, one run each).
+		c, err := s.GetClient(ctx, clientID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		tok, fam, err := s.GetTokenFamily(ctx, tokenKey)
+		if errors.Is(err, storage.ErrNotFound) {
+			return c, nil, nil, nil
+		}
+		return c, tok, fam, err
+	}
 	q := `SELECT c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at,
 	` + tokenFamilyColumns + `
 	FROM clients c LEFT JOIN tokens t ON t."key" = ` + s.placeholder(2) + ` LEFT JOIN families f ON f.id = t.family_id
