@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -70,8 +71,17 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	default:
 		return a, nil
 	}
-	// One event per lockout, on the first refused attempt.
-	if n == p.cfg.LoginMaxFailures+1 || m == p.cfg.LoginMaxFailuresPerAddress+1 {
+	// A refused attempt checked no password: it gives its reservations back,
+	// so that the counters hold failures (and checks in flight) only, and a
+	// burst of logins from one address cannot lock it out by itself.
+	p.release(ctx, a)
+	// One event and count per lockout (per node), not per refused attempt:
+	// an attack would otherwise write an audit row per guess.
+	key := a.userKey
+	if reason == "address" {
+		key = a.addrKey
+	}
+	if p.lockouts.first(key, now, window) {
 		p.metrics.lockouts.WithLabelValues(reason).Inc()
 		if err := p.audit(ctx, storage.Event{Type: EventLockout, Reason: reason}); err != nil {
 			return nil, err
@@ -91,4 +101,37 @@ func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
 	if err != nil {
 		p.log.WarnContext(ctx, "login guard: could not clear attempts", "err", err)
 	}
+}
+
+// release gives back both reservations of an attempt that checked nothing.
+func (p *Provider) release(ctx context.Context, a *loginAttempt) {
+	err := p.store.ReleaseAttempt(ctx, a.userKey)
+	if err == nil && a.addrKey != "" {
+		err = p.store.ReleaseAttempt(ctx, a.addrKey)
+	}
+	if err != nil {
+		p.log.WarnContext(ctx, "login guard: could not release attempts", "err", err)
+	}
+}
+
+// lockoutLog remembers which keys were reported locked out, so that a
+// lockout is reported once per window.
+type lockoutLog struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// first reports whether key is not yet known locked out at now, and
+// remembers it until now+window.
+func (l *lockoutLog) first(key string, now time.Time, window time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until, ok := l.until[key]; ok && now.Before(until) {
+		return false
+	}
+	if l.until == nil || len(l.until) > 100_000 {
+		l.until = map[string]time.Time{} // bounded: forget rather than grow
+	}
+	l.until[key] = now.Add(window)
+	return true
 }

@@ -93,6 +93,7 @@ type Provider struct {
 	metrics  *metrics
 	pw       *passwords
 	keys     *keyRing
+	lockouts lockoutLog
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
