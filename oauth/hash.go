@@ -124,7 +124,9 @@ func parseArgon2id(hash string) (p argon2Params, salt, key []byte, err error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
 		return p, nil, nil, errors.New("oauth: malformed argon2id parameters")
 	}
-	if p.memory == 0 || p.memory > 4*1024*1024 || p.time == 0 || p.time > 64 || p.threads == 0 {
+	// Bounded: a stored or imported hash must not make one login allocate
+	// gigabytes or run for seconds.
+	if p.memory == 0 || p.memory > 256*1024 || p.time == 0 || p.time > 16 || p.threads == 0 {
 		return p, nil, nil, errors.New("oauth: argon2id parameters out of range")
 	}
 	if salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil {

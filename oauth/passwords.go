@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +61,10 @@ func (pw *passwords) hash(ctx context.Context, password string) (string, error) 
 		return "", err
 	}
 	defer pw.release()
-	return hashArgon2id(password, pw.params)
+	var h string
+	var err error
+	lowPriority(func() { h, err = hashArgon2id(password, pw.params) })
+	return h, err
 }
 
 // verify checks password against hash; an empty hash (unknown user) is
@@ -72,12 +76,37 @@ func (pw *passwords) verify(ctx context.Context, hash, password string) error {
 	}
 	defer pw.release()
 	pw.checks.Add(1)
-	if hash == "" {
-		pw.dummyOnce.Do(func() { pw.dummy, _ = hashArgon2id("latch-dummy-password", pw.params) })
-		_ = verifyHash(pw.dummy, password)
-		return errHashMismatch
-	}
-	return verifyHash(hash, password)
+	var err error
+	lowPriority(func() {
+		if hash == "" {
+			pw.dummyOnce.Do(func() { pw.dummy, _ = hashArgon2id("latch-dummy-password", pw.params) })
+			_ = verifyHash(pw.dummy, password)
+			err = errHashMismatch
+			return
+		}
+		err = verifyHash(hash, password)
+	})
+	return err
+}
+
+// lowPriority runs work on an operating-system thread of its own, at a
+// lower scheduling priority, and ends that thread afterwards. Hashing takes
+// tens of milliseconds of a core; at normal priority a flood of logins kept
+// every processor busy, and a refresh waited for one at each of its round
+// trips. At lower priority the kernel runs request handling first, and
+// hashing takes what is left. (The server runs more Go processors than
+// CPUs, so that a hashing thread never holds the last one.)
+func lowPriority(work func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Exiting while locked ends the thread, so the lowered priority
+		// never reaches another goroutine.
+		runtime.LockOSThread()
+		lowerThreadPriority()
+		work()
+	}()
+	<-done
 }
 
 // busyError answers a saturated hashing pool with 503 and a Retry-After.
