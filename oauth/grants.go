@@ -51,6 +51,8 @@ func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosit
 	if errors.Is(err, errBadCredentials) {
 		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
 	} else if err != nil {
+		// Busy or unavailable: no password was judged, so no failure counts.
+		g.p.release(ctx, attempt)
 		return err
 	}
 	g.p.succeeded(ctx, attempt)

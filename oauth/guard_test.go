@@ -149,3 +149,25 @@ func TestRehashOnLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestBusyLoginsCountNoFailure: a login answered 503 because hashing is
+// saturated judged no password, so it must not count toward a lockout (a
+// 10-minute load run had locked its own address out this way).
+func TestBusyLoginsCountNoFailure(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) {
+		c.LoginMaxFailures, c.LoginMaxFailuresPerAddress = 2, 2
+		c.HashConcurrency, c.HashQueueWait = 1, time.Millisecond
+	})
+	ctx := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.9"})
+	f.p.pw.slots <- struct{}{} // the one hashing slot is taken
+	for range 5 {
+		if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusServiceUnavailable {
+			t.Fatalf("with hashing saturated: %d %q, want 503", r.status, r.Error)
+		}
+	}
+	<-f.p.pw.slots
+	if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Fatalf("after the busy spell: %d %q; busy answers must not count as failures", r.status, r.Error)
+	}
+}
