@@ -171,3 +171,26 @@ func TestBusyLoginsCountNoFailure(t *testing.T) {
 		t.Fatalf("after the busy spell: %d %q; busy answers must not count as failures", r.status, r.Error)
 	}
 }
+
+// TestOperatorsQueueForHashing: while logins are refused for a full hashing
+// pool, an operator creating a user waits for a slot instead of failing.
+func TestOperatorsQueueForHashing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.HashConcurrency, c.HashQueueWait = 1, time.Millisecond })
+	f.p.pw.slots <- struct{}{} // the one hashing slot is taken
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.p.CreateUser(context.Background(), "bob", "pw")
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("CreateUser did not wait for the slot: %v", err)
+	default:
+	}
+	<-f.p.pw.slots
+	if err := <-done; err != nil {
+		t.Fatalf("CreateUser after the slot freed: %v", err)
+	}
+}

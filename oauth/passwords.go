@@ -35,11 +35,22 @@ func newPasswords(params argon2Params, concurrency int, wait time.Duration) *pas
 // errHashBusy means every hashing slot stayed taken past the wait.
 var errHashBusy = errors.New("oauth: password hashing is saturated")
 
-func (pw *passwords) acquire(ctx context.Context) error {
+// acquire takes a hashing slot. A login waits at most pw.wait, then is
+// answered 503; an operator's request (bounded false) waits as long as its
+// context allows, so that a flood of logins cannot make the admin API fail.
+func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 	select {
 	case pw.slots <- struct{}{}:
 		return nil
 	default:
+	}
+	if !bounded {
+		select {
+		case pw.slots <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	t := time.NewTimer(pw.wait)
 	defer t.Stop()
@@ -55,9 +66,10 @@ func (pw *passwords) acquire(ctx context.Context) error {
 
 func (pw *passwords) release() { <-pw.slots }
 
-// hash returns an argon2id hash of password at the configured cost.
+// hash returns an argon2id hash of password at the configured cost; it
+// serves operators (and the upgrade of a hash at login), so it queues.
 func (pw *passwords) hash(ctx context.Context, password string) (string, error) {
-	if err := pw.acquire(ctx); err != nil {
+	if err := pw.acquire(ctx, false); err != nil {
 		return "", err
 	}
 	defer pw.release()
@@ -71,7 +83,7 @@ func (pw *passwords) hash(ctx context.Context, password string) (string, error) 
 // checked against a dummy hash of the same cost, so that it takes as long
 // as a wrong password. It returns errHashMismatch for a wrong password.
 func (pw *passwords) verify(ctx context.Context, hash, password string) error {
-	if err := pw.acquire(ctx); err != nil {
+	if err := pw.acquire(ctx, true); err != nil {
 		return err
 	}
 	defer pw.release()
