@@ -115,6 +115,28 @@ func runJanitor(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// cpus is the number of processors Go found at start, before tuneRuntime.
+var cpus = runtime.GOMAXPROCS(0)
+
+// tuneRuntime sets the process-wide runtime knobs of a server; main calls it
+// for serve only (tests run serve in-process and keep their own settings).
+//   - Password hashing runs on low-priority threads (package oauth), one per
+//     CPU at most; twice as many Go processors as CPUs keep processors free
+//     for requests while every CPU hashes.
+//   - Each argon2id hash allocates 19 MiB, and a heap left to double before
+//     the next collection put the resident size over 150 MB after ten
+//     minutes of mixed load; a soft limit makes the collector run earlier.
+//
+// GOMAXPROCS and GOMEMLIMIT in the environment win.
+func tuneRuntime(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(2 * cpus)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(100 << 20)
+	}
+}
+
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	logs := newBatchWriter(stderr, 50*time.Millisecond)
 	defer logs.Close()
@@ -126,19 +148,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer s.store.Close()
 	cfg := s.cfg
-	// Password hashing runs on low-priority threads (package oauth), one per
-	// CPU at most; twice as many Go processors as CPUs keep processors free
-	// for requests while every CPU hashes. GOMAXPROCS in the environment wins.
-	s.hashers = runtime.GOMAXPROCS(0)
-	if getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(2 * s.hashers)
-	}
-	// Each argon2id hash allocates 19 MiB, and a heap left to double before
-	// the next collection put the resident size over 150 MB after ten minutes
-	// of mixed load. A soft limit makes the collector run earlier instead.
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(100 << 20)
-	}
+	s.hashers = cpus
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p, err := s.provider(reg)
