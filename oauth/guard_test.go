@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,19 +23,7 @@ func TestLockoutIsExactUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 5; c.LoginLockout = time.Minute })
 	before := f.p.pw.checks.Load()
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	results := make([]tokenResponse, 64)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = f.password(t, context.Background(), "alice", "wrong")
-		}()
-	}
-	close(start)
-	wg.Wait()
+	results := atOnce(64, func(int) tokenResponse { return f.password(t, context.Background(), "alice", "wrong") }, nil)
 	if checks := f.p.pw.checks.Load() - before; checks > 5 {
 		t.Fatalf("%d password checks ran, want at most 5", checks)
 	}

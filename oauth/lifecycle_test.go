@@ -286,19 +286,7 @@ func TestConcurrentRefreshWithGrace(t *testing.T) {
 	for _, n := range []int{2, 16} {
 		f := newFixture(t, nil)
 		r0 := f.login(t)
-		results := make([]tokenResponse, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				results[i] = f.refresh(t, r0.RefreshToken)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		results := atOnce(n, func(int) tokenResponse { return f.refresh(t, r0.RefreshToken) }, nil)
 		for i, r := range results {
 			if r.status != http.StatusOK || r.AccessToken != results[0].AccessToken || r.RefreshToken != results[0].RefreshToken {
 				t.Fatalf("n=%d caller %d got %d %q, not the one response", n, i, r.status, r.Error)
@@ -351,6 +339,26 @@ func TestJanitorKeepsOnlyTheLiveSet(t *testing.T) {
 	// Reuse of the spent token is still caught after the purge.
 	wantGrantError(t, f.refresh(t, spent))
 	wantGrantError(t, f.refresh(t, live.RefreshToken))
+}
+
+// atOnce runs do(i) for i in [0, n) in goroutines released together by a
+// barrier, runs during (if any) meanwhile, and returns the answers in order.
+func atOnce(n int, do func(i int) tokenResponse, during func()) []tokenResponse {
+	results := make([]tokenResponse, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = do(i)
+		})
+	}
+	close(start)
+	if during != nil {
+		during()
+	}
+	wg.Wait()
+	return results
 }
 
 func keyOf(t testing.TB, f *fixture, token string) string {

@@ -28,19 +28,7 @@ func TestTwoNodesRefreshExactlyOnce(t *testing.T) {
 			nodes := []*fixture{nodeA, nodeA.node(t, b)}
 			for _, n := range []int{2, 8, 32} {
 				r0 := nodeA.login(t)
-				results := make([]tokenResponse, n)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i := range n {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-start
-						results[i] = nodes[i%2].refresh(t, r0.RefreshToken)
-					}()
-				}
-				close(start)
-				wg.Wait()
+				results := atOnce(n, func(i int) tokenResponse { return nodes[i%2].refresh(t, r0.RefreshToken) }, nil)
 				ok := 0
 				for _, r := range results {
 					switch {
@@ -130,23 +118,14 @@ func TestDisableRacingLogins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := make([]tokenResponse, 16)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = f.password(t, ctx, "alice", "correct horse")
-		}()
+	var disableErr error
+	results := atOnce(16, func(int) tokenResponse { return f.password(t, ctx, "alice", "correct horse") }, func() {
+		time.Sleep(2 * time.Millisecond)
+		_, disableErr = f.p.SetUserDisabled(ctx, u.ID, true)
+	})
+	if disableErr != nil {
+		t.Fatal(disableErr)
 	}
-	close(start)
-	time.Sleep(2 * time.Millisecond)
-	if _, err := f.p.SetUserDisabled(ctx, u.ID, true); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
 	live, err := f.store.ListLiveFamilies(ctx, storage.FamilyFilter{UserID: u.ID}, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
