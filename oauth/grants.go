@@ -100,10 +100,11 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		} else if err != nil {
 			return err
 		}
-		if err := p.store.CreateFamily(ctx, fam); err != nil {
+		var traces []*storage.Token
+		if out, traces, err = p.generate(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
 			return err
 		}
-		if out, err = p.mint(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
+		if err := p.store.CreateFamily(ctx, fam, traces...); err != nil {
 			return err
 		}
 		return p.audit(ctx, storage.Event{Type: EventIssued, FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID})
@@ -159,15 +160,10 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 		LastUsedAt: now,
 		ExpiresAt:  now.Add(p.cfg.AccessTokenTTL),
 	}
-	var out minted
-	err := p.store.InTx(ctx, func(ctx context.Context) error {
-		if err := p.store.CreateFamily(ctx, fam); err != nil {
-			return err
-		}
-		var err error
-		out, err = p.mint(ctx, ar, fam, fam.Scopes, false, "", now)
-		return err
-	})
+	out, traces, err := p.generate(ctx, ar, fam, fam.Scopes, false, "", now)
+	if err == nil {
+		err = p.store.CreateFamily(ctx, fam, traces...)
+	}
 	if err != nil {
 		return storageError("client credentials grant", err)
 	}
@@ -232,18 +228,9 @@ type minted struct {
 	refresh   string
 }
 
-// mint issues an access token with scopes and, if withRefresh, a refresh
-// token carrying the family's full scope, and stores their traces in one
-// statement. No token outlives its family.
-func (p *Provider) mint(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, error) {
-	out, traces, err := p.generate(ctx, ar, fam, scopes, withRefresh, parentKey, now)
-	if err != nil {
-		return out, err
-	}
-	return out, p.store.CreateToken(ctx, traces...)
-}
-
-// generate makes the tokens mint issues and their traces, storing nothing.
+// generate issues an access token with scopes and, if withRefresh, a
+// refresh token carrying the family's full scope, and returns their traces
+// for the caller to store. No token outlives its family.
 func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, []*storage.Token, error) {
 	var out minted
 	out.accessExp = earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)

@@ -191,8 +191,10 @@ type FamilyFilter struct {
 
 // FamilyStore persists logins.
 type FamilyStore interface {
-	// CreateFamily stores f. Returns ErrAlreadyExists if the id is taken.
-	CreateFamily(ctx context.Context, f *Family) error
+	// CreateFamily stores f and the tokens that start it, in one statement
+	// where the database allows it. Returns ErrAlreadyExists if the id or a
+	// token key is taken, and then stores nothing.
+	CreateFamily(ctx context.Context, f *Family, tokens ...*Token) error
 	// GetFamily returns the family. Returns ErrNotFound if it does not exist.
 	GetFamily(ctx context.Context, id string) (*Family, error)
 	// LockFamily returns the family and, inside a transaction, holds a write

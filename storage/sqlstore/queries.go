@@ -24,10 +24,22 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 	return mapErr(fmt.Sprintf("create client %q", c.ID), s.conn(ctx).Create(toClientRow(c)).Error)
 }
 
+// clientColumns reads a client, in the order scanClient expects.
+const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at`
+
+// clientDest is where a row of clientColumns scans to.
+func clientDest(c *clientRow) []any {
+	return []any{&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt}
+}
+
 // GetClient returns the client, or an error wrapping [storage.ErrNotFound].
+// Every authenticated request reads its client, so this bypasses GORM's
+// reflection (15% of a client_credentials grant's CPU).
 func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, error) {
 	var r clientRow
-	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	q := `SELECT ` + clientColumns + ` FROM clients c WHERE c.id = ` + s.placeholder(1)
+	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, id).Scan(clientDest(&r)...)
+	if err != nil {
 		return nil, mapErr(fmt.Sprintf("get client %q", id), err)
 	}
 	c := r.client()
@@ -113,10 +125,33 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return affectedOne(fmt.Sprintf("delete user %q", id), res.RowsAffected, res.Error)
 }
 
-// CreateFamily stores f. Returns an error wrapping [storage.ErrAlreadyExists]
-// if the id is taken.
-func (s *Store) CreateFamily(ctx context.Context, f *storage.Family) error {
-	return mapErr(fmt.Sprintf("create family %q", f.ID), s.conn(ctx).Create(toFamilyRow(f)).Error)
+// CreateFamily stores f and its first tokens: on PostgreSQL in one
+// statement, because a grant that starts a login is otherwise four round
+// trips (begin, two inserts, commit); on SQLite in one transaction. Returns
+// an error wrapping [storage.ErrAlreadyExists] if the id or a token key is
+// taken; then nothing is stored.
+func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*storage.Token) error {
+	op := fmt.Sprintf("create family %q", f.ID)
+	if len(tokens) == 0 {
+		return mapErr(op, s.conn(ctx).Create(toFamilyRow(f)).Error)
+	}
+	if s.dialect != migrations.Postgres {
+		return s.InTx(ctx, func(ctx context.Context) error {
+			if err := mapErr(op, s.conn(ctx).Create(toFamilyRow(f)).Error); err != nil {
+				return err
+			}
+			return s.CreateToken(ctx, tokens...)
+		})
+	}
+	var a pgArgs
+	r := toFamilyRow(f)
+	q := `WITH family AS (
+	INSERT INTO families (id, client_id, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason)
+	VALUES (` + a.list(r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason) + `)
+)
+` + insertTokens(&a, tokens)
+	_, err := s.conn(ctx).Statement.ConnPool.ExecContext(ctx, q, a...)
+	return mapErr(op, err)
 }
 
 // GetFamily returns the family, or an error wrapping [storage.ErrNotFound].
@@ -317,20 +352,16 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 		}
 		return c, tok, fam, err
 	}
-	q := `SELECT c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at,
+	q := `SELECT ` + clientColumns + `,
 	` + tokenFamilyColumns + `
 	FROM clients c LEFT JOIN tokens t ON t."key" = ` + s.placeholder(2) + ` LEFT JOIN families f ON f.id = t.family_id
 	WHERE c.id = ` + s.placeholder(1)
 	var c clientRow
 	var t nullTokenRow
 	var f nullFamilyRow
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, clientID, tokenKey).Scan(
-		&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt,
+	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, clientID, tokenKey).Scan(append(clientDest(&c),
 		&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = gorm.ErrRecordNotFound
-	}
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason)...)
 	if err != nil {
 		return nil, nil, nil, mapErr(fmt.Sprintf("look up client %q and token", clientID), err)
 	}

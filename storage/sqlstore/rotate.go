@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchhq/latch/migrations"
 	"github.com/latchhq/latch/storage"
@@ -30,26 +32,13 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 		})
 	}
 
-	args := []any{ts(r.SpentAt), nullBytesOf(r.Replay), r.SpentKey, r.FamilyID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	var values []string
-	for _, t := range r.Issued {
-		row := toTokenRow(t)
-		values = append(values, fmt.Sprintf("(%s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s)",
-			arg(row.Key), arg(row.Kind), arg(row.FamilyID), arg(row.ClientID), arg(row.Scopes),
-			arg(row.IssuedAt), arg(row.ExpiresAt), arg(row.ParentKey)))
-	}
+	a := pgArgs{ts(r.SpentAt), nullBytesOf(r.Replay), r.SpentKey, r.FamilyID}
 	issuedCTE := `SELECT 1 WHERE false`
-	if len(values) > 0 {
-		issuedCTE = `INSERT INTO tokens ("key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key)
-	SELECT * FROM (VALUES ` + strings.Join(values, ", ") + `) AS v WHERE EXISTS (SELECT 1 FROM spent) RETURNING 1`
+	if len(r.Issued) > 0 {
+		issuedCTE = insertTokens(&a, r.Issued, `WHERE EXISTS (SELECT 1 FROM spent)`) + ` RETURNING 1`
 	}
 	e := toEventRow(r.Event)
-	eventValues := fmt.Sprintf("%s, %s, %s, %s, %s, %s, %s, %s::timestamptz",
-		arg(e.Type), arg(e.FamilyID), arg(e.ClientID), arg(e.UserID), arg(e.Reason), arg(e.Address), arg(e.UserAgent), arg(e.CreatedAt))
+	eventValues := a.list(e.Type, e.FamilyID, e.ClientID, e.UserID, e.Reason, e.Address, e.UserAgent, e.CreatedAt)
 	q := `WITH spent AS (
 	UPDATE tokens SET spent_at = $1, replay = $2 WHERE "key" = $3 AND spent_at IS NULL RETURNING 1
 ), touched AS (
@@ -62,7 +51,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 )
 SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM touched), (SELECT count(*) FROM issued), COALESCE((SELECT id FROM event), 0)`
 	var spent, touched, issued, eventID int64
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&spent, &touched, &issued, &eventID)
+	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, a...).Scan(&spent, &touched, &issued, &eventID)
 	if err != nil {
 		return mapErr(fmt.Sprintf("rotate in family %q", r.FamilyID), err)
 	}
@@ -77,4 +66,44 @@ SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM touched), (SELECT cou
 	}
 	r.Event.ID = eventID
 	return nil
+}
+
+// pgArgs collects the bound values of one PostgreSQL statement built from
+// parts.
+type pgArgs []any
+
+// add binds v and returns its placeholder. A time.Time is stored as
+// [ts] does and cast, because in a VALUES list outside an INSERT
+// PostgreSQL would otherwise take it for text.
+func (a *pgArgs) add(v any) string {
+	cast := ""
+	switch t := v.(type) {
+	case time.Time:
+		v, cast = ts(t), "::timestamptz"
+	case *time.Time:
+		cast = "::timestamptz"
+	}
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a)) + cast
+}
+
+// list binds each value and returns their placeholders, comma-separated.
+func (a *pgArgs) list(vs ...any) string {
+	ps := make([]string, len(vs))
+	for i, v := range vs {
+		ps[i] = a.add(v)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// insertTokens is an INSERT of the tokens' rows, each row kept only if the
+// optional where clause (over the VALUES) holds.
+func insertTokens(a *pgArgs, tokens []*storage.Token, where ...string) string {
+	rows := make([]string, len(tokens))
+	for i, t := range tokens {
+		r := toTokenRow(t)
+		rows[i] = "(" + a.list(r.Key, r.Kind, r.FamilyID, r.ClientID, r.Scopes, r.IssuedAt, r.ExpiresAt, r.ParentKey) + ")"
+	}
+	return `INSERT INTO tokens ("key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key)
+	SELECT * FROM (VALUES ` + strings.Join(rows, ", ") + `) AS v ` + strings.Join(where, " ")
 }

@@ -31,6 +31,9 @@ import (
 
 var _ storage.Store = (*Store)(nil)
 
+// slowStatement is the duration past which a statement is logged as slow.
+const slowStatement = 200 * time.Millisecond
+
 // Options configure [Open].
 type Options struct {
 	// Logger receives GORM's warnings (slow queries, errors) with bound
@@ -60,11 +63,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	cfg := &gorm.Config{
 		TranslateError: true,
 		Logger: quietLogger{logger.NewSlogLogger(l, logger.Config{
-			SlowThreshold:             200 * time.Millisecond,
+			SlowThreshold:             slowStatement,
 			ParameterizedQueries:      true, // bound values can be secret hashes
 			IgnoreRecordNotFoundError: true,
 			LogLevel:                  logger.Warn,
-		})},
+		}), slowStatement},
 		// We ping ourselves below, with the caller's context.
 		DisableAutomaticPing: true,
 	}
@@ -104,6 +107,22 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	// transaction waits for that statement (a deadlock seen in tests); and
 	// pgx caches PostgreSQL statements itself.
 	db, err := gorm.Open(dialector, cfg)
+	for wait := 10 * time.Millisecond; err != nil && dialect == migrations.SQLite && isConflict(err) && wait < 5*time.Second; wait *= 2 {
+		// Two processes opening one new file race to switch it to WAL,
+		// and the loser gets SQLITE_BUSY without the busy timeout being
+		// applied; the switch is done once the winner has it.
+		if db != nil {
+			if failed, err := db.DB(); err == nil {
+				failed.Close()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlstore: open %s: %w: %w", dialect, storage.ErrUnavailable, ctx.Err())
+		case <-time.After(wait):
+		}
+		db, err = gorm.Open(dialector, cfg)
+	}
 	if err != nil {
 		if dialect == migrations.SQLite {
 			// The SQLite dialector opens the file here.
@@ -240,12 +259,27 @@ func mapErr(op string, err error) error {
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
-	case errors.Is(err, gorm.ErrDuplicatedKey):
+	case errors.Is(err, gorm.ErrDuplicatedKey), isDuplicate(err):
 		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyExists)
 	case isConflict(err):
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrConflict, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// isDuplicate reports a unique violation in an error that did not pass
+// through GORM's translation (statements run on the connection directly).
+func isDuplicate(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var liteErr *gosqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || code == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
 }
 
 // isConflict reports a serialization failure or deadlock (PostgreSQL) or a

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Clients", testClients},
 		{"Users", testUsers},
 		{"Families", testFamilies},
+		{"FamilyWithTokens", testFamilyWithTokens},
 		{"Tokens", testTokens},
 		{"TokenFamily", testTokenFamily},
 		{"Rotate", testRotate},
@@ -243,6 +244,50 @@ func testFamilies(ctx context.Context, t *testing.T, s storage.Store) {
 	wantErr(t, "TouchFamily(missing)", s.TouchFamily(ctx, "missing", at(0)), storage.ErrNotFound)
 	_, err = s.RevokeFamily(ctx, "missing", storage.ReasonAdmin, at(0))
 	wantErr(t, "RevokeFamily(missing)", err, storage.ErrNotFound)
+}
+
+// testFamilyWithTokens checks CreateFamily with the tokens that start the
+// login: all stored, or none when a key is taken.
+func testFamilyWithTokens(ctx context.Context, t *testing.T, s storage.Store) {
+	f := newFamily("f1", "u1", "c1", at(0))
+	refresh := newToken("k1", "f1")
+	access := newToken("k2", "f1")
+	access.Kind, access.ParentKey, access.Scopes = storage.KindAccess, "", nil
+	mustOK(t, "CreateFamily(tokens)", s.CreateFamily(ctx, f, access, refresh))
+	for _, want := range []*storage.Token{access, refresh} {
+		tok, fam, err := s.GetTokenFamily(ctx, want.Key)
+		mustOK(t, "GetTokenFamily", err)
+		checkEqual(t, "GetTokenFamily token", tok, want)
+		checkEqual(t, "GetTokenFamily family", fam, f)
+	}
+
+	// A taken token key: neither the family nor the other token is stored.
+	f2 := newFamily("f2", "u1", "c1", at(0))
+	fresh := newToken("k3", "f2")
+	wantErr(t, "CreateFamily(taken token key)", s.CreateFamily(ctx, f2, fresh, newToken("k1", "f2")), storage.ErrAlreadyExists)
+	_, err := s.GetFamily(ctx, "f2")
+	wantErr(t, "GetFamily after a failed CreateFamily", err, storage.ErrNotFound)
+	_, err = s.GetToken(ctx, "k3")
+	wantErr(t, "GetToken after a failed CreateFamily", err, storage.ErrNotFound)
+
+	// A taken family id: the tokens are not stored.
+	wantErr(t, "CreateFamily(taken id)", s.CreateFamily(ctx, newFamily("f1", "u2", "c1", at(0)), newToken("k4", "f1")), storage.ErrAlreadyExists)
+	_, err = s.GetToken(ctx, "k4")
+	wantErr(t, "GetToken after a failed CreateFamily", err, storage.ErrNotFound)
+
+	// Inside a caller's transaction the family joins it.
+	boom := errors.New("boom")
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.CreateFamily(ctx, newFamily("f5", "u1", "c1", at(0)), newToken("k5", "f5")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want boom", err)
+	}
+	_, err = s.GetToken(ctx, "k5")
+	wantErr(t, "GetToken after a rolled-back CreateFamily", err, storage.ErrNotFound)
 }
 
 func testTokens(ctx context.Context, t *testing.T, s storage.Store) {
