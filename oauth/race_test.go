@@ -3,6 +3,9 @@ package oauth
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,4 +156,77 @@ func countEvents(t testing.TB, f *fixture, token, typ string) int {
 		}
 	}
 	return n
+}
+
+// TestTokenRevocationRacingRefresh is TestRevocationRacingRefresh through
+// RFC 7009 (the one-statement revocation on PostgreSQL): every token the
+// refresher got is dead afterwards, and with JWT access tokens every one
+// still unexpired is on the denylist, for resource servers that verify
+// offline.
+func TestTokenRevocationRacingRefresh(t *testing.T) {
+	for _, format := range []string{FormatOpaque, FormatJWT} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, func(c *Config) { c.RefreshGrace, c.AccessTokenFormat = 0, format })
+			for round := range 5 {
+				r0 := f.login(t)
+				var mu sync.Mutex
+				var accessTokens, refreshTokens []string
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					rt := r0.RefreshToken
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						r := f.refresh(t, rt)
+						if r.status != http.StatusOK {
+							return
+						}
+						mu.Lock()
+						accessTokens = append(accessTokens, r.AccessToken)
+						refreshTokens = append(refreshTokens, r.RefreshToken)
+						mu.Unlock()
+						rt = r.RefreshToken
+					}
+				})
+				time.Sleep(time.Duration(round) * 3 * time.Millisecond)
+				form := url.Values{"token": {r0.AccessToken}}
+				r := httptest.NewRequest(http.MethodPost, "/oauth2/revoke", strings.NewReader(form.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.SetBasicAuth("app", f.secret)
+				if err := f.p.Revoke(context.Background(), r); err != nil {
+					t.Fatalf("round %d: revoke: %v", round, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+				close(stop)
+				wg.Wait()
+				mu.Lock()
+				for _, tok := range append(append(accessTokens, refreshTokens...), r0.AccessToken, r0.RefreshToken) {
+					if f.active(t, tok) {
+						t.Fatalf("round %d: a token of the revoked login is live", round)
+					}
+				}
+				if format == FormatJWT {
+					for _, tok := range append(accessTokens, r0.AccessToken) {
+						parsed, _, ok, err := f.p.parseAccessJWT(context.Background(), tok)
+						if err != nil || !ok {
+							t.Fatalf("round %d: parse an issued JWT: ok=%v, %v", round, ok, err)
+						}
+						denied, err := f.store.IsDenied(context.Background(), parsed.key)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !denied {
+							t.Fatalf("round %d: an access token of the revoked login is not on the denylist", round)
+						}
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
 }

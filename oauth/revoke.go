@@ -35,30 +35,32 @@ func (h *revocation) RevokeToken(ctx context.Context, token string, _ fosite.Tok
 		return nil
 	}
 	now := p.now()
-	err := p.store.InTx(ctx, func(ctx context.Context) error {
-		tok, fam, err := p.store.LockTokenFamily(ctx, parsed.key)
-		if err != nil {
-			return err
-		}
-		if tok.ClientID != client.GetID() {
-			return fosite.ErrUnauthorizedClient.WithHint("The token was issued to another client.")
-		}
-		if fam.Revoked() {
-			return nil // already ended: nothing to do, nothing to record
-		}
-		e := storage.Event{Type: EventRevoked, FamilyID: fam.ID, ClientID: tok.ClientID, UserID: fam.UserID}
-		if err := p.audit(ctx, e); err != nil {
-			return err
-		}
-		return p.revokeFamily(ctx, fam, storage.ReasonRevoked, e, now)
-	})
-	var rfc *fosite.RFC6749Error
-	switch {
-	case err == nil, errors.Is(err, storage.ErrNotFound):
-		return nil
-	case errors.As(err, &rfc):
-		return err
-	default:
-		return storageError("revoke", err)
+	events := []*storage.Event{
+		{Type: EventRevoked, ClientID: client.GetID()},
+		{Type: EventFamilyRevoked, ClientID: client.GetID(), Reason: storage.ReasonRevoked},
 	}
+	for i, e := range events {
+		e.CreatedAt = now
+		*events[i] = p.stamp(ctx, *e)
+	}
+	tok, _, revoked, err := p.store.RevokeByToken(ctx, storage.Revocation{
+		Key: parsed.key, ClientID: client.GetID(), At: now, Reason: storage.ReasonRevoked,
+		DenyAccessTokens: p.JWTAccessTokens(), Events: events,
+	})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return storageError("revoke", err)
+	case tok.ClientID != client.GetID():
+		return fosite.ErrUnauthorizedClient.WithHint("The token was issued to another client.")
+	}
+	// Reported once stored: a log line or a count never precedes a
+	// revocation that rolled back.
+	if revoked {
+		for _, e := range events {
+			p.report(ctx, *e)
+		}
+	}
+	return nil
 }

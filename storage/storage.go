@@ -241,6 +241,13 @@ type TokenStore interface {
 	// write lock of LockFamily on the family, and one on the token; a caller
 	// that waited for the locks sees what the previous holder committed.
 	LockTokenFamily(ctx context.Context, key string) (*Token, *Family, error)
+	// RevokeByToken ends the login of the token r.Key if the token was
+	// issued to r.ClientID and the login is live, with its denylist entries
+	// and events, in one statement where the database allows it. It
+	// returns the token and its family as they were before, and whether
+	// this call ended the login. Returns ErrNotFound if the token or its
+	// family does not exist.
+	RevokeByToken(ctx context.Context, r Revocation) (tok *Token, fam *Family, revoked bool, err error)
 	// GetToken returns the token. Returns ErrNotFound if it does not exist.
 	GetToken(ctx context.Context, key string) (*Token, error)
 	// SpendToken sets SpentAt and Replay on an unspent token. Returns
@@ -260,6 +267,22 @@ type Rotation struct {
 	// Issued are the new tokens' traces; Event records the rotation.
 	Issued []*Token
 	Event  *Event
+}
+
+// Revocation is what one RFC 7009 revocation writes.
+type Revocation struct {
+	// Key is the presented token; ClientID the client that presented it.
+	Key      string
+	ClientID string
+	// At and Reason are recorded on the family.
+	At     time.Time
+	Reason string
+	// DenyAccessTokens puts the family's access tokens unexpired at At on
+	// the denylist (JWT access tokens).
+	DenyAccessTokens bool
+	// Events are stored in order when the login ends, with their FamilyID
+	// and UserID set from the family.
+	Events []*Event
 }
 
 // PurgeCounts says how many rows one [Purger.Purge] batch removed or wiped.

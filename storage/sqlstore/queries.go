@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"gorm.io/gorm/clause"
 
 	"github.com/latchhq/latch/migrations"
@@ -294,6 +292,12 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 const tokenFamilyColumns = `t."key", t.kind, t.family_id, t.client_id, t.scopes, t.issued_at, t.expires_at, t.spent_at, t.parent_key, t.replay,
 	f.id, f.client_id, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
 
+// tokenFamilyDest is where a row of tokenFamilyColumns scans to.
+func tokenFamilyDest(t *tokenRow, f *familyRow) []any {
+	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
+}
+
 // GetTokenFamily returns a token and its family with one join, or an error
 // wrapping [storage.ErrNotFound].
 func (s *Store) GetTokenFamily(ctx context.Context, key string) (*storage.Token, *storage.Family, error) {
@@ -320,12 +324,7 @@ func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.T
 	q := `SELECT ` + tokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + s.placeholder(1) + suffix
 	var t tokenRow
 	var f familyRow
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, key).Scan(
-		&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = gorm.ErrRecordNotFound
-	}
+	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, key).Scan(tokenFamilyDest(&t, &f)...)
 	if err != nil {
 		return nil, nil, mapErr("get token and family", err)
 	}

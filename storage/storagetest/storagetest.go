@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"TokenFamily", testTokenFamily},
 		{"Rotate", testRotate},
 		{"LookupClientToken", testLookupClientToken},
+		{"RevokeByToken", testRevokeByToken},
 		{"ConcurrentLockTokenFamily", testConcurrentLockTokenFamily},
 		{"Replay", testReplay},
 		{"Purge", testPurge},
