@@ -28,6 +28,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 	}
+	s.prepareHot(ctx)
 	return nil
 }
 

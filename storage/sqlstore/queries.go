@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,12 +30,10 @@ func clientDest(c *clientRow) []any {
 }
 
 // GetClient returns the client, or an error wrapping [storage.ErrNotFound].
-// Every authenticated request reads its client, so this bypasses GORM's
-// reflection (15% of a client_credentials grant's CPU).
+// Every authenticated request reads its client: a hot statement (hot.go).
 func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, error) {
 	var r clientRow
-	q := `SELECT ` + clientColumns + ` FROM clients c WHERE c.id = ` + s.placeholder(1)
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, id).Scan(clientDest(&r)...)
+	err := s.queryRow(ctx, s.hot.getClient, id).Scan(clientDest(&r)...)
 	if err != nil {
 		return nil, mapErr(fmt.Sprintf("get client %q", id), err)
 	}
@@ -130,12 +127,17 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 // taken; then nothing is stored.
 func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*storage.Token) error {
 	op := fmt.Sprintf("create family %q", f.ID)
+	insert := func(ctx context.Context) error {
+		r := toFamilyRow(f)
+		_, err := s.exec(ctx, s.hot.insertFamily, r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason)
+		return mapErr(op, err)
+	}
 	if len(tokens) == 0 {
-		return mapErr(op, s.conn(ctx).Create(toFamilyRow(f)).Error)
+		return insert(ctx)
 	}
 	if s.dialect != migrations.Postgres {
 		return s.InTx(ctx, func(ctx context.Context) error {
-			if err := mapErr(op, s.conn(ctx).Create(toFamilyRow(f)).Error); err != nil {
+			if err := insert(ctx); err != nil {
 				return err
 			}
 			return s.CreateToken(ctx, tokens...)
@@ -185,8 +187,8 @@ func (s *Store) getFamily(ctx context.Context, id string, lock bool) (*storage.F
 // TouchFamily sets LastUsedAt. Returns an error wrapping
 // [storage.ErrNotFound] if the family does not exist.
 func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error {
-	res := s.conn(ctx).Exec("UPDATE families SET last_used_at = ? WHERE id = ?", ts(at), id)
-	return affectedOne(fmt.Sprintf("touch family %q", id), res.RowsAffected, res.Error)
+	n, err := rowsAffected(s.exec(ctx, s.hot.touchFamily, ts(at), id))
+	return affectedOne(fmt.Sprintf("touch family %q", id), n, err)
 }
 
 // RevokeFamily marks the family revoked unless it already is, and reports
@@ -194,16 +196,13 @@ func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error 
 // [storage.ErrNotFound] if the family does not exist.
 func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error) {
 	op := fmt.Sprintf("revoke family %q", id)
-	db := s.conn(ctx)
-	res := db.Exec("UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", ts(at), reason, id)
-	if res.Error != nil {
-		return false, mapErr(op, res.Error)
-	}
-	if res.RowsAffected > 0 {
+	if n, err := rowsAffected(s.exec(ctx, s.hot.revokeFamily, ts(at), reason, id)); err != nil {
+		return false, mapErr(op, err)
+	} else if n > 0 {
 		return true, nil
 	}
 	var n int64
-	if err := db.Model(&familyRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+	if err := s.conn(ctx).Model(&familyRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
 		return false, mapErr(op, err)
 	}
 	if n == 0 {
@@ -280,11 +279,18 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	rows := make([]*tokenRow, len(ts))
-	for i, t := range ts {
-		rows[i] = toTokenRow(t)
+	args := make([]any, 0, len(ts)*tokenColumnCount)
+	for _, t := range ts {
+		args = append(args, tokenValues(toTokenRow(t))...)
 	}
-	return mapErr(fmt.Sprintf("create token of family %q", ts[0].FamilyID), s.conn(ctx).Create(rows).Error)
+	q := ""
+	if len(ts) <= len(s.hot.insertTokens) {
+		q = s.hot.insertTokens[len(ts)-1]
+	} else {
+		q = insertTokensSQL(placeholders(s.dialect), len(ts))
+	}
+	_, err := s.exec(ctx, q, args...)
+	return mapErr(fmt.Sprintf("create token of family %q", ts[0].FamilyID), err)
 }
 
 // tokenFamilyColumns reads a token and its family in one row, in the order
@@ -321,10 +327,9 @@ func (s *Store) LockTokenFamily(ctx context.Context, key string) (*storage.Token
 // tokenFamily runs the join on database/sql directly: it is the hottest
 // read of Latch, and GORM's reflection cost more than the query on SQLite.
 func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.Token, *storage.Family, error) {
-	q := `SELECT ` + tokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + s.placeholder(1) + suffix
 	var t tokenRow
 	var f familyRow
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, key).Scan(tokenFamilyDest(&t, &f)...)
+	err := s.queryRow(ctx, s.hot.tokenFamily+suffix, key).Scan(tokenFamilyDest(&t, &f)...)
 	if err != nil {
 		return nil, nil, mapErr("get token and family", err)
 	}
@@ -351,14 +356,10 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 		}
 		return c, tok, fam, err
 	}
-	q := `SELECT ` + clientColumns + `,
-	` + tokenFamilyColumns + `
-	FROM clients c LEFT JOIN tokens t ON t."key" = ` + s.placeholder(2) + ` LEFT JOIN families f ON f.id = t.family_id
-	WHERE c.id = ` + s.placeholder(1)
 	var c clientRow
 	var t nullTokenRow
 	var f nullFamilyRow
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, clientID, tokenKey).Scan(append(clientDest(&c),
+	err := s.queryRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(append(clientDest(&c),
 		&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
 		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason)...)
 	if err != nil {
@@ -396,15 +397,6 @@ type nullFamilyRow struct {
 	RevokedAt                                                      *time.Time
 }
 
-// placeholder is the n-th bind parameter in the dialect's syntax ($n on
-// PostgreSQL, ?n on SQLite), so a query may use them in any order.
-func (s *Store) placeholder(n int) string {
-	if s.dialect == migrations.Postgres {
-		return "$" + strconv.Itoa(n)
-	}
-	return "?" + strconv.Itoa(n)
-}
-
 // GetToken returns the token, or an error wrapping [storage.ErrNotFound].
 func (s *Store) GetToken(ctx context.Context, key string) (*storage.Token, error) {
 	var r tokenRow
@@ -419,16 +411,13 @@ func (s *Store) GetToken(ctx context.Context, key string) (*storage.Token, error
 // [storage.ErrConflict] if the token was already spent, [storage.ErrNotFound]
 // if it does not exist.
 func (s *Store) SpendToken(ctx context.Context, key string, at time.Time, replay []byte) error {
-	db := s.conn(ctx)
-	res := db.Exec(`UPDATE tokens SET spent_at = ?, replay = ? WHERE "key" = ? AND spent_at IS NULL`, ts(at), nullBytesOf(replay), key)
-	if res.Error != nil {
-		return mapErr("spend token", res.Error)
-	}
-	if res.RowsAffected > 0 {
+	if n, err := rowsAffected(s.exec(ctx, s.hot.spendToken, ts(at), nullBytesOf(replay), key)); err != nil {
+		return mapErr("spend token", err)
+	} else if n > 0 {
 		return nil
 	}
 	var n int64
-	if err := db.Model(&tokenRow{}).Where(`"key" = ?`, key).Count(&n).Error; err != nil {
+	if err := s.conn(ctx).Model(&tokenRow{}).Where(`"key" = ?`, key).Count(&n).Error; err != nil {
 		return mapErr("spend token", err)
 	}
 	if n == 0 {
@@ -535,11 +524,8 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 // AppendEvent stores e and sets e.ID.
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	r := toEventRow(e)
-	if err := s.conn(ctx).Create(r).Error; err != nil {
-		return mapErr(fmt.Sprintf("append event %q", e.Type), err)
-	}
-	e.ID = r.ID
-	return nil
+	err := s.queryRow(ctx, s.hot.insertEvent, r.Type, r.FamilyID, r.ClientID, r.UserID, r.Reason, r.Address, r.UserAgent, r.CreatedAt).Scan(&e.ID)
+	return mapErr(fmt.Sprintf("append event %q", e.Type), err)
 }
 
 // ListEvents returns the events of a family in the order they were appended.
@@ -556,6 +542,14 @@ func (s *Store) ListEvents(ctx context.Context, familyID string) ([]storage.Even
 }
 
 // affectedOne turns "no row changed" into ErrNotFound.
+// rowsAffected is the row count of a statement's result, or its error.
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func affectedOne(op string, rows int64, err error) error {
 	if err != nil {
 		return mapErr(op, err)

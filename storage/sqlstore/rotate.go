@@ -82,6 +82,8 @@ func (a *pgArgs) add(v any) string {
 		v, cast = ts(t), "::timestamptz"
 	case *time.Time:
 		cast = "::timestamptz"
+	case nullBytes:
+		cast = "::bytea"
 	}
 	*a = append(*a, v)
 	return "$" + strconv.Itoa(len(*a)) + cast
@@ -101,9 +103,8 @@ func (a *pgArgs) list(vs ...any) string {
 func insertTokens(a *pgArgs, tokens []*storage.Token, where ...string) string {
 	rows := make([]string, len(tokens))
 	for i, t := range tokens {
-		r := toTokenRow(t)
-		rows[i] = "(" + a.list(r.Key, r.Kind, r.FamilyID, r.ClientID, r.Scopes, r.IssuedAt, r.ExpiresAt, r.ParentKey) + ")"
+		rows[i] = "(" + a.list(tokenValues(toTokenRow(t))...) + ")"
 	}
-	return `INSERT INTO tokens ("key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key)
+	return `INSERT INTO tokens (` + tokenInsertColumns + `)
 	SELECT * FROM (VALUES ` + strings.Join(rows, ", ") + `) AS v ` + strings.Join(where, " ")
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gosqlite "github.com/glebarez/go-sqlite"
@@ -47,6 +48,8 @@ type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
 	dialect string
+	hot     hotSQL
+	stmts   atomic.Pointer[prepared]
 }
 
 // Open connects to databaseURL, which is either sqlite:PATH or a
@@ -150,7 +153,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, hot: newHotSQL(dialect)}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, password))
@@ -202,7 +205,12 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.sqlDB.Close() }
+func (s *Store) Close() error {
+	if m := s.stmts.Swap(nil); m != nil {
+		closeAll(*m)
+	}
+	return s.sqlDB.Close()
+}
 
 // txKey is the context key of a transaction of store s.
 type txKey struct{ s *Store }
