@@ -150,7 +150,7 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*
 	VALUES (` + a.list(r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason) + `)
 )
 ` + insertTokens(&a, tokens)
-	_, err := s.conn(ctx).Statement.ConnPool.ExecContext(ctx, q, a...)
+	_, err := s.exec(ctx, q, a...)
 	return mapErr(op, err)
 }
 
@@ -187,7 +187,7 @@ func (s *Store) getFamily(ctx context.Context, id string, lock bool) (*storage.F
 // TouchFamily sets LastUsedAt. Returns an error wrapping
 // [storage.ErrNotFound] if the family does not exist.
 func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error {
-	n, err := rowsAffected(s.exec(ctx, s.hot.touchFamily, ts(at), id))
+	n, err := s.exec(ctx, s.hot.touchFamily, ts(at), id)
 	return affectedOne(fmt.Sprintf("touch family %q", id), n, err)
 }
 
@@ -196,7 +196,7 @@ func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error 
 // [storage.ErrNotFound] if the family does not exist.
 func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error) {
 	op := fmt.Sprintf("revoke family %q", id)
-	if n, err := rowsAffected(s.exec(ctx, s.hot.revokeFamily, ts(at), reason, id)); err != nil {
+	if n, err := s.exec(ctx, s.hot.revokeFamily, ts(at), reason, id); err != nil {
 		return false, mapErr(op, err)
 	} else if n > 0 {
 		return true, nil
@@ -411,7 +411,7 @@ func (s *Store) GetToken(ctx context.Context, key string) (*storage.Token, error
 // [storage.ErrConflict] if the token was already spent, [storage.ErrNotFound]
 // if it does not exist.
 func (s *Store) SpendToken(ctx context.Context, key string, at time.Time, replay []byte) error {
-	if n, err := rowsAffected(s.exec(ctx, s.hot.spendToken, ts(at), nullBytesOf(replay), key)); err != nil {
+	if n, err := s.exec(ctx, s.hot.spendToken, ts(at), nullBytesOf(replay), key); err != nil {
 		return mapErr("spend token", err)
 	} else if n > 0 {
 		return nil
@@ -542,14 +542,6 @@ func (s *Store) ListEvents(ctx context.Context, familyID string) ([]storage.Even
 }
 
 // affectedOne turns "no row changed" into ErrNotFound.
-// rowsAffected is the row count of a statement's result, or its error.
-func rowsAffected(res sql.Result, err error) (int64, error) {
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
 func affectedOne(op string, rows int64, err error) error {
 	if err != nil {
 		return mapErr(op, err)

@@ -54,7 +54,7 @@ FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = $1`
 	var t tokenRow
 	var f familyRow
 	var ended, stored int
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, a...).Scan(append(tokenFamilyDest(&t, &f), &ended, &stored)...)
+	err := s.queryRow(ctx, q, a...).Scan(append(tokenFamilyDest(&t, &f), &ended, &stored)...)
 	if err != nil {
 		return nil, nil, false, mapErr("revoke by token", err)
 	}

@@ -51,7 +51,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 )
 SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM touched), (SELECT count(*) FROM issued), COALESCE((SELECT id FROM event), 0)`
 	var spent, touched, issued, eventID int64
-	err := s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, a...).Scan(&spent, &touched, &issued, &eventID)
+	err := s.queryRow(ctx, q, a...).Scan(&spent, &touched, &issued, &eventID)
 	if err != nil {
 		return mapErr(fmt.Sprintf("rotate in family %q", r.FamilyID), err)
 	}

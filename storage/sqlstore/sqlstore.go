@@ -21,6 +21,8 @@ import (
 	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -45,8 +47,10 @@ type Options struct {
 // Store is a [storage.Store] on PostgreSQL or SQLite. It is safe for
 // concurrent use.
 type Store struct {
-	db      *gorm.DB
-	sqlDB   *sql.DB
+	db    *gorm.DB
+	sqlDB *sql.DB
+	// pool is PostgreSQL's connection pool, under sqlDB (nil on SQLite).
+	pool    *pgxpool.Pool
 	dialect string
 	hot     hotSQL
 	stmts   atomic.Pointer[prepared]
@@ -79,6 +83,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		dialector gorm.Dialector
 		dialect   string
 		password  string
+		pool      *pgxpool.Pool
 	)
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
@@ -96,7 +101,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		}
 		password, _ = u.User.Password()
 		dialect = migrations.Postgres
-		dialector = postgres.Open(databaseURL)
+		if pool, err = openPool(databaseURL); err != nil {
+			return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, password))
+		}
+		// GORM works through database/sql on the same pool; the hot
+		// statements use the pool directly (hot.go).
+		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)})
 	default:
 		scheme, _, _ := strings.Cut(databaseURL, ":")
 		if len(scheme) > 20 || strings.ContainsAny(scheme, "/@") {
@@ -127,6 +137,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db, err = gorm.Open(dialector, cfg)
 	}
 	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
 		if dialect == migrations.SQLite {
 			// The SQLite dialector opens the file here.
 			return nil, fmt.Errorf("sqlstore: open %s: %w: %w", dialect, storage.ErrUnavailable, err)
@@ -144,21 +157,29 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		// serializes transactions, which LockFamily relies on.
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
-	} else {
-		sqlDB.SetMaxOpenConns(16)
-		sqlDB.SetMaxIdleConns(16)
-		// Recycle connections so that none outlives a database restart or a
-		// failover for long; pgx also pings a connection idle for over 1s
-		// before reusing it.
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, hot: newHotSQL(dialect)}
+	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect)}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		sqlDB.Close()
+		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, password))
 	}
 	return s, nil
+}
+
+// openPool makes the PostgreSQL connection pool; it connects lazily.
+func openPool(databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns=") {
+		cfg.MaxConns = 16
+	}
+	// Recycle connections so that none outlives a database restart or a
+	// failover for long.
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.MaxConnLifetime = 30 * time.Minute
+	return pgxpool.NewWithConfig(context.Background(), cfg)
 }
 
 // sqliteDSN adds our connection settings to path: WAL so that readers do not
@@ -209,7 +230,11 @@ func (s *Store) Close() error {
 	if m := s.stmts.Swap(nil); m != nil {
 		closeAll(*m)
 	}
-	return s.sqlDB.Close()
+	err := s.sqlDB.Close()
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return err
 }
 
 // txKey is the context key of a transaction of store s.
