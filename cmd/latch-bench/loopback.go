@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // checkLoopbackURL accepts an http or https URL whose host is localhost or a
@@ -41,6 +42,12 @@ func isLoopbackHost(host string) bool {
 		return false
 	}
 	return addr.Unmap().IsLoopback()
+}
+
+// newLoopbackDialer returns the dialer of every connection the tool opens:
+// it refuses anything but loopback ([loopbackOnly]).
+func newLoopbackDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}
 }
 
 // loopbackOnly is a [net.Dialer] Control function that refuses any

@@ -89,7 +89,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "workers, each with one request in flight")
 	fs.IntVar(&cfg.users, "users", 0, "users to provision (default: the concurrency)")
 	fs.IntVar(&cfg.pool, "pool", 1000, "client_credentials access tokens in the introspection pool")
-	fs.IntVar(&cfg.revokePool, "revoke-pool", 0, "tokens pre-issued for the revoke scenario (default: enough for 2,500 revocations/s over --duration)")
+	fs.IntVar(&cfg.revokePool, "revoke-pool", 0, "tokens pre-issued for the revoke scenario (default: enough for 8,000 revocations/s over --duration)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object instead of the table")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the provisioned client and users (default: delete them at the end)")
@@ -129,11 +129,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	return &cfg, nil
 }
 
-// autoRevokePool sizes the revoke pool for 2,500 revocations/s over d, within
+// autoRevokePool sizes the revoke pool for 8,000 revocations/s over d, within
 // [1000, 200000]. When the server is faster, the scenario ends early and says
 // so; --revoke-pool raises it.
 func autoRevokePool(d time.Duration) int {
-	n := int(d.Seconds() * 2500)
+	n := int(d.Seconds() * 8000)
 	return min(max(n, 1000), 200_000)
 }
 

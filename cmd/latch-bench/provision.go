@@ -48,9 +48,8 @@ type user struct {
 }
 
 func newBench(cfg *config, stderr io.Writer) *bench {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}
 	tr := &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         newLoopbackDialer().DialContext,
 		MaxIdleConns:        cfg.concurrency * 2,
 		MaxIdleConnsPerHost: cfg.concurrency * 2,
 		IdleConnTimeout:     90 * time.Second,
@@ -260,6 +259,10 @@ func passwordForm(u user) url.Values {
 }
 
 var clientCredentialsForm = url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+
+// clientCredentialsBody is clientCredentialsForm, encoded once for the timed
+// requests.
+var clientCredentialsBody = clientCredentialsForm.Encode()
 
 // issueTokens gets n client_credentials access tokens before a timed phase,
 // at the run's concurrency (a closed loop, so it never outruns the server).

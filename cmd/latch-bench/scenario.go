@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -79,6 +78,11 @@ func (p picker) pick(r *rand.Rand) op {
 
 func (p picker) has(o op) bool { return slices.Contains(p.ops, o) }
 
+// needsServer reports whether any op of the mix talks to Latch.
+func (p picker) needsServer() bool {
+	return slices.ContainsFunc(p.ops, func(o op) bool { return o != opHash })
+}
+
 // scenarios in the order "all" runs them: hash next to password, whose
 // ceiling it is.
 var scenarioNames = []string{"hash", "password", "refresh", "client_credentials", "introspect", "revoke", "mixed"}
@@ -123,7 +127,8 @@ const (
 	argonKeyLen    = 32
 )
 
-// worker is one closed-loop virtual user. Nothing in it is shared.
+// worker is one closed-loop virtual user. Nothing in it is shared but what
+// it only reads: the bench and the wire target.
 type worker struct {
 	b    *bench
 	rng  *rand.Rand
@@ -133,8 +138,23 @@ type worker struct {
 	// spare is a revocable token issued after the pool ran out (mixed).
 	spare string
 	stats [numOps]samples
-	buf   bytes.Buffer
 	salt  []byte
+	// wire carries the timed requests; form is their body, reused.
+	wire *wireConn
+	form []byte
+	// passwordBody is the form of this worker's password grant, which
+	// never changes.
+	passwordBody string
+}
+
+func newWorker(b *bench, u user, target *wireTarget) *worker {
+	return &worker{
+		b:            b,
+		rng:          rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		user:         u,
+		wire:         newWireConn(target),
+		passwordBody: passwordForm(u).Encode(),
+	}
 }
 
 // revokePool hands out each token once.
@@ -159,17 +179,27 @@ func (p *revokePool) take() (string, bool) {
 func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	mix := newPicker(mixes[name])
 	conc := b.cfg.concurrency
+	target, err := newWireTarget(b.cfg.baseURL, b.basicAuth, b.cfg.timeout, nil)
+	if err != nil {
+		return result{}, err
+	}
 	workers := make([]*worker, conc)
 	for i := range workers {
-		w := &worker{b: b, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+		var u user
 		if len(b.users) > 0 {
-			w.user = b.users[i%len(b.users)]
+			u = b.users[i%len(b.users)]
 		}
+		w := newWorker(b, u, target)
 		if mix.has(opHash) {
 			w.salt = []byte(randomHex(8))
 		}
 		workers[i] = w
 	}
+	defer func() {
+		for _, w := range workers {
+			w.wire.close()
+		}
+	}()
 	if mix.has(opRefresh) {
 		// Each worker starts its own login, so rotations never contend.
 		err := parallel(ctx, conc, conc, func(ctx context.Context, i int) error {
@@ -209,6 +239,17 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 			return result{}, err
 		}
 		pool = &revokePool{tokens: tokens}
+	}
+	if mix.needsServer() {
+		// Connect outside the clock: net/http's pool had warm connections
+		// from the phases above, and a first request should not time a
+		// dial (or a TLS handshake) that later ones don't.
+		err := parallel(ctx, conc, conc, func(ctx context.Context, i int) error {
+			return workers[i].wire.connect(ctx)
+		})
+		if err != nil {
+			return result{}, fmt.Errorf("latch-bench: %s: %s", name, shortNetError(err))
+		}
 	}
 
 	var count atomic.Int64
@@ -290,20 +331,14 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 		w.stats[o].lat = append(w.stats[o].lat, time.Since(t0))
 		return true
 	}
-	var path string
-	var form url.Values
+	path, tok := "/oauth2/token", ""
 	switch o {
-	case opPassword:
-		path, form = "/oauth2/token", passwordForm(w.user)
 	case opRefresh:
-		path, form = "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.refresh}}
-	case opClientCredentials:
-		path, form = "/oauth2/token", clientCredentialsForm
+		tok = w.refresh
 	case opIntrospect:
-		tok := w.b.introspectPool[w.rng.IntN(len(w.b.introspectPool))]
-		path, form = "/oauth2/introspect", url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
+		path, tok = "/oauth2/introspect", w.b.introspectPool[w.rng.IntN(len(w.b.introspectPool))]
 	case opRevoke:
-		tok := w.spare
+		tok = w.spare
 		w.spare = ""
 		if tok == "" {
 			var ok bool
@@ -312,22 +347,12 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 				return false
 			}
 		}
-		path, form = "/oauth2/revoke", url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
+		path = "/oauth2/revoke"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.b.cfg.baseURL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		panic(err) // the URL was checked at start-up
-	}
-	req.Header["Content-Type"] = contentTypeForm
-	req.Header["Authorization"] = []string{w.b.basicAuth}
+	w.form = w.appendForm(w.form[:0], o, tok)
 
 	t0 := time.Now()
-	res, err := w.b.hc.Do(req)
-	if err == nil {
-		w.buf.Reset()
-		_, err = w.buf.ReadFrom(res.Body)
-		res.Body.Close()
-	}
+	status, body, err := w.wire.post(ctx, path, w.form)
 	d := time.Since(t0)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -341,9 +366,9 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 	}
 	st := &w.stats[o]
 	st.lat = append(st.lat, d)
-	if res.StatusCode/100 != 2 {
-		st.fail(errKey{status: res.StatusCode, code: oauthErrorCode(w.buf.Bytes())})
-		if o == opRefresh && res.StatusCode == http.StatusBadRequest {
+	if status/100 != 2 {
+		st.fail(errKey{status: status, code: oauthErrorCode(body)})
+		if o == opRefresh && status == http.StatusBadRequest {
 			w.relogin(ctx)
 		}
 		return true
@@ -351,8 +376,8 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 	switch o {
 	case opRefresh:
 		var t tokenAnswer
-		if json.Unmarshal(w.buf.Bytes(), &t) != nil || t.RefreshToken == "" {
-			st.fail(errKey{status: res.StatusCode, code: "no refresh_token"})
+		if json.Unmarshal(body, &t) != nil || t.RefreshToken == "" {
+			st.fail(errKey{status: status, code: "no refresh_token"})
 			w.relogin(ctx)
 			return true
 		}
@@ -361,11 +386,43 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 		var in struct {
 			Active bool `json:"active"`
 		}
-		if json.Unmarshal(w.buf.Bytes(), &in) != nil || !in.Active {
-			st.fail(errKey{status: res.StatusCode, code: "inactive"})
+		if json.Unmarshal(body, &in) != nil || !in.Active {
+			st.fail(errKey{status: status, code: "inactive"})
 		}
 	}
 	return true
+}
+
+// appendForm appends the body of a timed o request about tok (the refresh
+// token, or the token to introspect or revoke) to dst. The bytes are those
+// url.Values.Encode gives, keys sorted, without building a url.Values:
+// QueryEscape returns its argument when there is nothing to escape, as in
+// Latch's tokens.
+func (w *worker) appendForm(dst []byte, o op, tok string) []byte {
+	switch o {
+	case opPassword:
+		return append(dst, w.passwordBody...)
+	case opRefresh:
+		return appendQuery(dst, "grant_type", "refresh_token", "refresh_token", tok)
+	case opClientCredentials:
+		return append(dst, clientCredentialsBody...)
+	default: // introspect, revoke
+		return appendQuery(dst, "token", tok, "token_type_hint", "access_token")
+	}
+}
+
+// appendQuery appends key=value pairs, given in order, escaped and joined
+// by "&".
+func appendQuery(dst []byte, pairs ...string) []byte {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if i > 0 {
+			dst = append(dst, '&')
+		}
+		dst = append(dst, url.QueryEscape(pairs[i])...)
+		dst = append(dst, '=')
+		dst = append(dst, url.QueryEscape(pairs[i+1])...)
+	}
+	return dst
 }
 
 // relogin starts a new login after the worker's refresh chain broke, outside
@@ -378,8 +435,6 @@ func (w *worker) relogin(ctx context.Context) {
 	}
 	w.refresh = t.RefreshToken
 }
-
-var contentTypeForm = []string{"application/x-www-form-urlencoded"}
 
 func basic(id, secret string) string {
 	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
