@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -80,11 +82,13 @@ func noEnv(string) string { return "" }
 // the tool deleted what it provisioned.
 func TestEndToEnd(t *testing.T) {
 	srv := newTestServer(t)
+	settled := filepath.Join(t.TempDir(), "settled")
 	var stdout, stderr bytes.Buffer
 	args := []string{
 		"--url", srv.URL, "--admin-token", testAdminToken,
 		"--scenario", "all", "--duration", "1s", "--concurrency", "4",
 		"--pool", "50", "--revoke-pool", "300", "--json",
+		"--settle", "echo settled >> " + settled,
 	}
 	if err := run(t.Context(), args, noEnv, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstderr: %s", err, stderr.String())
@@ -115,6 +119,9 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("mixed: no per-operation breakdown: %+v", r.Ops)
 			}
 		}
+	}
+	if b, err := os.ReadFile(settled); err != nil || strings.Count(string(b), "settled\n") != len(scenarioNames) {
+		t.Errorf("--settle ran %q (%v), want once per scenario (%d)", b, err, len(scenarioNames))
 	}
 	if !slices.Equal(names, scenarioNames) {
 		t.Errorf("scenarios run: %v, want %v", names, scenarioNames)

@@ -69,6 +69,7 @@ type config struct {
 	timeout     time.Duration
 	json        bool
 	keep        bool
+	settle      string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -92,6 +93,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&cfg.revokePool, "revoke-pool", 0, "tokens pre-issued for the revoke scenario (default: enough for 8,000 revocations/s over --duration)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&cfg.settle, "settle", "", "shell command run before each timed phase, after its fixtures (run.sh: VACUUM and CHECKPOINT on PostgreSQL)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the provisioned client and users (default: delete them at the end)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

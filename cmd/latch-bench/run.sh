@@ -82,10 +82,10 @@ free_port() {
 	return 1
 }
 
-# bench_against NAME DATABASE_URL [SECRET]: start a server, run the
-# scenarios, stop it.
+# bench_against NAME DATABASE_URL [SECRET [SETTLE]]: start a server, run
+# the scenarios, stop it. SETTLE is latch-bench's --settle command.
 bench_against() {
-	local name=$1 dburl=$2 secret=${3:-}
+	local name=$1 dburl=$2 secret=${3:-} settle=${4:-}
 	local port admin log
 	port=$(free_port)
 	admin=$(randhex 24)
@@ -117,7 +117,7 @@ bench_against() {
 	echo
 	echo "== $name: $url, $scenarios for $duration at concurrency $concurrency (server log: $log)"
 	LATCH_ADMIN_TOKEN="$admin" "$bench" --url "$url" --scenario "$scenarios" \
-		--duration "$duration" --concurrency "$concurrency" "${extra[@]}"
+		--duration "$duration" --concurrency "$concurrency" --settle "$settle" "${extra[@]}"
 	stop_server
 
 	# Server-side trouble the client cannot see (5xx causes, panics).
@@ -137,7 +137,12 @@ for db in $databases; do
 	postgres)
 		pg_db="latch_bench_$(randhex 6)"
 		psql_admin "CREATE DATABASE $pg_db"
-		bench_against postgres "postgres://$pguser@$pghost:$pgport/$pg_db?sslmode=disable" "$(randhex 32)"
+		# Before each timed phase: vacuum what the fixtures and the scenario
+		# before left behind, and checkpoint, so that autovacuum and the
+		# checkpointer do that work outside the clock, not inside the next
+		# scenario's.
+		bench_against postgres "postgres://$pguser@$pghost:$pgport/$pg_db?sslmode=disable" "$(randhex 32)" \
+			"psql -X -q -v ON_ERROR_STOP=1 -h $pghost -p $pgport -U $pguser -d $pg_db -c 'VACUUM ANALYZE' -c 'CHECKPOINT'"
 		drop_database
 		;;
 	*)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -240,6 +241,9 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 		}
 		pool = &revokePool{tokens: tokens}
 	}
+	if err := b.settle(ctx, name); err != nil {
+		return result{}, err
+	}
 	if mix.needsServer() {
 		// Connect outside the clock: net/http's pool had warm connections
 		// from the phases above, and a first request should not time a
@@ -438,4 +442,19 @@ func (w *worker) relogin(ctx context.Context) {
 
 func basic(id, secret string) string {
 	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
+}
+
+// settle runs the --settle command, if any, before a timed phase: the
+// writes of the fixtures and of the scenario before (vacuum, checkpoint)
+// should not land in this scenario's clock.
+func (b *bench) settle(ctx context.Context, name string) error {
+	if b.cfg.settle == "" {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", b.cfg.settle)
+	cmd.Stdout, cmd.Stderr = b.stderr, b.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("latch-bench: %s: --settle command: %w", name, err)
+	}
+	return nil
 }
