@@ -28,7 +28,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	s.prepareHot(ctx)
 	return nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	gosqlite "github.com/glebarez/go-sqlite"
@@ -53,7 +52,6 @@ type Store struct {
 	pool    *pgxpool.Pool
 	dialect string
 	hot     hotSQL
-	stmts   atomic.Pointer[prepared]
 }
 
 // Open connects to databaseURL, which is either sqlite:PATH or a
@@ -227,9 +225,6 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (s *Store) Close() error {
-	if m := s.stmts.Swap(nil); m != nil {
-		closeAll(*m)
-	}
 	err := s.sqlDB.Close()
 	if s.pool != nil {
 		s.pool.Close()
