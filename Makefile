@@ -64,3 +64,9 @@ bench-load: ## Load-test a fresh Latch on SQLite and PostgreSQL (BENCH_DURATION,
 	CGO_ENABLED=0 go build -o bin/latch ./cmd/latch
 	CGO_ENABLED=0 go build -o bin/latch-bench ./cmd/latch-bench
 	BENCH_DURATION='$(BENCH_DURATION)' BENCH_CONCURRENCY='$(BENCH_CONCURRENCY)' ./cmd/latch-bench/run.sh
+
+.PHONY: bench-flood
+bench-flood: ## Refresh and introspection latency with and without a password flood (PostgreSQL)
+	CGO_ENABLED=0 go build -o bin/latch ./cmd/latch
+	CGO_ENABLED=0 go build -o bin/latch-bench ./cmd/latch-bench
+	./cmd/latch-bench/flood.sh

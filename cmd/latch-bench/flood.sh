@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# flood.sh: refresh and introspection latency with and without a password
+# flood (issue 4). On a fresh PostgreSQL database it starts `latch serve`,
+# runs a steady refresh client and a steady introspection client together
+# (BENCH_STEADY_CONCURRENCY each, default 2) for BENCH_DURATION (default 15s),
+# then does it again while a password flood (BENCH_FLOOD_CONCURRENCY, default
+# 64) runs over the whole of their timed phase. Loopback only; everything it
+# creates is dropped on exit. Called by `make bench-flood`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+latch=bin/latch bench=bin/latch-bench
+duration=${BENCH_DURATION:-15s} steady=${BENCH_STEADY_CONCURRENCY:-2} flood=${BENCH_FLOOD_CONCURRENCY:-64}
+secs=${duration%s}
+[[ $secs =~ ^[0-9]+$ ]] || { echo "flood.sh: BENCH_DURATION must be whole seconds, like 15s" >&2; exit 2; }
+pg=(psql -X -h "${BENCH_PGHOST:-127.0.0.1}" -p "${BENCH_PGPORT:-5432}" -U "${BENCH_PGUSER:-postgres}" -v ON_ERROR_STOP=1 -qAt)
+db="latch_flood_$RANDOM$RANDOM" port=18096 admin=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+out=$(mktemp -d "${TMPDIR:-/tmp}/latch-flood.XXXXXX")
+server_pid=
+cleanup() {
+	[[ -n $server_pid ]] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+	"${pg[@]}" -d "${BENCH_PGDATABASE:-test}" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+	rm -rf "$out"
+}
+trap cleanup EXIT
+
+"${pg[@]}" -d "${BENCH_PGDATABASE:-test}" -c "CREATE DATABASE $db"
+# Every client logs in from 127.0.0.1, and the per-address guard counts
+# logins in flight: the flood would otherwise lock its own address out.
+LATCH_DATABASE_URL="postgres://${BENCH_PGUSER:-postgres}@${BENCH_PGHOST:-127.0.0.1}:${BENCH_PGPORT:-5432}/$db?sslmode=disable" \
+	LATCH_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') LATCH_ADDR=127.0.0.1:$port \
+	LATCH_ADMIN_TOKEN=$admin LATCH_LOG_FORMAT=json LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS=100000 \
+	"$latch" serve >/dev/null 2>&1 &
+server_pid=$!
+for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+
+run() { LATCH_ADMIN_TOKEN=$admin "$bench" --url "http://127.0.0.1:$port" "$@" 2>/dev/null; }
+
+# steady LABEL: both steady clients at once; prints their table rows.
+steady() {
+	run --scenario refresh --duration "$duration" --concurrency "$steady" >"$out/refresh" &
+	local p1=$!
+	run --scenario introspect --duration "$duration" --concurrency "$steady" >"$out/introspect"
+	wait "$p1"
+	echo "== $1"
+	tail -n 2 "$out/refresh"
+	tail -n 1 "$out/introspect"
+}
+
+steady "alone"
+# The flood outlasts the steady clients: it starts first, and they start
+# once its users exist and its workers are busy.
+run --scenario password --duration "$((secs + 10))s" --concurrency "$flood" --users "$flood" >"$out/password" &
+flood_pid=$!
+sleep 5
+steady "password flood c=$flood"
+wait "$flood_pid"
+echo "== the flood itself"
+tail -n 2 "$out/password"
