@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -113,6 +114,16 @@ func (f *fixture) token(t testing.TB, form url.Values) tokenResponse {
 
 func (f *fixture) tokenCtx(t testing.TB, ctx context.Context, form url.Values) tokenResponse {
 	t.Helper()
+	out, err := f.tryToken(ctx, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryToken is token for goroutines other than the test's, which must not
+// call t.Fatal.
+func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse, error) {
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth("app", f.secret)
@@ -125,10 +136,10 @@ func (f *fixture) tokenCtx(t testing.TB, ctx context.Context, form url.Values) t
 	}
 	var out tokenResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
-		t.Fatalf("decode %q: %v", w.Body.String(), err)
+		return out, fmt.Errorf("decode %q: %w", w.Body.String(), err)
 	}
 	out.status = w.Code
-	return out
+	return out, nil
 }
 
 func (f *fixture) login(t testing.TB) tokenResponse {

@@ -280,8 +280,8 @@ type Revocation struct {
 	// DenyAccessTokens puts the family's access tokens unexpired at At on
 	// the denylist (JWT access tokens).
 	DenyAccessTokens bool
-	// Events are stored in order when the login ends, with their FamilyID
-	// and UserID set from the family.
+	// Events are stored in order when the login ends, and their FamilyID
+	// and UserID are set from the family. Their ID may be left unset.
 	Events []*Event
 }
 

@@ -37,12 +37,11 @@ func newHotSQL(dialect string) hotSQL {
 		spendToken:   `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
 		touchFamily:  `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
 		revokeFamily: `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
-		insertFamily: `INSERT INTO families (id, client_id, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason)
-	VALUES (` + list(p, 1, 11) + `)`,
+		insertFamily: `INSERT INTO families (` + familyInsertColumns + `) VALUES (` + list(p, 1, 11) + `)`,
 		lookupClientToken: `SELECT ` + clientColumns + `, ` + tokenFamilyColumns + `
 	FROM clients c LEFT JOIN tokens t ON t."key" = ` + p(2) + ` LEFT JOIN families f ON f.id = t.family_id
 	WHERE c.id = ` + p(1),
-		insertEvent: `INSERT INTO audit_events (type, family_id, client_id, user_id, reason, address, user_agent, created_at)
+		insertEvent: `INSERT INTO audit_events (` + eventInsertColumns + `)
 	VALUES (` + list(p, 1, 8) + `) RETURNING id`,
 	}
 	for n := range h.insertTokens {
@@ -61,6 +60,21 @@ func insertTokensSQL(p func(int) string, n int) string {
 		rows[i] = "(" + list(p, i*tokenColumnCount+1, tokenColumnCount) + ")"
 	}
 	return `INSERT INTO tokens (` + tokenInsertColumns + `) VALUES ` + strings.Join(rows, ", ")
+}
+
+// The columns an insert gives, in the order of familyValues and
+// eventValues.
+const (
+	familyInsertColumns = `id, client_id, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason`
+	eventInsertColumns  = `type, family_id, client_id, user_id, reason, address, user_agent, created_at`
+)
+
+func familyValues(r *familyRow) []any {
+	return []any{r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason}
+}
+
+func eventValues(r *eventRow) []any {
+	return []any{r.Type, r.FamilyID, r.ClientID, r.UserID, r.Reason, r.Address, r.UserAgent, r.CreatedAt}
 }
 
 const tokenInsertColumns = `"key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key, spent_at, replay`
@@ -87,14 +101,11 @@ func list(p func(int) string, first, count int) string {
 	return strings.Join(ps, ", ")
 }
 
-// tx returns the transaction ctx carries for s, or nil.
-func (s *Store) tx(ctx context.Context) *sql.Tx {
-	if db, ok := ctx.Value(txKey{s}).(*gorm.DB); ok {
-		if tx, ok := db.Statement.ConnPool.(*sql.Tx); ok {
-			return tx
-		}
-	}
-	return nil
+// inTx reports whether ctx carries a transaction of s. A hot statement
+// made with such a context must run in it, never on the pool beside it.
+func (s *Store) inTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{s}).(*gorm.DB)
+	return ok
 }
 
 // row is the one row of a query: *sql.Row or pgx.Row.
@@ -104,7 +115,7 @@ type row interface{ Scan(dest ...any) error }
 // PostgreSQL, it runs on pgx directly: database/sql's conversion of each
 // column was 40% of introspection's allocations.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) row {
-	if s.pool != nil && s.tx(ctx) == nil {
+	if s.pool != nil && !s.inTx(ctx) {
 		return s.pool.QueryRow(ctx, q, args...)
 	}
 	return s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...)
@@ -113,7 +124,7 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) row {
 // exec runs a hot statement in ctx's transaction, if any, and returns the
 // number of rows it affected.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	if s.pool != nil && s.tx(ctx) == nil {
+	if s.pool != nil && !s.inTx(ctx) {
 		tag, err := s.pool.Exec(ctx, q, args...)
 		return tag.RowsAffected(), err
 	}

@@ -17,10 +17,13 @@ import (
 type quietLogger struct {
 	logger.Interface
 	slow time.Duration
+	// all is set by LogMode(Info) (db.Debug()): then every statement is
+	// logged.
+	all bool
 }
 
 func (l quietLogger) LogMode(level logger.LogLevel) logger.Interface {
-	return quietLogger{l.Interface.LogMode(level), l.slow}
+	return quietLogger{l.Interface.LogMode(level), l.slow, level >= logger.Info}
 }
 
 func (l quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
@@ -32,7 +35,7 @@ func (l quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (stri
 	if errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrRecordNotFound) {
 		err = nil
 	}
-	if err == nil && time.Since(begin) <= l.slow {
+	if err == nil && !l.all && time.Since(begin) <= l.slow {
 		return
 	}
 	l.Interface.Trace(ctx, begin, fc, err)

@@ -20,7 +20,7 @@ func TestQuietLogger(t *testing.T) {
 	var buf bytes.Buffer
 	l := quietLogger{logger.NewSlogLogger(slog.New(slog.NewTextHandler(&buf, nil)), logger.Config{
 		SlowThreshold: slowStatement, LogLevel: logger.Warn, IgnoreRecordNotFoundError: true,
-	}), slowStatement}
+	}), slowStatement, false}
 	ctx := context.Background()
 	rendered := 0
 	sql := func(q string) func() (string, int64) {
@@ -41,5 +41,12 @@ func TestQuietLogger(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log %q lacks %q", out, want)
 		}
+	}
+
+	// db.Debug() asks for every statement.
+	buf.Reset()
+	l.LogMode(logger.Info).Trace(ctx, time.Now(), sql("debugged"), nil)
+	if !strings.Contains(buf.String(), "debugged") {
+		t.Errorf("LogMode(Info) did not log a fast statement: %q", buf.String())
 	}
 }

@@ -129,7 +129,7 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*
 	op := fmt.Sprintf("create family %q", f.ID)
 	insert := func(ctx context.Context) error {
 		r := toFamilyRow(f)
-		_, err := s.exec(ctx, s.hot.insertFamily, r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason)
+		_, err := s.exec(ctx, s.hot.insertFamily, familyValues(r)...)
 		return mapErr(op, err)
 	}
 	if len(tokens) == 0 {
@@ -146,8 +146,7 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*
 	var a pgArgs
 	r := toFamilyRow(f)
 	q := `WITH family AS (
-	INSERT INTO families (id, client_id, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason)
-	VALUES (` + a.list(r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason) + `)
+	INSERT INTO families (` + familyInsertColumns + `) VALUES (` + a.list(familyValues(r)...) + `)
 )
 ` + insertTokens(&a, tokens)
 	_, err := s.exec(ctx, q, a...)
@@ -524,7 +523,7 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 // AppendEvent stores e and sets e.ID.
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	r := toEventRow(e)
-	err := s.queryRow(ctx, s.hot.insertEvent, r.Type, r.FamilyID, r.ClientID, r.UserID, r.Reason, r.Address, r.UserAgent, r.CreatedAt).Scan(&e.ID)
+	err := s.queryRow(ctx, s.hot.insertEvent, eventValues(r)...).Scan(&e.ID)
 	return mapErr(fmt.Sprintf("append event %q", e.Type), err)
 }
 

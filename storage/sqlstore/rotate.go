@@ -38,7 +38,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 		issuedCTE = insertTokens(&a, r.Issued, `WHERE EXISTS (SELECT 1 FROM spent)`) + ` RETURNING 1`
 	}
 	e := toEventRow(r.Event)
-	eventValues := a.list(e.Type, e.FamilyID, e.ClientID, e.UserID, e.Reason, e.Address, e.UserAgent, e.CreatedAt)
+	eventList := a.list(eventValues(e)...)
 	q := `WITH spent AS (
 	UPDATE tokens SET spent_at = $1, replay = $2 WHERE "key" = $3 AND spent_at IS NULL RETURNING 1
 ), touched AS (
@@ -46,8 +46,8 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 ), issued AS (
 	` + issuedCTE + `
 ), event AS (
-	INSERT INTO audit_events (type, family_id, client_id, user_id, reason, address, user_agent, created_at)
-	SELECT ` + eventValues + ` WHERE EXISTS (SELECT 1 FROM spent) RETURNING id
+	INSERT INTO audit_events (` + eventInsertColumns + `)
+	SELECT ` + eventList + ` WHERE EXISTS (SELECT 1 FROM spent) RETURNING id
 )
 SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM touched), (SELECT count(*) FROM issued), COALESCE((SELECT id FROM event), 0)`
 	var spent, touched, issued, eventID int64

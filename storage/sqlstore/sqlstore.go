@@ -72,7 +72,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			ParameterizedQueries:      true, // bound values can be secret hashes
 			IgnoreRecordNotFoundError: true,
 			LogLevel:                  logger.Warn,
-		}), slowStatement},
+		}), slowStatement, false},
 		// We ping ourselves below, with the caller's context.
 		DisableAutomaticPing: true,
 	}
@@ -170,13 +170,18 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Our defaults, unless the URL sets pgxpool's own parameters. Old
+	// connections are recycled so that none outlives a database restart or
+	// a failover for long.
 	if !strings.Contains(databaseURL, "pool_max_conns=") {
 		cfg.MaxConns = 16
 	}
-	// Recycle connections so that none outlives a database restart or a
-	// failover for long.
-	cfg.MaxConnIdleTime = 5 * time.Minute
-	cfg.MaxConnLifetime = 30 * time.Minute
+	if !strings.Contains(databaseURL, "pool_max_conn_idle_time=") {
+		cfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	if !strings.Contains(databaseURL, "pool_max_conn_lifetime=") {
+		cfg.MaxConnLifetime = 30 * time.Minute
+	}
 	return pgxpool.NewWithConfig(context.Background(), cfg)
 }
 

@@ -3,6 +3,9 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,5 +111,47 @@ func testRevokeByToken(ctx context.Context, t *testing.T, s storage.Store) {
 				t.Errorf("RevokeByToken(missing) = %v, want ErrNotFound", err)
 			}
 		})
+	}
+}
+
+// testConcurrentRevokeByToken: revocations of one login racing each other
+// end it once, with one pair of events, on every path.
+func testConcurrentRevokeByToken(ctx context.Context, t *testing.T, s storage.Store) {
+	for _, deny := range []bool{false, true} {
+		fid := fmt.Sprintf("f-race-%v", deny)
+		tok := newToken("r-race-"+fid, fid)
+		mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(fid, "u1", "c1", at(0)), tok))
+		const n = 8
+		results := make(chan error, n)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, _, revoked, err := s.RevokeByToken(ctx, storage.Revocation{
+					Key: tok.Key, ClientID: "c1", At: at(time.Hour), Reason: storage.ReasonRevoked, DenyAccessTokens: deny,
+					Events: []*storage.Event{
+						{Type: "revoked", ClientID: "c1", CreatedAt: at(time.Hour)},
+						{Type: "family_revoked", ClientID: "c1", Reason: storage.ReasonRevoked, CreatedAt: at(time.Hour)},
+					},
+				})
+				if revoked {
+					wins.Add(1)
+				}
+				results <- err
+			})
+		}
+		wg.Wait()
+		close(results)
+		for err := range results {
+			mustOK(t, "RevokeByToken", err)
+		}
+		if got := wins.Load(); got != 1 {
+			t.Errorf("deny=%v: %d of %d concurrent revocations ended the login, want 1", deny, got, n)
+		}
+		events, err := s.ListEvents(ctx, fid)
+		mustOK(t, "ListEvents", err)
+		if len(events) != 2 {
+			t.Errorf("deny=%v: %d events after %d concurrent revocations, want 2", deny, len(events), n)
+		}
 	}
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Rotate", testRotate},
 		{"LookupClientToken", testLookupClientToken},
 		{"RevokeByToken", testRevokeByToken},
+		{"ConcurrentRevokeByToken", testConcurrentRevokeByToken},
 		{"ConcurrentLockTokenFamily", testConcurrentLockTokenFamily},
 		{"Replay", testReplay},
 		{"Purge", testPurge},
