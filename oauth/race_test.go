@@ -60,6 +60,50 @@ func TestTwoNodesRefreshExactlyOnce(t *testing.T) {
 	}
 }
 
+// refresher rotates a login's refresh token, off the test goroutine,
+// until stopped or refused, and keeps every token it got.
+type refresher struct {
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	access  []string
+	refresh []string
+	last    tokenResponse // the refusal that ended it, if one did
+	lastErr error
+}
+
+func startRefresher(f *fixture, rt string) *refresher {
+	r := &refresher{stop: make(chan struct{})}
+	r.wg.Go(func() {
+		for {
+			select {
+			case <-r.stop:
+				return
+			default:
+			}
+			a, err := f.tryToken(context.Background(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+			if err != nil || a.status != http.StatusOK {
+				r.last, r.lastErr = a, err
+				return
+			}
+			r.access = append(r.access, a.AccessToken)
+			r.refresh = append(r.refresh, a.RefreshToken)
+			rt = a.RefreshToken
+		}
+	})
+	return r
+}
+
+// halt stops the refresher and checks that a refusal, if any, was the one
+// a revoked login gets: 400 invalid_grant.
+func (r *refresher) halt(t *testing.T) {
+	t.Helper()
+	close(r.stop)
+	r.wg.Wait()
+	if r.lastErr != nil || r.last.status != 0 && (r.last.status != http.StatusBadRequest || r.last.Error != "invalid_grant") {
+		t.Fatalf("a refresh racing the revocation got %d %q (%v), want 200 or 400 invalid_grant", r.last.status, r.last.Error, r.lastErr)
+	}
+}
+
 // TestRevocationRacingRefresh: however a revocation interleaves with a
 // stream of refreshes, no token minted for the login is live once the
 // revocation has answered.
@@ -68,30 +112,7 @@ func TestRevocationRacingRefresh(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.RefreshGrace = 0 })
 	for round := range 5 {
 		r0 := f.login(t)
-		var mu sync.Mutex
-		var minted []string
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rt := r0.RefreshToken
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := f.refresh(t, rt)
-				if r.status != http.StatusOK {
-					return
-				}
-				mu.Lock()
-				minted = append(minted, r.AccessToken, r.RefreshToken)
-				mu.Unlock()
-				rt = r.RefreshToken
-			}
-		}()
+		ref := startRefresher(f, r0.RefreshToken)
 		time.Sleep(time.Duration(round) * 3 * time.Millisecond)
 		if err := f.p.RevokeSession(context.Background(), familyOf(t, f, r0.RefreshToken)); err != nil {
 			t.Fatal(err)
@@ -99,15 +120,12 @@ func TestRevocationRacingRefresh(t *testing.T) {
 		// Whatever the refresher gets from here on, and whatever it got
 		// before, is dead.
 		time.Sleep(20 * time.Millisecond)
-		close(stop)
-		wg.Wait()
-		mu.Lock()
-		for _, tok := range append(minted, r0.AccessToken, r0.RefreshToken) {
+		ref.halt(t)
+		for _, tok := range append(append(ref.access, ref.refresh...), r0.AccessToken, r0.RefreshToken) {
 			if f.active(t, tok) {
 				t.Fatalf("round %d: a token of the revoked login is live", round)
 			}
 		}
-		mu.Unlock()
 	}
 }
 
@@ -172,32 +190,7 @@ func TestTokenRevocationRacingRefresh(t *testing.T) {
 			f := newFixture(t, func(c *Config) { c.RefreshGrace, c.AccessTokenFormat = 0, format })
 			for round := range 5 {
 				r0 := f.login(t)
-				var mu sync.Mutex
-				var accessTokens, refreshTokens []string
-				var last tokenResponse // the refusal that ended the refresher
-				var lastErr error
-				stop := make(chan struct{})
-				var wg sync.WaitGroup
-				wg.Go(func() {
-					rt := r0.RefreshToken
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						r, err := f.tryToken(context.Background(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
-						if err != nil || r.status != http.StatusOK {
-							last, lastErr = r, err
-							return
-						}
-						mu.Lock()
-						accessTokens = append(accessTokens, r.AccessToken)
-						refreshTokens = append(refreshTokens, r.RefreshToken)
-						mu.Unlock()
-						rt = r.RefreshToken
-					}
-				})
+				ref := startRefresher(f, r0.RefreshToken)
 				time.Sleep(time.Duration(round) * 3 * time.Millisecond)
 				form := url.Values{"token": {r0.AccessToken}}
 				r := httptest.NewRequest(http.MethodPost, "/oauth2/revoke", strings.NewReader(form.Encode()))
@@ -207,19 +200,14 @@ func TestTokenRevocationRacingRefresh(t *testing.T) {
 					t.Fatalf("round %d: revoke: %v", round, err)
 				}
 				time.Sleep(20 * time.Millisecond)
-				close(stop)
-				wg.Wait()
-				if lastErr != nil || last.status != 0 && (last.status != http.StatusBadRequest || last.Error != "invalid_grant") {
-					t.Fatalf("round %d: a refresh during the revocation got %d %q (%v), want 200 or 400 invalid_grant", round, last.status, last.Error, lastErr)
-				}
-				mu.Lock()
-				for _, tok := range append(append(accessTokens, refreshTokens...), r0.AccessToken, r0.RefreshToken) {
+				ref.halt(t)
+				for _, tok := range append(append(ref.access, ref.refresh...), r0.AccessToken, r0.RefreshToken) {
 					if f.active(t, tok) {
 						t.Fatalf("round %d: a token of the revoked login is live", round)
 					}
 				}
 				if format == FormatJWT {
-					for _, tok := range append(accessTokens, r0.AccessToken) {
+					for _, tok := range append(ref.access, r0.AccessToken) {
 						parsed, _, ok, err := f.p.parseAccessJWT(context.Background(), tok)
 						if err != nil || !ok {
 							t.Fatalf("round %d: parse an issued JWT: ok=%v, %v", round, ok, err)
@@ -233,7 +221,6 @@ func TestTokenRevocationRacingRefresh(t *testing.T) {
 						}
 					}
 				}
-				mu.Unlock()
 			}
 		})
 	}
