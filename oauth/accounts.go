@@ -172,7 +172,7 @@ func (p *Provider) Clients(ctx context.Context) ([]storage.Client, error) {
 // DeleteClient removes a client and ends every login it holds, in one
 // transaction, so no token of it works once this returns.
 func (p *Provider) DeleteClient(ctx context.Context, id string) error {
-	return p.store.InTx(ctx, func(ctx context.Context) error {
+	return p.inTx(ctx, func(ctx context.Context) error {
 		if err := p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted); err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
 	if err != nil {
 		return err
 	}
-	return p.store.InTx(ctx, func(ctx context.Context) error {
+	return p.inTx(ctx, func(ctx context.Context) error {
 		if err := p.store.SetPassword(ctx, id, hash, p.now()); err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
 // of the user; a disabled user cannot log in.
 func (p *Provider) SetUserDisabled(ctx context.Context, id string, disabled bool) (*storage.User, error) {
 	var u *storage.User
-	err := p.store.InTx(ctx, func(ctx context.Context) error {
+	err := p.inTx(ctx, func(ctx context.Context) error {
 		if err := p.store.SetDisabled(ctx, id, disabled); err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func (p *Provider) SetUserDisabled(ctx context.Context, id string, disabled bool
 
 // DeleteUser removes a user and ends every login of the user.
 func (p *Provider) DeleteUser(ctx context.Context, id string) error {
-	return p.store.InTx(ctx, func(ctx context.Context) error {
+	return p.inTx(ctx, func(ctx context.Context) error {
 		if err := p.revokeAll(ctx, storage.FamilyFilter{UserID: id}, storage.ReasonUserDeleted); err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func (p *Provider) SessionEvents(ctx context.Context, id string) ([]storage.Even
 // RevokeSession ends one login. Errors wrap storage.ErrNotFound.
 func (p *Provider) RevokeSession(ctx context.Context, id string) error {
 	now := p.now()
-	return p.store.InTx(ctx, func(ctx context.Context) error {
+	return p.inTx(ctx, func(ctx context.Context) error {
 		fam, err := p.store.LockFamily(ctx, id)
 		if err != nil {
 			return err
@@ -294,7 +294,7 @@ func (p *Provider) RevokeSession(ctx context.Context, id string) error {
 // RevokeUserSessions logs a user out everywhere. Errors wrap
 // storage.ErrNotFound when the user does not exist.
 func (p *Provider) RevokeUserSessions(ctx context.Context, userID string) error {
-	return p.store.InTx(ctx, func(ctx context.Context) error {
+	return p.inTx(ctx, func(ctx context.Context) error {
 		if _, err := p.store.GetUser(ctx, userID); err != nil {
 			return err
 		}

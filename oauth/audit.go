@@ -41,14 +41,44 @@ func requestInfo(ctx context.Context) RequestInfo {
 	return info
 }
 
-// audit records e in the transaction of ctx (if any), logs it and counts it.
-// It never holds a token or a secret: events name families, clients and users.
+// audit records e in the transaction of ctx (if any), logs it and counts it,
+// after the transaction commits when there is one (see inTx). It never holds
+// a token or a secret: events name families, clients and users.
 func (p *Provider) audit(ctx context.Context, e storage.Event) error {
 	e = p.stamp(ctx, e)
 	if err := p.store.AppendEvent(ctx, &e); err != nil {
 		return err
 	}
+	if pend, ok := ctx.Value(pendingKey{}).(*pendingReports); ok {
+		pend.events = append(pend.events, e)
+		return nil
+	}
 	p.report(ctx, e)
+	return nil
+}
+
+// pendingKey carries, in a transaction's context, the audit events to
+// report once it has committed.
+type pendingKey struct{}
+
+type pendingReports struct{ events []storage.Event }
+
+// inTx is the store's InTx for package oauth: the audit events recorded in
+// the transaction are logged and counted only once it has committed, so
+// that no log line or counter tells of a change that was rolled back. A
+// nested inTx joins the outer one, and its events wait for the outer
+// commit.
+func (p *Provider) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, nested := ctx.Value(pendingKey{}).(*pendingReports); nested {
+		return p.store.InTx(ctx, fn)
+	}
+	pend := &pendingReports{}
+	if err := p.store.InTx(context.WithValue(ctx, pendingKey{}, pend), fn); err != nil {
+		return err
+	}
+	for _, e := range pend.events {
+		p.report(ctx, e)
+	}
 	return nil
 }
 

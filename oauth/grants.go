@@ -89,7 +89,7 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	var out minted
 	changedAt := sess.(*fosite.DefaultSession).Extra[extraPasswordChangedAt]
 	var refused error
-	err := p.store.InTx(ctx, func(ctx context.Context) error {
+	err := p.inTx(ctx, func(ctx context.Context) error {
 		// The user row is locked while the login is recorded: a concurrent
 		// disable, password change or delete either comes first (and the
 		// login is refused) or comes after (and ends it).

@@ -71,7 +71,7 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 	if len(problems) > 0 {
 		return 0, invalid("%d bad line(s), nothing imported: %s", len(problems), strings.Join(problems, "; "))
 	}
-	err := p.store.InTx(ctx, func(ctx context.Context) error {
+	err := p.inTx(ctx, func(ctx context.Context) error {
 		// Existing usernames are looked up first: on PostgreSQL a failed
 		// insert would abort the transaction and hide the other lines.
 		for _, l := range lines {

@@ -347,7 +347,7 @@ func (p *Provider) RotateSigningKey(ctx context.Context, alg string) (*storage.S
 	}
 	// One transaction: of two rotations at once, at least one new key stays
 	// current (each retires only keys committed before its update).
-	err = p.store.InTx(ctx, func(ctx context.Context) error {
+	err = p.inTx(ctx, func(ctx context.Context) error {
 		if err := p.store.CreateSigningKey(ctx, k); err != nil {
 			return err
 		}

@@ -71,7 +71,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	var scopes []string
 	var refused error
 	var rotated storage.Event // reported once committed
-	err := p.store.InTx(ctx, func(ctx context.Context) error {
+	err := p.inTx(ctx, func(ctx context.Context) error {
 		tok, fam, err := p.store.LockTokenFamily(ctx, key)
 		if err != nil {
 			return err
