@@ -39,9 +39,9 @@ func (h *revocation) RevokeToken(ctx context.Context, token string, _ fosite.Tok
 		{Type: EventRevoked, ClientID: client.GetID()},
 		{Type: EventFamilyRevoked, ClientID: client.GetID(), Reason: storage.ReasonRevoked},
 	}
-	for i, e := range events {
+	for _, e := range events {
 		e.CreatedAt = now
-		*events[i] = p.stamp(ctx, *e)
+		*e = p.stamp(ctx, *e)
 	}
 	tok, _, revoked, err := p.store.RevokeByToken(ctx, storage.Revocation{
 		Key: parsed.key, ClientID: client.GetID(), At: now, Reason: storage.ReasonRevoked,
