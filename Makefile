@@ -40,7 +40,7 @@ test-postgres: ## Run all tests, including the PostgreSQL storage suite (LATCH_T
 bench: ## Run benchmarks 10 times into bench.txt (compare with benchstat)
 	go test -run '^$$' -bench . -benchmem -count 10 ./... | tee bench.txt
 
-fuzz: ## Run every fuzz target for FUZZTIME (default 10s)
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s; a count like 10000x avoids golang/go#75804)
 	@targets="$$(go test -list '^Fuzz' ./... | awk '/^Fuzz/ {n[c++] = $$1; next} /^ok/ {for (i = 0; i < c; i++) print $$2, n[i]; c = 0}')"; \
 	if [ -z "$$targets" ]; then echo "no fuzz targets"; exit 0; fi; \
 	while read -r pkg name; do \
