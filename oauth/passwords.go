@@ -108,6 +108,11 @@ func (pw *passwords) verify(ctx context.Context, hash, password string) error {
 // trips. At lower priority the kernel runs request handling first, and
 // hashing takes what is left. (The server runs more Go processors than
 // CPUs, so that a hashing thread never holds the last one.)
+//
+// The priority holds only for work done on this goroutine: a goroutine that
+// work starts runs on any thread, at normal priority. golang.org/x/crypto's
+// argon2 ran each segment of a hash that way, which is why Latch hashes with
+// its own package argon2id.
 func lowPriority(work func()) {
 	done := make(chan struct{})
 	go func() {
