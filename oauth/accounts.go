@@ -110,7 +110,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 		}
 	}
 	if spec.ID == "" {
-		spec.ID = randomString(16)
+		spec.ID = newID(16)
 	} else if err := checkVSChar("client_id", spec.ID, 255); err != nil {
 		return nil, "", err
 	}
@@ -191,7 +191,7 @@ func (p *Provider) CreateUser(ctx context.Context, username, password string) (*
 		return nil, err
 	}
 	now := p.now()
-	u := &storage.User{ID: randomString(16), Username: username, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}
+	u := &storage.User{ID: newID(16), Username: username, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}
 	if err := p.store.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("oauth: create user: %w", err)
 	}
@@ -376,4 +376,15 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return b64.EncodeToString(b)
+}
+
+// newID returns a random identifier of n bytes for a client, a user or a
+// key. Operators type these on command lines, where one that starts with
+// "-" would be taken for a flag (1 in 64 did), so none does.
+func newID(n int) string {
+	for {
+		if id := randomString(n); id[0] != '-' {
+			return id
+		}
+	}
 }

@@ -62,7 +62,7 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 		seen[in.Username] = n
 		now := p.now()
 		lines = append(lines, line{n, storage.User{
-			ID: randomString(16), Username: in.Username, PasswordHash: in.PasswordHash, CreatedAt: now, PasswordChangedAt: now,
+			ID: newID(16), Username: in.Username, PasswordHash: in.PasswordHash, CreatedAt: now, PasswordChangedAt: now,
 		}})
 	}
 	if err := sc.Err(); err != nil {

@@ -123,7 +123,7 @@ func newSigningKey(alg string, secret []byte, now time.Time) (*storage.SigningKe
 	if err != nil {
 		return nil, fmt.Errorf("oauth: marshal %s public key: %w", alg, err)
 	}
-	kid := randomString(12)
+	kid := newID(12)
 	sealed, err := sealPrivateKey(secret, kid, der)
 	if err != nil {
 		return nil, err
