@@ -191,6 +191,8 @@ func TestFailsClearly(t *testing.T) {
 		{"no admin token", []string{"--url", srv.URL}, "--admin-token"},
 		{"not loopback", []string{"--url", "http://192.0.2.1:8080", "--admin-token", "x"}, "not a loopback address"},
 		{"unknown scenario", []string{"--url", srv.URL, "--admin-token", "x", "--scenario", "login"}, "unknown scenario"},
+		{"negative rate", []string{"--url", srv.URL, "--admin-token", "x", "--rate", "-1"}, "--rate must be"},
+		{"rate not a number", []string{"--url", srv.URL, "--admin-token", "x", "--rate", "NaN"}, "--rate must be"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,5 +209,30 @@ func TestFailsClearly(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", stdout.String())
 			}
 		})
+	}
+}
+
+// TestOpenLoop: with --rate, requests go out on the schedule whatever the
+// answers' speed: 100/s for one second is exactly 100 requests, and the
+// report carries the rate.
+func TestOpenLoop(t *testing.T) {
+	srv := newTestServer(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{
+		"--url", srv.URL, "--admin-token", testAdminToken,
+		"--scenario", "client_credentials", "--duration", "1s", "--concurrency", "2", "--rate", "100", "--json",
+	}
+	if err := run(t.Context(), args, noEnv, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr: %s", err, stderr.String())
+	}
+	var rep report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout.String())
+	}
+	if rep.Rate != 100 || len(rep.Results) != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if r := rep.Results[0]; r.Requests != 100 || r.Errors != 0 {
+		t.Errorf("%d requests with %d errors at 100/s for 1s, want 100 without errors", r.Requests, r.Errors)
 	}
 }

@@ -4,13 +4,17 @@
 # runs a steady refresh client and a steady introspection client together
 # (BENCH_STEADY_CONCURRENCY each, default 2) for BENCH_DURATION (default 15s),
 # then does it again while a password flood (BENCH_FLOOD_CONCURRENCY, default
-# 64) runs over the whole of their timed phase. Loopback only; everything it
+# 64) runs over the whole of their timed phase. With BENCH_STEADY_RATE, each
+# steady client sends that many requests per second on a fixed schedule
+# (latch-bench --rate: an open loop, as real traffic is) instead of one
+# after another as fast as the server answers. Loopback only; everything it
 # creates is dropped on exit. Called by `make bench-flood`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 latch=bin/latch bench=bin/latch-bench
 duration=${BENCH_DURATION:-15s} steady=${BENCH_STEADY_CONCURRENCY:-2} flood=${BENCH_FLOOD_CONCURRENCY:-64}
+rate=${BENCH_STEADY_RATE:-0}
 secs=${duration%s}
 [[ $secs =~ ^[0-9]+$ ]] || { echo "flood.sh: BENCH_DURATION must be whole seconds, like 15s" >&2; exit 2; }
 pg=(psql -X -h "${BENCH_PGHOST:-127.0.0.1}" -p "${BENCH_PGPORT:-5432}" -U "${BENCH_PGUSER:-postgres}" -v ON_ERROR_STOP=1 -qAt)
@@ -38,9 +42,9 @@ run() { LATCH_ADMIN_TOKEN=$admin "$bench" --url "http://127.0.0.1:$port" "$@" 2>
 
 # steady LABEL: both steady clients at once; prints their table rows.
 steady() {
-	run --scenario refresh --duration "$duration" --concurrency "$steady" >"$out/refresh" &
+	run --scenario refresh --duration "$duration" --concurrency "$steady" --rate "$rate" >"$out/refresh" &
 	local p1=$!
-	run --scenario introspect --duration "$duration" --concurrency "$steady" >"$out/introspect"
+	run --scenario introspect --duration "$duration" --concurrency "$steady" --rate "$rate" >"$out/introspect"
 	wait "$p1"
 	echo "== $1"
 	tail -n 2 "$out/refresh"

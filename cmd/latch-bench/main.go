@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -63,6 +64,7 @@ type config struct {
 	scenarios   []string
 	duration    time.Duration
 	concurrency int
+	rate        float64 // requests per second over all workers; 0: closed loop
 	users       int
 	pool        int
 	revokePool  int
@@ -88,6 +90,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&scenario, "scenario", "all", "scenarios to run, comma-separated, or all")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "timed phase of each scenario")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "workers, each with one request in flight")
+	fs.Float64Var(&cfg.rate, "rate", 0, "requests per second over all workers, on a fixed schedule (open loop); 0: each worker sends when its last answer is in (closed loop)")
 	fs.IntVar(&cfg.users, "users", 0, "users to provision (default: the concurrency)")
 	fs.IntVar(&cfg.pool, "pool", 1000, "client_credentials access tokens in the introspection pool")
 	fs.IntVar(&cfg.revokePool, "revoke-pool", 0, "tokens pre-issued for the revoke scenario (default: enough for 8,000 revocations/s over --duration)")
@@ -114,6 +117,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, errors.New("latch-bench: --duration must be positive")
 	case cfg.concurrency <= 0:
 		return nil, errors.New("latch-bench: --concurrency must be positive")
+	case cfg.rate < 0 || math.IsNaN(cfg.rate) || math.IsInf(cfg.rate, 0):
+		return nil, errors.New("latch-bench: --rate must be a positive number, or 0 for a closed loop")
 	case cfg.users < 0 || cfg.pool <= 0 || cfg.revokePool < 0:
 		return nil, errors.New("latch-bench: --users, --pool and --revoke-pool cannot be negative")
 	case cfg.timeout <= 0:
@@ -158,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer b.cleanup()
 	}
-	rep := report{URL: cfg.baseURL, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds()}
+	rep := report{URL: cfg.baseURL, Concurrency: cfg.concurrency, Rate: cfg.rate, DurationSeconds: cfg.duration.Seconds()}
 	for _, name := range cfg.scenarios {
 		if ctx.Err() != nil {
 			break

@@ -11,6 +11,7 @@ import (
 type report struct {
 	URL             string   `json:"url"`
 	Concurrency     int      `json:"concurrency"`
+	Rate            float64  `json:"rate,omitempty"` // requests/s of an open-loop run
 	DurationSeconds float64  `json:"duration_seconds"`
 	Results         []result `json:"results"`
 }

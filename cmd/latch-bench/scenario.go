@@ -139,6 +139,9 @@ type worker struct {
 	// spare is a revocable token issued after the pool ran out (mixed).
 	spare string
 	stats [numOps]samples
+	// clock, when set, is when the latency of the next request starts: in
+	// an open-loop run, the moment it fell due (see schedule.wait).
+	clock time.Time
 	salt  []byte
 	// wire carries the timed requests; form is their body, reused.
 	wire *wireConn
@@ -263,9 +266,17 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	deadline := start.Add(b.cfg.duration)
 	prog := startProgress(b.progress, b.stderr, name, &count, b.cfg.duration, 0)
 	var wg sync.WaitGroup
-	for _, w := range workers {
+	for i, w := range workers {
 		wg.Go(func() {
+			sched := newSchedule(b.cfg.rate, conc, i, start)
 			for runCtx.Err() == nil && time.Now().Before(deadline) {
+				if sched != nil {
+					clock, ok := sched.wait(runCtx, deadline)
+					if !ok {
+						return
+					}
+					w.clock = clock
+				}
 				o := mix.pick(w.rng)
 				if !w.do(runCtx, o, pool, start) {
 					if stopWhenEmpty {
@@ -328,7 +339,7 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 		// other workers queue: 32 simultaneous 19 MiB hashes would measure
 		// the garbage collector, not the ceiling. Latency includes the wait,
 		// as a password grant's does.
-		t0 := time.Now()
+		t0 := w.startClock()
 		mem := <-w.b.hashSlots
 		argon2id.Key(mem, []byte("bench-password"), w.salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
 		w.b.hashSlots <- mem
@@ -355,7 +366,7 @@ func (w *worker) do(ctx context.Context, o op, pool *revokePool, start time.Time
 	}
 	w.form = w.appendForm(w.form[:0], o, tok)
 
-	t0 := time.Now()
+	t0 := w.startClock()
 	status, body, err := w.wire.post(ctx, path, w.form)
 	d := time.Since(t0)
 	if err != nil {
@@ -457,4 +468,59 @@ func (b *bench) settle(ctx context.Context, name string) error {
 		return fmt.Errorf("latch-bench: %s: --settle command: %w", name, err)
 	}
 	return nil
+}
+
+// startClock returns when the latency of the request about to be sent
+// starts: now, or the due time an open-loop schedule set (once).
+func (w *worker) startClock() time.Time {
+	t := w.clock
+	w.clock = time.Time{}
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// schedule paces one worker of an open-loop run (--rate): its requests fall
+// due every interval whatever the speed of the answers, and the workers'
+// schedules are staggered evenly across one interval.
+type schedule struct {
+	next     time.Time
+	interval time.Duration
+}
+
+// newSchedule returns the schedule of worker i of workers at rate requests
+// per second in all, or nil for a closed loop (rate 0).
+func newSchedule(rate float64, workers, i int, start time.Time) *schedule {
+	if rate == 0 {
+		return nil
+	}
+	interval := time.Duration(float64(workers) / rate * float64(time.Second))
+	return &schedule{next: start.Add(interval * time.Duration(i) / time.Duration(workers)), interval: interval}
+}
+
+// wait sleeps until the next request falls due and returns when its latency
+// starts. On time, that is when the sleep ends (the timer's lateness is the
+// tool's, not the server's). Behind, because an earlier answer came late,
+// it is the due time: the wait to send counts, as it would for a user, so
+// a slow answer cannot hide the queue behind it (coordinated omission). It
+// returns false when the run ends before the next request is due.
+func (s *schedule) wait(ctx context.Context, deadline time.Time) (time.Time, bool) {
+	due := s.next
+	s.next = s.next.Add(s.interval)
+	if !due.Before(deadline) {
+		return time.Time{}, false
+	}
+	d := time.Until(due)
+	if d <= 0 {
+		return due, true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return time.Now(), true
+	case <-ctx.Done():
+		return time.Time{}, false
+	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestPickerRanges checks that every n in [0, total) maps to an op and that
@@ -100,5 +102,49 @@ func TestParseScenarios(t *testing.T) {
 		if mixes[name] == nil {
 			t.Errorf("scenario %s has no mix", name)
 		}
+	}
+}
+
+// TestScheduleWait: an open-loop worker's requests fall due every interval
+// from its staggered start; on time, the latency clock starts when the
+// request is sent; behind, it starts at the due time; none falls due at or
+// after the deadline.
+func TestScheduleWait(t *testing.T) {
+	t.Parallel()
+	if newSchedule(0, 4, 0, time.Now()) != nil {
+		t.Fatal("rate 0 gave a schedule, want a closed loop")
+	}
+
+	// 100/s over 2 workers: each every 20 ms, worker 1 offset by 10 ms.
+	start := time.Now()
+	s := newSchedule(100, 2, 1, start)
+	clock, ok := s.wait(t.Context(), start.Add(time.Hour))
+	if due := start.Add(10 * time.Millisecond); !ok || clock.Before(due) {
+		t.Errorf("on time: wait = %v, %v; want the send time, at or after %v", clock, ok, due)
+	}
+	if want := start.Add(30 * time.Millisecond); !s.next.Equal(want) {
+		t.Errorf("next due %v, want %v", s.next, want)
+	}
+
+	// Started a second ago: every request is overdue, and its clock is
+	// its due time, without sleeping.
+	past := time.Now().Add(-time.Second)
+	s = newSchedule(100, 2, 0, past)
+	for k := range 3 {
+		clock, ok := s.wait(t.Context(), time.Now().Add(time.Hour))
+		if want := past.Add(time.Duration(k) * 20 * time.Millisecond); !ok || !clock.Equal(want) {
+			t.Errorf("behind, request %d: wait = %v, %v; want %v", k, clock, ok, want)
+		}
+	}
+
+	// Due at the deadline: the run is over.
+	s = newSchedule(100, 1, 0, past)
+	if _, ok := s.wait(t.Context(), past); ok {
+		t.Error("a request due at the deadline was sent")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, ok := newSchedule(1, 1, 0, time.Now().Add(time.Hour)).wait(ctx, time.Now().Add(2*time.Hour)); ok {
+		t.Error("wait ignored a cancelled context")
 	}
 }
