@@ -17,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/latchhq/latch/oauth/argon2id"
 )
 
 // bench holds what every scenario shares: the HTTP client, the fixtures and
@@ -38,9 +36,8 @@ type bench struct {
 	// first time a scenario needs it.
 	introspectPool []string
 	// hashSlots bounds simultaneous argon2id hashes to the CPUs, as Latch's
-	// hashing pool does (oauth.Config.HashConcurrency); each slot carries
-	// working memory that its hashes reuse, as Latch's do.
-	hashSlots chan *argon2id.Memory
+	// hashing pool does (oauth.Config.HashConcurrency).
+	hashSlots chan struct{}
 }
 
 // user is a provisioned resource owner.
@@ -64,7 +61,7 @@ func newBench(cfg *config, stderr io.Writer) *bench {
 		cfg:       cfg,
 		stderr:    stderr,
 		progress:  isTerminal(stderr),
-		hashSlots: newHashSlots(runtime.GOMAXPROCS(0)),
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		hc: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.timeout,
@@ -376,12 +373,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return hex.EncodeToString(b)
-}
-
-func newHashSlots(n int) chan *argon2id.Memory {
-	slots := make(chan *argon2id.Memory, n)
-	for range n {
-		slots <- new(argon2id.Memory)
-	}
-	return slots
 }
