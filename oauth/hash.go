@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
+	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/latchhq/latch/oauth/argon2id"
 )
 
 // Hash formats are self-describing so that both kinds verify side by side and
@@ -71,9 +69,9 @@ func hashArgon2id(secret string, p argon2Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("oauth: read salt: %w", err)
 	}
-	key := argon2Key([]byte(secret), salt, p, p.keyLen)
+	key := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, p.keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2id.Version, p.memory, p.time, p.threads,
+		argon2.Version, p.memory, p.time, p.threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
@@ -103,7 +101,7 @@ func verifyHash(hash, secret string) error {
 		if err != nil {
 			return err
 		}
-		got := argon2Key([]byte(secret), salt, p, uint32(len(want)))
+		got := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, uint32(len(want)))
 		if subtle.ConstantTimeCompare(want, got) != 1 {
 			return errHashMismatch
 		}
@@ -113,27 +111,6 @@ func verifyHash(hash, secret string) error {
 	}
 }
 
-// argon2Memory holds the working memory of finished hashes for the next
-// ones: a flood of logins reuses a few 19 MiB blocks instead of allocating
-// (and page-faulting in) one per login. The pool lets go of them once they
-// sit unused through two collections.
-var argon2Memory = sync.Pool{New: func() any { return new(argon2id.Memory) }}
-
-// maxPooledArgon2 is the largest working memory kept for reuse: one
-// imported hash of a large cost must not pin its memory for every login.
-const maxPooledArgon2 = 64 << 20
-
-// argon2Key computes an argon2id key on the calling goroutine (so that the
-// priority of the thread it runs on applies to all of it) in pooled memory.
-func argon2Key(secret, salt []byte, p argon2Params, keyLen uint32) []byte {
-	mem := argon2Memory.Get().(*argon2id.Memory)
-	key := argon2id.Key(mem, secret, salt, p.time, p.memory, p.threads, keyLen)
-	if mem.Bytes() <= maxPooledArgon2 {
-		argon2Memory.Put(mem)
-	}
-	return key
-}
-
 func parseArgon2id(hash string) (p argon2Params, salt, key []byte, err error) {
 	parts := strings.Split(hash, "$")
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
@@ -141,7 +118,7 @@ func parseArgon2id(hash string) (p argon2Params, salt, key []byte, err error) {
 		return p, nil, nil, errors.New("oauth: malformed argon2id hash")
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return p, nil, nil, errors.New("oauth: unsupported argon2id version")
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {

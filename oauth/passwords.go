@@ -101,18 +101,18 @@ func (pw *passwords) verify(ctx context.Context, hash, password string) error {
 	return err
 }
 
-// lowPriority runs work on an operating-system thread of its own, at a
-// lower scheduling priority, and ends that thread afterwards. Hashing takes
-// tens of milliseconds of a core; at normal priority a flood of logins kept
-// every processor busy, and a refresh waited for one at each of its round
-// trips. At lower priority the kernel runs request handling first, and
-// hashing takes what is left. (The server runs more Go processors than
-// CPUs, so that a hashing thread never holds the last one.)
+// lowPriority runs work on an operating-system thread of its own, lowered
+// to nice 10, and ends that thread afterwards.
 //
-// The priority holds only for work done on this goroutine: a goroutine that
-// work starts runs on any thread, at normal priority. golang.org/x/crypto's
-// argon2 ran each segment of a hash that way, which is why Latch hashes with
-// its own package argon2id.
+// Only work's own goroutine runs at nice 10. golang.org/x/crypto/argon2
+// computes each segment of a hash on a goroutine it starts, which runs on
+// any thread at normal priority, so a hash mostly waits on this thread.
+// Of the arrangements measured under a password flood (docs/performance.md,
+// 2026-11-27), this one still gave refresh and introspection the shortest
+// tails: hashing wholly on this thread (with an argon2id of our own, at
+// nice 10 or 0) gave lower medians but p99s about twice as long, and
+// hashing on the request goroutine longer medians and tails. Why is not
+// understood; measure before changing it.
 func lowPriority(work func()) {
 	done := make(chan struct{})
 	go func() {

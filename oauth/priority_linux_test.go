@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,34 +45,4 @@ func TestLowPriority(t *testing.T) {
 	if after := threadNice(t); after != before {
 		t.Errorf("the caller's thread went from nice %d to %d", before, after)
 	}
-}
-
-// TestHashingStaysOnTheLowPriorityThread: all the CPU time of a password
-// hash is spent on the thread lowPriority lowered, not on threads of normal
-// priority. (golang.org/x/crypto's argon2 computed on goroutines of its own:
-// the lowered thread only waited, and this test saw a fraction of the
-// process's CPU time on it.)
-func TestHashingStaysOnTheLowPriorityThread(t *testing.T) {
-	params := argon2Params{memory: 32 * 1024, time: 2, threads: 1, keyLen: 32}
-	var thread, process time.Duration
-	lowPriority(func() {
-		t0, p0 := mustRusage(t, unix.RUSAGE_THREAD), mustRusage(t, unix.RUSAGE_SELF)
-		argon2Key([]byte("password"), []byte("0123456789abcdef"), params, 32)
-		thread, process = mustRusage(t, unix.RUSAGE_THREAD)-t0, mustRusage(t, unix.RUSAGE_SELF)-p0
-	})
-	t.Logf("hash: %v on the hashing thread, %v in the whole process", thread, process)
-	// The rest of the process (the collector, other tests' goroutines)
-	// may take a little CPU meanwhile.
-	if thread < process*8/10 {
-		t.Errorf("the hashing thread spent %v of the process's %v: the hash ran elsewhere", thread, process)
-	}
-}
-
-func mustRusage(t *testing.T, who int) time.Duration {
-	t.Helper()
-	var ru unix.Rusage
-	if err := unix.Getrusage(who, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

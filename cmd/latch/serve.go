@@ -120,14 +120,12 @@ var cpus = runtime.GOMAXPROCS(0)
 
 // tuneRuntime sets the process-wide runtime knobs of a server; main calls it
 // for serve only (tests run serve in-process and keep their own settings).
-//   - Password hashing runs on low-priority threads (package oauth), one per
-//     CPU at most; twice as many Go processors as CPUs keep processors free
-//     for requests while every CPU hashes.
-//   - Each argon2id hash in flight holds 19 MiB. When every hash allocated
-//     its own, a heap left to double before the next collection put the
-//     resident size over 150 MB after ten minutes of mixed load; a soft
-//     limit makes the collector run earlier. (Hashes now reuse their
-//     memory; the limit still bounds the heap.)
+//   - Password hashing (package oauth) holds at most one Go processor per
+//     CPU; twice as many processors as CPUs keep some free for requests
+//     while every CPU hashes.
+//   - Each argon2id hash allocates 19 MiB, and a heap left to double before
+//     the next collection put the resident size over 150 MB after ten
+//     minutes of mixed load; a soft limit makes the collector run earlier.
 //
 // GOMAXPROCS and GOMEMLIMIT in the environment win.
 func tuneRuntime(getenv func(string) string) {
