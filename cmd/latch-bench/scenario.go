@@ -269,7 +269,9 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	for i, w := range workers {
 		wg.Go(func() {
 			sched := newSchedule(b.cfg.rate, conc, i, start)
-			for runCtx.Err() == nil && time.Now().Before(deadline) {
+			// An open loop sends every request due before the deadline,
+			// however late; its schedule ends the loop.
+			for runCtx.Err() == nil && (sched != nil || time.Now().Before(deadline)) {
 				if sched != nil {
 					clock, ok := sched.wait(runCtx, deadline)
 					if !ok {
