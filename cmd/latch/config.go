@@ -366,7 +366,14 @@ func parseIssuer(s string, loopbackListener bool) (string, error) {
 	default:
 		return "", fmt.Errorf("%q must be an https URL", s)
 	}
-	return strings.TrimRight(s, "/"), nil
+	// Clients compare issuers as strings (RFC 8414 §3.3, RFC 9068 §4):
+	// the issuer is written in one form, with the scheme and host in lower
+	// case (they are case-insensitive, RFC 3986 §3.1 and §3.2.2) and no
+	// trailing slash.
+	u.Host = strings.ToLower(u.Host)
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u.String(), nil
 }
 
 // isTerminal reports whether w is a character device such as a terminal.

@@ -101,6 +101,8 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool {
 				return c.issuer == "https://auth.example.com" && c.defaultAudience == "https://auth.example.com"
 			}},
+		{"issuer scheme and host in lower case", nil, map[string]string{"LATCH_ISSUER": "HTTPS://Auth.Example.com/Latch/"},
+			func(c *config) bool { return c.issuer == "https://auth.example.com/Latch" }},
 		{"default audience", []string{"--default-audience", "https://api.example.com"}, nil,
 			func(c *config) bool { return c.defaultAudience == "https://api.example.com" }},
 		{"trusted proxies", nil, map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,fd00::/8"},
@@ -247,13 +249,13 @@ func TestParseConfigIssuerLoopback(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.addr, func(t *testing.T) {
 			t.Parallel()
-			// Default issuer: http:// + addr.
+			// Default issuer: http:// + addr, the host in lower case.
 			cfg, _, err := parseConfig("latch", []string{"--addr", tc.addr}, envFunc(nil), io.Discard)
 			if tc.ok != (err == nil) {
 				t.Fatalf("addr %s, http issuer: err = %v, want ok=%v", tc.addr, err, tc.ok)
 			}
-			if tc.ok && cfg.issuer != "http://"+tc.addr {
-				t.Errorf("issuer = %q, want http://%s", cfg.issuer, tc.addr)
+			if want := "http://" + strings.ToLower(tc.addr); tc.ok && cfg.issuer != want {
+				t.Errorf("issuer = %q, want %s", cfg.issuer, want)
 			}
 			// An https issuer is fine everywhere.
 			cfg = mustParseConfig(t, []string{"--addr", tc.addr}, map[string]string{"LATCH_ISSUER": "https://auth.example.com/latch/"})
@@ -468,6 +470,7 @@ func FuzzParseIssuer(f *testing.F) {
 	f.Add("http://0.0.0.0:8080", false)
 	f.Add("https://a.example.com/x?y#z", false)
 	f.Add("ftp://x", true)
+	f.Add("HTTPS://Auth.Example.COM/Latch/", false) // scheme and host in one case; path as given
 	f.Fuzz(func(t *testing.T, s string, loopback bool) {
 		iss, err := parseIssuer(s, loopback)
 		if err != nil {
@@ -478,6 +481,11 @@ func FuzzParseIssuer(f *testing.F) {
 		}
 		if !strings.HasPrefix(iss, "https://") && !(loopback && strings.HasPrefix(iss, "http://")) {
 			t.Fatalf("parseIssuer(%q, %v) = %q, want https", s, loopback, iss)
+		}
+		// The issuer is in its one written form: parsing it again changes
+		// nothing.
+		if again, err := parseIssuer(iss, loopback); err != nil || again != iss {
+			t.Fatalf("parseIssuer(%q) = %q, then parseIssuer(%q) = %q, %v", s, iss, iss, again, err)
 		}
 	})
 }
