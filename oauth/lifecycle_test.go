@@ -142,6 +142,15 @@ func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse,
 	return out, nil
 }
 
+// revoke asks, as the fixture's client, for the revocation of token
+// (RFC 7009).
+func (f *fixture) revoke(ctx context.Context, token string) error {
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth("app", f.secret)
+	return f.p.Revoke(ctx, r)
+}
+
 func (f *fixture) login(t testing.TB) tokenResponse {
 	t.Helper()
 	r := f.token(t, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse"}})

@@ -3,9 +3,7 @@ package oauth
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,11 +190,7 @@ func TestTokenRevocationRacingRefresh(t *testing.T) {
 				r0 := f.login(t)
 				ref := startRefresher(f, r0.RefreshToken)
 				time.Sleep(time.Duration(round) * 3 * time.Millisecond)
-				form := url.Values{"token": {r0.AccessToken}}
-				r := httptest.NewRequest(http.MethodPost, "/oauth2/revoke", strings.NewReader(form.Encode()))
-				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				r.SetBasicAuth("app", f.secret)
-				if err := f.p.Revoke(context.Background(), r); err != nil {
+				if err := f.revoke(context.Background(), r0.AccessToken); err != nil {
 					t.Fatalf("round %d: revoke: %v", round, err)
 				}
 				time.Sleep(20 * time.Millisecond)
