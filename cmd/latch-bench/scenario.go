@@ -128,7 +128,7 @@ const (
 	argonKeyLen    = 32
 )
 
-// worker is one closed-loop virtual user. Nothing in it is shared but what
+// worker is one virtual user. Nothing in it is shared but what
 // it only reads: the bench and the wire target.
 type worker struct {
 	b    *bench
