@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,6 +21,31 @@ type quietLogger struct {
 	// all is set by LogMode(Info) (db.Debug()): then every statement is
 	// logged.
 	all bool
+}
+
+// GORM asks the logger it was given, not the one inside, whether bound
+// values may be logged: without this method it wrote them into the SQL of
+// every failed or slow statement, password hashes included.
+var _ gorm.ParamsFilter = quietLogger{}
+
+// newQuietLogger logs GORM's warnings (slow statements, errors) to l, with
+// bound values left out: they can be secret hashes.
+func newQuietLogger(l *slog.Logger) quietLogger {
+	return quietLogger{Interface: logger.NewSlogLogger(l, logger.Config{
+		SlowThreshold:             slowStatement,
+		ParameterizedQueries:      true,
+		IgnoreRecordNotFoundError: true,
+		LogLevel:                  logger.Warn,
+	}), slow: slowStatement}
+}
+
+// ParamsFilter is the inner logger's: with ParameterizedQueries it drops
+// every bound value.
+func (l quietLogger) ParamsFilter(ctx context.Context, sql string, params ...any) (string, []any) {
+	if f, ok := l.Interface.(gorm.ParamsFilter); ok {
+		return f.ParamsFilter(ctx, sql, params...)
+	}
+	return sql, nil
 }
 
 func (l quietLogger) LogMode(level logger.LogLevel) logger.Interface {

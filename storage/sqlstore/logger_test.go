@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,7 @@ import (
 // SQL it must not even render.
 func TestQuietLogger(t *testing.T) {
 	var buf bytes.Buffer
-	l := quietLogger{logger.NewSlogLogger(slog.New(slog.NewTextHandler(&buf, nil)), logger.Config{
-		SlowThreshold: slowStatement, LogLevel: logger.Warn, IgnoreRecordNotFoundError: true,
-	}), slowStatement, false}
+	l := newQuietLogger(slog.New(slog.NewTextHandler(&buf, nil)))
 	ctx := context.Background()
 	rendered := 0
 	sql := func(q string) func() (string, int64) {
@@ -48,5 +47,28 @@ func TestQuietLogger(t *testing.T) {
 	l.LogMode(logger.Info).Trace(ctx, time.Now(), sql("debugged"), nil)
 	if !strings.Contains(buf.String(), "debugged") {
 		t.Errorf("LogMode(Info) did not log a fast statement: %q", buf.String())
+	}
+}
+
+// TestLogHoldsNoBoundValue: a failed statement is logged through GORM, but
+// never with its bound values, which can be password or secret hashes.
+func TestLogHoldsNoBoundValue(t *testing.T) {
+	var buf bytes.Buffer
+	s, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), Options{
+		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const secret = "$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0$c2VjcmV0LWhhc2gtdmFsdWU"
+	if err := s.db.Exec("UPDATE no_such_table SET password_hash = ?", secret).Error; err == nil {
+		t.Fatal("an update of a missing table succeeded")
+	}
+	if !strings.Contains(buf.String(), "no_such_table") {
+		t.Fatalf("the failed statement was not logged: %q", buf.String())
+	}
+	if strings.Contains(buf.String(), "c2VjcmV0") {
+		t.Fatalf("the log holds a bound value: %q", buf.String())
 	}
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/latchhq/latch/migrations"
@@ -67,12 +66,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	}
 	cfg := &gorm.Config{
 		TranslateError: true,
-		Logger: quietLogger{logger.NewSlogLogger(l, logger.Config{
-			SlowThreshold:             slowStatement,
-			ParameterizedQueries:      true, // bound values can be secret hashes
-			IgnoreRecordNotFoundError: true,
-			LogLevel:                  logger.Warn,
-		}), slowStatement, false},
+		Logger:         newQuietLogger(l),
 		// We ping ourselves below, with the caller's context.
 		DisableAutomaticPing: true,
 	}
