@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gorm.io/gorm"
-
 	"github.com/latchhq/latch/migrations"
 )
 
@@ -101,34 +99,34 @@ func list(p func(int) string, first, count int) string {
 	return strings.Join(ps, ", ")
 }
 
-// inTx reports whether ctx carries a transaction of s. A hot statement
-// made with such a context must run in it, never on the pool beside it.
-func (s *Store) inTx(ctx context.Context) bool {
-	_, ok := ctx.Value(txKey{s}).(*gorm.DB)
-	return ok
-}
-
 // row is the one row of a query: *sql.Row or pgx.Row.
 type row interface{ Scan(dest ...any) error }
 
-// queryRow runs a hot query in ctx's transaction, if any. Outside one, on
-// PostgreSQL, it runs on pgx directly: database/sql's conversion of each
-// column was 40% of introspection's allocations.
+// queryRow runs a hot query in ctx's transaction, if any: a statement made
+// with such a context must run in it, never on the pool beside it. Outside
+// one, on PostgreSQL, it runs on pgx directly: database/sql's conversion of
+// each column was 40% of introspection's allocations.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) row {
-	if s.pool != nil && !s.inTx(ctx) {
+	if tx, ok := s.txOf(ctx); ok {
+		return tx.Statement.ConnPool.QueryRowContext(ctx, q, args...)
+	}
+	if s.pool != nil {
 		return s.pool.QueryRow(ctx, q, args...)
 	}
-	return s.conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...)
+	return s.sqlDB.QueryRowContext(ctx, q, args...)
 }
 
-// exec runs a hot statement in ctx's transaction, if any, and returns the
-// number of rows it affected.
+// exec runs a hot statement like queryRow and returns the number of rows
+// it affected.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	if s.pool != nil && !s.inTx(ctx) {
+	if tx, ok := s.txOf(ctx); ok {
+		return rowsAffected(tx.Statement.ConnPool.ExecContext(ctx, q, args...))
+	}
+	if s.pool != nil {
 		tag, err := s.pool.Exec(ctx, q, args...)
 		return tag.RowsAffected(), err
 	}
-	return rowsAffected(s.conn(ctx).Statement.ConnPool.ExecContext(ctx, q, args...))
+	return rowsAffected(s.sqlDB.ExecContext(ctx, q, args...))
 }
 
 // rowsAffected is the row count of a statement's result, or its error.

@@ -237,10 +237,16 @@ type txKey struct{ s *Store }
 // conn returns the handle every method uses: the transaction carried by ctx,
 // if any, else the pool.
 func (s *Store) conn(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{s}).(*gorm.DB); ok {
+	if tx, ok := s.txOf(ctx); ok {
 		return tx.WithContext(ctx)
 	}
 	return s.db.WithContext(ctx)
+}
+
+// txOf returns the transaction of s that ctx carries, if any.
+func (s *Store) txOf(ctx context.Context) (*gorm.DB, bool) {
+	tx, ok := ctx.Value(txKey{s}).(*gorm.DB)
+	return tx, ok
 }
 
 // InTx runs fn in a transaction carried by the context given to fn. A nested
@@ -248,7 +254,7 @@ func (s *Store) conn(ctx context.Context) *gorm.DB {
 // fn's error is returned as is. A failing begin or commit gives an error that
 // wraps [storage.ErrConflict] or [storage.ErrUnavailable].
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{s}).(*gorm.DB); ok {
+	if _, ok := s.txOf(ctx); ok {
 		return fn(ctx)
 	}
 	tx := s.db.WithContext(ctx).Begin()
