@@ -21,7 +21,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 	return mapErr(fmt.Sprintf("create client %q", c.ID), s.conn(ctx).Create(toClientRow(c)).Error)
 }
 
-// clientColumns reads a client, in the order scanClient expects.
+// clientColumns reads a client, in the order clientDest scans it.
 const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at`
 
 // clientDest is where a row of clientColumns scans to.
@@ -127,8 +127,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 // taken; then nothing is stored.
 func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*storage.Token) error {
 	op := fmt.Sprintf("create family %q", f.ID)
+	r := toFamilyRow(f)
 	insert := func(ctx context.Context) error {
-		r := toFamilyRow(f)
 		_, err := s.exec(ctx, s.hot.insertFamily, familyValues(r)...)
 		return mapErr(op, err)
 	}
@@ -144,7 +144,6 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*
 		})
 	}
 	var a pgArgs
-	r := toFamilyRow(f)
 	q := `WITH family AS (
 	INSERT INTO families (` + familyInsertColumns + `) VALUES (` + a.list(familyValues(r)...) + `)
 )
@@ -293,12 +292,19 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 }
 
 // tokenFamilyColumns reads a token and its family in one row, in the order
-// scanTokenFamily expects.
+// tokenFamilyDest (or nullTokenFamilyDest) scans it.
 const tokenFamilyColumns = `t."key", t.kind, t.family_id, t.client_id, t.scopes, t.issued_at, t.expires_at, t.spent_at, t.parent_key, t.replay,
 	f.id, f.client_id, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
 
 // tokenFamilyDest is where a row of tokenFamilyColumns scans to.
 func tokenFamilyDest(t *tokenRow, f *familyRow) []any {
+	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
+}
+
+// nullTokenFamilyDest is tokenFamilyDest for a LEFT JOIN, where the token
+// and its family may be missing.
+func nullTokenFamilyDest(t *nullTokenRow, f *nullFamilyRow) []any {
 	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
 		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
 }
@@ -358,9 +364,7 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 	var c clientRow
 	var t nullTokenRow
 	var f nullFamilyRow
-	err := s.queryRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(append(clientDest(&c),
-		&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason)...)
+	err := s.queryRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(append(clientDest(&c), nullTokenFamilyDest(&t, &f)...)...)
 	if err != nil {
 		return nil, nil, nil, mapErr(fmt.Sprintf("look up client %q and token", clientID), err)
 	}

@@ -115,12 +115,8 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	for wait := 10 * time.Millisecond; err != nil && dialect == migrations.SQLite && isConflict(err) && wait < 5*time.Second; wait *= 2 {
 		// Two processes opening one new file race to switch it to WAL,
 		// and the loser gets SQLITE_BUSY without the busy timeout being
-		// applied; the switch is done once the winner has it.
-		if db != nil {
-			if failed, err := db.DB(); err == nil {
-				failed.Close()
-			}
-		}
+		// applied; the switch is done once the winner has it. (gorm.Open
+		// closed the failed connection.)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("sqlstore: open %s: %w: %w", dialect, storage.ErrUnavailable, ctx.Err())
