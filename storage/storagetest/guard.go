@@ -67,28 +67,36 @@ func testAttempts(ctx context.Context, t *testing.T, s storage.Store) {
 // new counter and then on an expired one: the counts returned are exactly
 // 1..64, each once.
 func testConcurrentAttempts(ctx context.Context, t *testing.T, s storage.Store) {
-	const n = 64
-	for round, now := range []time.Time{at(0), at(time.Hour)} {
-		counts := make([]int, n)
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				counts[i], errs[i] = s.ReserveAttempt(ctx, "k", now, time.Minute)
-			})
-		}
-		close(start)
-		wg.Wait()
-		for i, err := range errs {
-			mustOK(t, fmt.Sprintf("round %d: ReserveAttempt %d", round, i), err)
-		}
-		slices.Sort(counts)
-		for i, c := range counts {
-			if c != i+1 {
-				t.Fatalf("round %d: sorted counts = %v, want 1..%d each once", round, counts, n)
-			}
+	for _, now := range []time.Time{at(0), at(time.Hour)} {
+		ReserveConcurrently(ctx, t, now, 64, s)
+	}
+}
+
+// ReserveConcurrently reserves the key "k" n times at now from n goroutines
+// released at once, spread over stores (one store, or several on one
+// database, as several nodes are), and fails t unless the counts returned
+// are exactly 1..n, each once.
+func ReserveConcurrently(ctx context.Context, t *testing.T, now time.Time, n int, stores ...storage.Store) {
+	t.Helper()
+	counts := make([]int, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			counts[i], errs[i] = stores[i%len(stores)].ReserveAttempt(ctx, "k", now, time.Minute)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		mustOK(t, fmt.Sprintf("at %v: ReserveAttempt %d", now, i), err)
+	}
+	slices.Sort(counts)
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("at %v: sorted counts = %v, want 1..%d each once", now, counts, n)
 		}
 	}
 }
