@@ -50,17 +50,19 @@ type loginAttempt struct {
 func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAttempt, error) {
 	now, window := p.now(), p.cfg.LoginLockout
 	a := &loginAttempt{userKey: "user:" + tokenKey(username)}
-	n, err := p.store.ReserveAttempt(ctx, a.userKey, now, window)
+	if addr := requestInfo(ctx).Address; addr != "" {
+		a.addrKey = "addr:" + addr
+	}
+	var n, m int
+	err := p.onKeys(ctx, a, func(ctx context.Context, key string) (err error) {
+		n, err = p.store.ReserveAttempt(ctx, key, now, window)
+		return err
+	}, func(ctx context.Context, key string) (err error) {
+		m, err = p.store.ReserveAttempt(ctx, key, now, window)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	var m int
-	addr := requestInfo(ctx).Address
-	if addr != "" {
-		a.addrKey = "addr:" + addr
-		if m, err = p.store.ReserveAttempt(ctx, a.addrKey, now, window); err != nil {
-			return nil, err
-		}
 	}
 	var reason string
 	switch {
@@ -94,24 +96,31 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 // succeeded clears the username's failures and gives the address its
 // attempt back: only failures count against an address.
 func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
-	err := p.store.ResetAttempts(ctx, a.userKey)
-	if err == nil && a.addrKey != "" {
-		err = p.store.ReleaseAttempt(ctx, a.addrKey)
-	}
-	if err != nil {
+	if err := p.onKeys(ctx, a, p.store.ResetAttempts, p.store.ReleaseAttempt); err != nil {
 		p.log.WarnContext(ctx, "login guard: could not clear attempts", "err", err)
 	}
 }
 
 // release gives back both reservations of an attempt that checked nothing.
 func (p *Provider) release(ctx context.Context, a *loginAttempt) {
-	err := p.store.ReleaseAttempt(ctx, a.userKey)
-	if err == nil && a.addrKey != "" {
-		err = p.store.ReleaseAttempt(ctx, a.addrKey)
-	}
-	if err != nil {
+	if err := p.onKeys(ctx, a, p.store.ReleaseAttempt, p.store.ReleaseAttempt); err != nil {
 		p.log.WarnContext(ctx, "login guard: could not release attempts", "err", err)
 	}
+}
+
+// onKeys runs onUser on the attempt's username key, then onAddr on its
+// address key (if the request had an address), in one transaction: one
+// commit to wait for, where there were two, and under a flood of logins
+// the guard's commits queue with everyone else's (docs/performance.md).
+// Every login takes the keys in this order, so two never wait on each
+// other's rows in a cycle.
+func (p *Provider) onKeys(ctx context.Context, a *loginAttempt, onUser, onAddr func(ctx context.Context, key string) error) error {
+	return p.store.InTx(ctx, func(ctx context.Context) error {
+		if err := onUser(ctx, a.userKey); err != nil || a.addrKey == "" {
+			return err
+		}
+		return onAddr(ctx, a.addrKey)
+	})
 }
 
 // lockoutLog remembers which keys were reported locked out, so that a

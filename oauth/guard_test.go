@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -38,6 +39,29 @@ func TestLockoutIsExactUnderConcurrency(t *testing.T) {
 	f.clock.Advance(61 * time.Second)
 	if r := f.password(t, context.Background(), "alice", "correct horse"); r.status != http.StatusOK {
 		t.Fatalf("after the lockout: %d %q", r.status, r.Error)
+	}
+}
+
+// TestAddressLockoutIsExactUnderConcurrency: 64 parallel wrong attempts
+// from one address, for 64 usernames, never get more than the address's
+// limit of real password checks. Each attempt counts its username and the
+// address in one transaction; none may fail on the other's row locks.
+func TestAddressLockoutIsExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailuresPerAddress = 5; c.LoginLockout = time.Minute })
+	addr := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.9"})
+	before := f.p.pw.checks.Load()
+	results := atOnce(64, func(i int) tokenResponse { return f.password(t, addr, fmt.Sprintf("user%d", i), "wrong") }, nil)
+	if checks := f.p.pw.checks.Load() - before; checks > 5 {
+		t.Fatalf("%d password checks ran, want at most 5", checks)
+	}
+	for _, r := range results {
+		if r.status != http.StatusBadRequest || r.Error != "invalid_grant" {
+			t.Fatalf("got %d %q, want 400 invalid_grant", r.status, r.Error)
+		}
+	}
+	if r := f.password(t, addr, "alice", "correct horse"); r.status == http.StatusOK {
+		t.Fatal("the right password got through an address lockout")
 	}
 }
 
