@@ -96,6 +96,39 @@ func TestLockoutCountsUnknownUsernamesAndAddresses(t *testing.T) {
 	}
 }
 
+// TestSuccessSettlesTheAttempt: a right password clears the username's
+// failures, and gives the address back the attempt it reserved: only
+// failures count against an address.
+func TestSuccessSettlesTheAttempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures, c.LoginMaxFailuresPerAddress = 2, 3 })
+	ctx := context.Background()
+	for i := range 10 {
+		if r := f.password(t, ctx, "alice", "wrong"); r.Error != "invalid_grant" {
+			t.Fatalf("round %d, wrong password: %d %q", i, r.status, r.Error)
+		}
+		before := f.p.pw.checks.Load()
+		if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK || f.p.pw.checks.Load() != before+1 {
+			t.Fatalf("round %d, right password: %d %q", i, r.status, r.Error)
+		}
+	}
+	addr := WithRequestInfo(ctx, RequestInfo{Address: "192.0.2.10"})
+	for i := range 10 {
+		if r := f.password(t, addr, "alice", "correct horse"); r.status != http.StatusOK {
+			t.Fatalf("login %d from one address: %d %q", i, r.status, r.Error)
+		}
+	}
+	for i, name := range []string{"u1", "u2", "u3"} {
+		if r := f.password(t, addr, name, "wrong"); r.Error != "invalid_grant" {
+			t.Fatalf("failure %d: %q", i, r.Error)
+		}
+	}
+	before := f.p.pw.checks.Load()
+	if r := f.password(t, addr, "alice", "correct horse"); r.status == http.StatusOK || f.p.pw.checks.Load() != before {
+		t.Fatalf("the address's fourth attempt after three failures was not refused: %d %q", r.status, r.Error)
+	}
+}
+
 // TestUnknownUserCostsLikeWrongPassword compares the median time of a
 // login with an unknown username and with a wrong password: both verify
 // one argon2id hash, so neither answer nor time tells them apart.
