@@ -496,9 +496,18 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 	}
 	c.Replays = res.RowsAffected
 
-	// Attempt counters past their window.
+	// Attempt counters past their window. A login holds its username's and
+	// its address's counters in one transaction, and this statement would
+	// lock expired counters in no particular order: on PostgreSQL it skips
+	// the ones a login holds, so that it never waits for a login that waits
+	// for it (a deadlock, which PostgreSQL would end by failing one of them).
+	// SQLite has one writer at a time, and no row locks.
+	skipLocked := ""
+	if s.dialect == migrations.Postgres {
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
 	res = db.Exec(`DELETE FROM login_attempts WHERE "key" IN (
-		SELECT "key" FROM login_attempts WHERE expires_at <= ? LIMIT ?)`, n, limit)
+		SELECT "key" FROM login_attempts WHERE expires_at <= ? LIMIT ?`+skipLocked+`)`, n, limit)
 	if res.Error != nil {
 		return c, mapErr("purge attempts", res.Error)
 	}
