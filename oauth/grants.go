@@ -55,16 +55,21 @@ func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosit
 		g.p.release(ctx, attempt)
 		return err
 	}
-	g.p.succeeded(ctx, attempt)
+	// The attempt is settled in the transaction that records the login
+	// (PopulateTokenEndpointResponse): one commit fewer per login.
 	sess := ar.GetSession().(*fosite.DefaultSession)
 	sess.Subject, sess.Username = user.ID, user.Username
-	sess.Extra = map[string]any{extraPasswordChangedAt: user.PasswordChangedAt.UnixMicro()}
+	sess.Extra = map[string]any{extraPasswordChangedAt: user.PasswordChangedAt.UnixMicro(), extraLoginAttempt: attempt}
 	return nil
 }
 
-// extraPasswordChangedAt carries, from the password check to the recording
-// of the login, which password the login was checked against.
-const extraPasswordChangedAt = "latch_password_changed_at"
+// Session extras carry, from the password check to the recording of the
+// login, which password the login was checked against and the guard's
+// attempt to settle.
+const (
+	extraPasswordChangedAt = "latch_password_changed_at"
+	extraLoginAttempt      = "latch_login_attempt"
+)
 
 func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !ar.GetGrantTypes().ExactOne(GrantPassword) {
@@ -87,29 +92,40 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	// may use the refresh_token grant, and with no other.
 	withRefresh := ar.GetClient().GetGrantTypes().Has(GrantRefreshToken)
 	var out minted
-	changedAt := sess.(*fosite.DefaultSession).Extra[extraPasswordChangedAt]
+	extra := sess.(*fosite.DefaultSession).Extra
+	changedAt := extra[extraPasswordChangedAt]
+	attempt, _ := extra[extraLoginAttempt].(*loginAttempt)
 	var refused error
 	err := p.inTx(ctx, func(ctx context.Context) error {
 		// The user row is locked while the login is recorded: a concurrent
 		// disable, password change or delete either comes first (and the
 		// login is refused) or comes after (and ends it).
 		user, err := p.store.LockUser(ctx, fam.UserID)
-		if errors.Is(err, storage.ErrNotFound) || err == nil && (user.Disabled || user.PasswordChangedAt.UnixMicro() != changedAt) {
+		switch {
+		case errors.Is(err, storage.ErrNotFound) || err == nil && (user.Disabled || user.PasswordChangedAt.UnixMicro() != changedAt):
 			refused = fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
-			return nil
-		} else if err != nil {
+		case err != nil:
 			return err
+		default:
+			var traces []*storage.Token
+			if out, traces, err = p.generate(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
+				return err
+			}
+			if err := p.store.CreateFamily(ctx, fam, traces...); err != nil {
+				return err
+			}
+			if err := p.audit(ctx, storage.Event{Type: EventIssued, FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID}); err != nil {
+				return err
+			}
 		}
-		var traces []*storage.Token
-		if out, traces, err = p.generate(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
-			return err
-		}
-		if err := p.store.CreateFamily(ctx, fam, traces...); err != nil {
-			return err
-		}
-		return p.audit(ctx, storage.Event{Type: EventIssued, FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID})
+		// Last, so that the address's counter, which every login from that
+		// address updates, stays locked for this statement and the commit
+		// only. The password was right, refused or not.
+		return p.settle(ctx, attempt)
 	})
 	if err != nil {
+		// Then the attempt was not settled either; it still may be.
+		p.succeeded(ctx, attempt)
 		return storageError("password grant", err)
 	}
 	if refused != nil {

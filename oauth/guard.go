@@ -93,10 +93,20 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 		WithWrap(&retryAfter{d: window, err: errLockedOut})
 }
 
-// succeeded clears the username's failures and gives the address its
-// attempt back: only failures count against an address.
+// settle clears the username's failures and gives the address its attempt
+// back, after a right password: only failures count against an address. It
+// joins the caller's transaction, if any.
+func (p *Provider) settle(ctx context.Context, a *loginAttempt) error {
+	if a == nil {
+		return nil
+	}
+	return p.onKeys(ctx, a, p.store.ResetAttempts, p.store.ReleaseAttempt)
+}
+
+// succeeded settles a, in a transaction of its own, for a login whose own
+// transaction failed.
 func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
-	if err := p.onKeys(ctx, a, p.store.ResetAttempts, p.store.ReleaseAttempt); err != nil {
+	if err := p.settle(ctx, a); err != nil {
 		p.log.WarnContext(ctx, "login guard: could not clear attempts", "err", err)
 	}
 }
