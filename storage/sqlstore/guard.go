@@ -51,6 +51,30 @@ func (s *Store) ResetAttempts(ctx context.Context, key string) error {
 	return mapErr("reset attempts", err)
 }
 
+// CountAttempts reads the counters of keys, live at now, in one query.
+func (s *Store) CountAttempts(ctx context.Context, now time.Time, keys ...string) ([]int, error) {
+	counts := make([]int, len(keys))
+	if len(keys) == 0 {
+		return counts, nil
+	}
+	var rows []struct {
+		Key   string
+		Count int64
+	}
+	err := s.conn(ctx).Raw(`SELECT "key", count FROM login_attempts WHERE "key" IN ? AND expires_at > ?`, keys, ts(now)).Scan(&rows).Error
+	if err != nil {
+		return nil, mapErr("count attempts", err)
+	}
+	for _, r := range rows {
+		for i, k := range keys {
+			if k == r.Key {
+				counts[i] = int(r.Count)
+			}
+		}
+	}
+	return counts, nil
+}
+
 // CreateSigningKey stores k. Returns an error wrapping
 // [storage.ErrAlreadyExists] if the id is taken.
 func (s *Store) CreateSigningKey(ctx context.Context, k *storage.SigningKey) error {

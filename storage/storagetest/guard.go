@@ -22,7 +22,7 @@ func reserve(ctx context.Context, t *testing.T, s storage.Store, key string, now
 }
 
 // testAttempts checks counting, expiry (at the boundary), the window push,
-// ReleaseAttempt and ResetAttempts.
+// ReleaseAttempt, ResetAttempts and CountAttempts.
 func testAttempts(ctx context.Context, t *testing.T, s storage.Store) {
 	const w = time.Minute
 	µs := time.Microsecond
@@ -61,6 +61,29 @@ func testAttempts(ctx context.Context, t *testing.T, s storage.Store) {
 	reserve(ctx, t, s, "r", now, w, 1)
 	mustOK(t, "ResetAttempts(missing)", s.ResetAttempts(ctx, "never-seen"))
 	reserve(ctx, t, s, "other", at(24*time.Hour), w, 2) // untouched by the others
+
+	// Count reads without changing: live counters as they are, in the order
+	// asked (a key twice included), 0 for missing or expired ones.
+	c := at(48 * time.Hour)
+	reserve(ctx, t, s, "c1", c, w, 1)
+	reserve(ctx, t, s, "c2", c, w, 1)
+	reserve(ctx, t, s, "c2", c, w, 2)
+	for range 2 {
+		countAttempts(ctx, t, s, c.Add(w-µs), []string{"c2", "none", "c1", "c2"}, []int{2, 0, 1, 2})
+	}
+	countAttempts(ctx, t, s, c.Add(w), []string{"c1", "c2"}, []int{0, 0}) // expired at now
+	countAttempts(ctx, t, s, c, nil, []int{})
+	reserve(ctx, t, s, "c2", c.Add(time.Second), w, 3)
+}
+
+// countAttempts calls CountAttempts and fails the test unless it returns want.
+func countAttempts(ctx context.Context, t *testing.T, s storage.Store, now time.Time, keys []string, want []int) {
+	t.Helper()
+	got, err := s.CountAttempts(ctx, now, keys...)
+	mustOK(t, fmt.Sprintf("CountAttempts(%v, %q)", now, keys), err)
+	if !slices.Equal(got, want) {
+		t.Errorf("CountAttempts(%v, %q) = %v, want %v", now, keys, got, want)
+	}
 }
 
 // testConcurrentAttempts reserves one key from 64 goroutines at once, on a
