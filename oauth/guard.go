@@ -50,11 +50,26 @@ type loginAttempt struct {
 func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAttempt, error) {
 	now, window := p.now(), p.cfg.LoginLockout
 	a := &loginAttempt{userKey: "user:" + tokenKey(username)}
+	keys := []string{a.userKey}
 	if addr := requestInfo(ctx).Address; addr != "" {
 		a.addrKey = "addr:" + addr
+		keys = append(keys, a.addrKey)
 	}
-	var n, m int
-	err := p.onKeys(ctx, a, func(ctx context.Context, key string) (err error) {
+	// A read first: an attempt that is over a limit already is refused
+	// without a write, so that guessing on past a lockout costs the database
+	// one read per guess. The reservation below is what counts exactly.
+	counts, err := p.store.CountAttempts(ctx, now, keys...)
+	if err != nil {
+		return nil, err
+	}
+	n, m := counts[0]+1, 0
+	if len(counts) > 1 {
+		m = counts[1] + 1
+	}
+	if reason := p.overLimit(n, m); reason != "" {
+		return nil, p.lockedOut(ctx, a, reason, now)
+	}
+	err = p.onKeys(ctx, a, func(ctx context.Context, key string) (err error) {
 		n, err = p.store.ReserveAttempt(ctx, key, now, window)
 		return err
 	}, func(ctx context.Context, key string) (err error) {
@@ -64,19 +79,33 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	if err != nil {
 		return nil, err
 	}
-	var reason string
-	switch {
-	case n > p.cfg.LoginMaxFailures:
-		reason = "username"
-	case m > p.cfg.LoginMaxFailuresPerAddress:
-		reason = "address"
-	default:
+	reason := p.overLimit(n, m)
+	if reason == "" {
 		return a, nil
 	}
 	// A refused attempt checked no password: it gives its reservations back,
 	// so that the counters hold failures (and checks in flight) only, and a
 	// burst of logins from one address cannot lock it out by itself.
 	p.release(ctx, a)
+	return nil, p.lockedOut(ctx, a, reason, now)
+}
+
+// overLimit names the limit that n attempts for a username and m from an
+// address go over ("username" or "address"), or returns "".
+func (p *Provider) overLimit(n, m int) string {
+	switch {
+	case n > p.cfg.LoginMaxFailures:
+		return "username"
+	case m > p.cfg.LoginMaxFailuresPerAddress:
+		return "address"
+	}
+	return ""
+}
+
+// lockedOut reports a's refusal for reason and returns the error that
+// answers it.
+func (p *Provider) lockedOut(ctx context.Context, a *loginAttempt, reason string, now time.Time) error {
+	window := p.cfg.LoginLockout
 	// One event and count per lockout (per node), not per refused attempt:
 	// an attack would otherwise write an audit row per guess.
 	key := a.userKey
@@ -86,10 +115,10 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	if p.lockouts.first(key, now, window) {
 		p.metrics.lockouts.WithLabelValues(reason).Inc()
 		if err := p.audit(ctx, storage.Event{Type: EventLockout, Reason: reason}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return nil, fosite.ErrInvalidGrant.WithHint("Too many failed attempts; retry later.").
+	return fosite.ErrInvalidGrant.WithHint("Too many failed attempts; retry later.").
 		WithWrap(&retryAfter{d: window, err: errLockedOut})
 }
 

@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchhq/latch/storage"
+	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
 
 func (f *fixture) password(t testing.TB, ctx context.Context, username, password string) tokenResponse {
@@ -62,6 +66,61 @@ func TestAddressLockoutIsExactUnderConcurrency(t *testing.T) {
 	}
 	if r := f.password(t, addr, "alice", "correct horse"); r.status == http.StatusOK {
 		t.Fatal("the right password got through an address lockout")
+	}
+}
+
+// guardWrites counts the guard's writes to a store.
+type guardWrites struct {
+	storage.Store
+	n atomic.Int64
+}
+
+func (s *guardWrites) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
+	s.n.Add(1)
+	return s.Store.ReserveAttempt(ctx, key, now, window)
+}
+
+func (s *guardWrites) ReleaseAttempt(ctx context.Context, key string) error {
+	s.n.Add(1)
+	return s.Store.ReleaseAttempt(ctx, key)
+}
+
+func (s *guardWrites) ResetAttempts(ctx context.Context, key string) error {
+	s.n.Add(1)
+	return s.Store.ResetAttempts(ctx, key)
+}
+
+// TestLockedOutAttemptsWriteNothing: past a lockout, for a username or for
+// an address, guessing on is refused from a read: no password check and no
+// write to the counters, whatever the password.
+func TestLockedOutAttemptsWriteNothing(t *testing.T) {
+	t.Parallel()
+	store := &guardWrites{Store: sqlstoretest.New(t)}
+	f := newFixtureOn(t, store, func(c *Config) { c.LoginMaxFailures, c.LoginMaxFailuresPerAddress = 2, 3 })
+	ctx := context.Background()
+	addr := WithRequestInfo(ctx, RequestInfo{Address: "192.0.2.11"})
+	for i, name := range []string{"alice", "alice", "u1"} {
+		if r := f.password(t, addr, name, "wrong"); r.Error != "invalid_grant" {
+			t.Fatalf("failure %d: %q", i, r.Error)
+		}
+	}
+	writes, checks := store.n.Load(), f.p.pw.checks.Load()
+	for i, tc := range []struct {
+		ctx      context.Context
+		username string
+	}{{ctx, "alice"}, {addr, "bob"}, {addr, "nobody"}} {
+		for _, password := range []string{"wrong", "correct horse"} {
+			r := f.password(t, tc.ctx, tc.username, password)
+			if r.status != http.StatusBadRequest || r.Error != "invalid_grant" {
+				t.Fatalf("attempt %d: got %d %q, want 400 invalid_grant", i, r.status, r.Error)
+			}
+		}
+	}
+	if n := store.n.Load() - writes; n != 0 {
+		t.Errorf("refused attempts wrote %d times to the counters, want 0", n)
+	}
+	if n := f.p.pw.checks.Load() - checks; n != 0 {
+		t.Errorf("refused attempts ran %d password checks, want 0", n)
 	}
 }
 
