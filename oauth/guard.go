@@ -57,7 +57,10 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	}
 	// A read first: an attempt that is over a limit already is refused
 	// without a write, so that guessing on past a lockout costs the database
-	// one read per guess. The reservation below is what counts exactly.
+	// one read per guess. The reservation below is what counts exactly. A
+	// guess refused here does not push the counter's expiry either: the
+	// lockout ends LoginLockout after the last attempt counted (Retry-After
+	// says LoginLockout, at most that), whether or not the guessing goes on.
 	counts, err := p.store.CountAttempts(ctx, now, keys...)
 	if err != nil {
 		return nil, err

@@ -124,6 +124,30 @@ func TestLockedOutAttemptsWriteNothing(t *testing.T) {
 	}
 }
 
+// TestGuessingDoesNotProlongALockout: guesses refused during a lockout are
+// not counted, so the lockout ends LoginLockout after the last failure
+// counted, however long the guessing goes on.
+func TestGuessingDoesNotProlongALockout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 2; c.LoginLockout = 15 * time.Minute })
+	ctx := context.Background()
+	for range 2 {
+		if r := f.password(t, ctx, "alice", "wrong"); r.Error != "invalid_grant" {
+			t.Fatalf("failure: %q", r.Error)
+		}
+	}
+	for range 14 {
+		f.clock.Advance(time.Minute)
+		if r := f.password(t, ctx, "alice", "correct horse"); r.status == http.StatusOK {
+			t.Fatal("a lockout let the right password in before its end")
+		}
+	}
+	f.clock.Advance(time.Minute)
+	if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Fatalf("15 minutes after the last failure: %d %q", r.status, r.Error)
+	}
+}
+
 // TestLockoutCountsUnknownUsernamesAndAddresses: unknown usernames lock the
 // same way, and one address is limited across usernames.
 func TestLockoutCountsUnknownUsernamesAndAddresses(t *testing.T) {
