@@ -138,6 +138,8 @@ func (p *Provider) settle(ctx context.Context, a *loginAttempt) error {
 // succeeded settles a, in a transaction of its own, for a login whose own
 // transaction failed.
 func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
+	ctx, cancel := guardCleanup(ctx)
+	defer cancel()
 	if err := p.settle(ctx, a); err != nil {
 		p.log.WarnContext(ctx, "login guard: could not clear attempts", "err", err)
 	}
@@ -145,9 +147,19 @@ func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
 
 // release gives back both reservations of an attempt that checked nothing.
 func (p *Provider) release(ctx context.Context, a *loginAttempt) {
+	ctx, cancel := guardCleanup(ctx)
+	defer cancel()
 	if err := p.onKeys(ctx, a, p.store.ReleaseAttempt, p.store.ReleaseAttempt); err != nil {
 		p.log.WarnContext(ctx, "login guard: could not release attempts", "err", err)
 	}
+}
+
+// guardCleanup returns the context in which an attempt is given back: the
+// request's values without its end. A client that hangs up or times out
+// (often why the login failed) must not leave a right password, or a check
+// that never ran, counted as a failure until the lockout window ends.
+func guardCleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
 // onKeys runs onUser on the attempt's username key, then onAddr on its

@@ -212,6 +212,40 @@ func TestSuccessSettlesTheAttempt(t *testing.T) {
 	}
 }
 
+// cancelAtLockUser cancels the request's context when the login is about
+// to be recorded, as a client hanging up then would.
+type cancelAtLockUser struct {
+	storage.Store
+	cancel context.CancelFunc
+}
+
+func (s *cancelAtLockUser) LockUser(ctx context.Context, id string) (*storage.User, error) {
+	s.cancel()
+	return s.Store.LockUser(ctx, id)
+}
+
+// TestCancelledLoginSettlesItsAttempt: a right password whose request ends
+// before the login is recorded gets no tokens, but its attempt is settled
+// all the same, outside the ended request: it must not count as a failure.
+func TestCancelledLoginSettlesItsAttempt(t *testing.T) {
+	t.Parallel()
+	store := &cancelAtLockUser{Store: sqlstoretest.New(t)}
+	f := newFixtureOn(t, store, nil)
+	ctx, cancel := context.WithCancel(WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.12"}))
+	store.cancel = cancel
+	if r := f.password(t, ctx, "alice", "correct horse"); r.status == http.StatusOK {
+		t.Fatal("a login whose request ended got tokens")
+	}
+	keys := []string{"user:" + tokenKey("alice"), "addr:192.0.2.12"}
+	counts, err := store.CountAttempts(context.Background(), f.clock.Now(), keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[0] != 0 || counts[1] != 0 {
+		t.Errorf("counters after a cancelled right password: %v, want [0 0]", counts)
+	}
+}
+
 // TestUnknownUserCostsLikeWrongPassword compares the median time of a
 // login with an unknown username and with a wrong password: both verify
 // one argon2id hash, so neither answer nor time tells them apart.
