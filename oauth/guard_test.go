@@ -21,22 +21,30 @@ func (f *fixture) password(t testing.TB, ctx context.Context, username, password
 	return f.tokenCtx(t, ctx, url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}})
 }
 
-// TestLockoutIsExactUnderConcurrency: 64 parallel wrong attempts for one
-// username never get more than the limit of real password checks; the rest
-// are refused without hashing, and so is the right password afterwards.
-func TestLockoutIsExactUnderConcurrency(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 5; c.LoginLockout = time.Minute })
+// guessAtOnce makes 64 wrong attempts at once, guess(i) for each i, and
+// fails t if more than limit passwords were checked or an answer is not
+// 400 invalid_grant.
+func guessAtOnce(t *testing.T, f *fixture, limit int64, guess func(i int) tokenResponse) {
+	t.Helper()
 	before := f.p.pw.checks.Load()
-	results := atOnce(64, func(int) tokenResponse { return f.password(t, context.Background(), "alice", "wrong") }, nil)
-	if checks := f.p.pw.checks.Load() - before; checks > 5 {
-		t.Fatalf("%d password checks ran, want at most 5", checks)
+	results := atOnce(64, guess, nil)
+	if checks := f.p.pw.checks.Load() - before; checks > limit {
+		t.Fatalf("%d password checks ran, want at most %d", checks, limit)
 	}
 	for _, r := range results {
 		if r.status != http.StatusBadRequest || r.Error != "invalid_grant" {
 			t.Fatalf("got %d %q, want 400 invalid_grant", r.status, r.Error)
 		}
 	}
+}
+
+// TestLockoutIsExactUnderConcurrency: 64 parallel wrong attempts for one
+// username never get more than the limit of real password checks; the rest
+// are refused without hashing, and so is the right password afterwards.
+func TestLockoutIsExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 5; c.LoginLockout = time.Minute })
+	guessAtOnce(t, f, 5, func(int) tokenResponse { return f.password(t, context.Background(), "alice", "wrong") })
 	if r := f.password(t, context.Background(), "alice", "correct horse"); r.status == http.StatusOK {
 		t.Fatal("the right password got through a lockout")
 	}
@@ -54,16 +62,7 @@ func TestAddressLockoutIsExactUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *Config) { c.LoginMaxFailuresPerAddress = 5; c.LoginLockout = time.Minute })
 	addr := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.9"})
-	before := f.p.pw.checks.Load()
-	results := atOnce(64, func(i int) tokenResponse { return f.password(t, addr, fmt.Sprintf("user%d", i), "wrong") }, nil)
-	if checks := f.p.pw.checks.Load() - before; checks > 5 {
-		t.Fatalf("%d password checks ran, want at most 5", checks)
-	}
-	for _, r := range results {
-		if r.status != http.StatusBadRequest || r.Error != "invalid_grant" {
-			t.Fatalf("got %d %q, want 400 invalid_grant", r.status, r.Error)
-		}
-	}
+	guessAtOnce(t, f, 5, func(i int) tokenResponse { return f.password(t, addr, fmt.Sprintf("user%d", i), "wrong") })
 	if r := f.password(t, addr, "alice", "correct horse"); r.status == http.StatusOK {
 		t.Fatal("the right password got through an address lockout")
 	}
