@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -62,7 +63,9 @@ func writeOAuthError(ctx context.Context, logger *slog.Logger, w http.ResponseWr
 		w.Header().Set("WWW-Authenticate", `Basic realm="latch"`)
 	}
 	if d, ok := oauth.RetryAfter(err); ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+		// Whole seconds, rounded up: a client that waits what it is told
+		// must find the refusal over.
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
 	} else if rfc.CodeField == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}

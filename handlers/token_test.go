@@ -330,3 +330,28 @@ func TestLoginLockout(t *testing.T) {
 		t.Errorf("locked-out answer %s is not an OAuth2 error", res)
 	}
 }
+
+// TestLoginLockoutRetryAfter: Retry-After says, in whole seconds rounded
+// up, what is left of the lockout (LATCH_LOGIN_LOCKOUT, default 15m, after
+// the last failure counted), and a client that waits that long gets in.
+func TestLoginLockoutRetryAfter(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	s := newTestServer(t, withClock(clk))
+	s.createUser(t, "hana", "pw-hana")
+	app := s.newPasswordClient(t, "app", "client_secret_basic")
+	for range 5 {
+		if res := s.post(t, "/oauth2/token", app, pwForm("hana", "wrong")); res.status != http.StatusBadRequest {
+			t.Fatalf("failure: %s", res)
+		}
+	}
+	clk.Advance(10*time.Minute + 999500*time.Microsecond)
+	res := s.post(t, "/oauth2/token", app, pwForm("hana", "pw-hana"))
+	if res.status != http.StatusBadRequest || res.header.Get("Retry-After") != "300" {
+		t.Fatalf("locked out 4m59.0005s more: %s with Retry-After %q, want 400 and 300", res, res.header.Get("Retry-After"))
+	}
+	clk.Advance(300 * time.Second)
+	if res := s.post(t, "/oauth2/token", app, pwForm("hana", "pw-hana")); res.status != http.StatusOK {
+		t.Fatalf("after waiting Retry-After: %s", res)
+	}
+}

@@ -59,19 +59,23 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	// without a write, so that guessing on past a lockout costs the database
 	// one read per guess. The reservation below is what counts exactly. A
 	// guess refused here does not push the counter's expiry either: the
-	// lockout ends LoginLockout after the last attempt counted (Retry-After
-	// says LoginLockout, at most that), whether or not the guessing goes on.
+	// lockout ends LoginLockout after the last attempt counted, whether or
+	// not the guessing goes on, and Retry-After says what is left of it.
 	counts, err := p.store.CountAttempts(ctx, now, keys...)
 	if err != nil {
 		return nil, err
 	}
-	n, m := counts[0]+1, 0
+	user, addr := counts[0], storage.AttemptCount{}
 	if len(counts) > 1 {
-		m = counts[1] + 1
+		addr = counts[1]
 	}
-	if reason := p.overLimit(n, m); reason != "" {
-		return nil, p.lockedOut(ctx, a, reason, now)
+	switch reason := p.overLimit(user.Count+1, addr.Count+1); reason {
+	case "username":
+		return nil, p.lockedOut(ctx, a, reason, now, user.ExpiresAt.Sub(now))
+	case "address":
+		return nil, p.lockedOut(ctx, a, reason, now, addr.ExpiresAt.Sub(now))
 	}
+	var n, m int
 	err = p.onKeys(ctx, a, func(ctx context.Context, key string) (err error) {
 		n, err = p.store.ReserveAttempt(ctx, key, now, window)
 		return err
@@ -88,9 +92,10 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	}
 	// A refused attempt checked no password: it gives its reservations back,
 	// so that the counters hold failures (and checks in flight) only, and a
-	// burst of logins from one address cannot lock it out by itself.
+	// burst of logins from one address cannot lock it out by itself. (Its
+	// reservation did push the counter's expiry to a full window from now.)
 	p.release(ctx, a)
-	return nil, p.lockedOut(ctx, a, reason, now)
+	return nil, p.lockedOut(ctx, a, reason, now, window)
 }
 
 // overLimit names the limit that n attempts for a username and m from an
@@ -106,8 +111,8 @@ func (p *Provider) overLimit(n, m int) string {
 }
 
 // lockedOut reports a's refusal for reason and returns the error that
-// answers it.
-func (p *Provider) lockedOut(ctx context.Context, a *loginAttempt, reason string, now time.Time) error {
+// answers it, which says to retry after left, what is left of the lockout.
+func (p *Provider) lockedOut(ctx context.Context, a *loginAttempt, reason string, now time.Time, left time.Duration) error {
 	window := p.cfg.LoginLockout
 	// One event and count per lockout (per node), not per refused attempt:
 	// an attack would otherwise write an audit row per guess.
@@ -122,7 +127,7 @@ func (p *Provider) lockedOut(ctx context.Context, a *loginAttempt, reason string
 		}
 	}
 	return fosite.ErrInvalidGrant.WithHint("Too many failed attempts; retry later.").
-		WithWrap(&retryAfter{d: window, err: errLockedOut})
+		WithWrap(&retryAfter{d: left, err: errLockedOut})
 }
 
 // settle clears the username's failures and gives the address its attempt

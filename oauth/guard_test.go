@@ -147,6 +147,55 @@ func TestGuessingDoesNotProlongALockout(t *testing.T) {
 	}
 }
 
+// TestRetryAfterSaysWhatIsLeft: a refusal says to retry when the lockout
+// ends, LoginLockout after the last failure counted, for a username and for
+// an address alike; waiting that long is enough.
+func TestRetryAfterSaysWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) {
+		c.LoginMaxFailures, c.LoginMaxFailuresPerAddress, c.LoginLockout = 2, 3, 15*time.Minute
+	})
+	user := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.20"})
+	addr := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.21"})
+	for _, step := range []struct {
+		ctx      context.Context
+		username string
+	}{{user, "alice"}, {user, "alice"}, {addr, "u1"}, {addr, "u2"}} {
+		f.clock.Advance(time.Minute)
+		if r := f.password(t, step.ctx, step.username, "wrong"); r.Error != "invalid_grant" {
+			t.Fatalf("failure for %s: %d %q", step.username, r.status, r.Error)
+		}
+	}
+	f.clock.Advance(time.Minute)
+	if r := f.password(t, addr, "u3", "wrong"); r.Error != "invalid_grant" {
+		t.Fatalf("the address's third failure: %d %q", r.status, r.Error)
+	}
+	// Now alice's last failure is 13 minutes old, the address's 10.
+	f.clock.Advance(10 * time.Minute)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		user string
+		want time.Duration
+	}{
+		{"username", user, "alice", 2 * time.Minute},
+		{"address", addr, "bob", 5 * time.Minute},
+	} {
+		_, _, err := f.p.Token(c.ctx, tokenRequest(c.ctx, f, url.Values{"grant_type": {"password"}, "username": {c.user}, "password": {"correct horse"}}))
+		if got, ok := RetryAfter(err); !ok || got != c.want {
+			t.Errorf("%s lockout: Retry-After %v (%v), want %v", c.name, got, err, c.want)
+		}
+	}
+	f.clock.Advance(2 * time.Minute)
+	if r := f.password(t, user, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Errorf("alice after her Retry-After: %d %q", r.status, r.Error)
+	}
+	f.clock.Advance(3 * time.Minute)
+	if r := f.password(t, addr, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Errorf("the address after its Retry-After: %d %q", r.status, r.Error)
+	}
+}
+
 // TestLockoutCountsUnknownUsernamesAndAddresses: unknown usernames lock the
 // same way, and one address is limited across usernames.
 func TestLockoutCountsUnknownUsernamesAndAddresses(t *testing.T) {
@@ -240,8 +289,8 @@ func TestCancelledLoginSettlesItsAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[0] != 0 || counts[1] != 0 {
-		t.Errorf("counters after a cancelled right password: %v, want [0 0]", counts)
+	if counts[0].Count != 0 || counts[1].Count != 0 {
+		t.Errorf("counters after a cancelled right password: %v, want none", counts)
 	}
 }
 

@@ -121,14 +121,19 @@ func (f *fixture) tokenCtx(t testing.TB, ctx context.Context, form url.Values) t
 	return out
 }
 
-// tryToken is token for goroutines other than the test's, which must not
-// call t.Fatal.
-func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse, error) {
+// tokenRequest is a token request with form from client "app".
+func tokenRequest(ctx context.Context, f *fixture, form url.Values) *http.Request {
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth("app", f.secret)
+	return r
+}
+
+// tryToken is token for goroutines other than the test's, which must not
+// call t.Fatal.
+func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse, error) {
 	w := httptest.NewRecorder()
-	ar, resp, err := f.p.Token(ctx, r)
+	ar, resp, err := f.p.Token(ctx, tokenRequest(ctx, f, form))
 	if err != nil {
 		f.p.WriteAccessError(ctx, w, ar, err)
 	} else {

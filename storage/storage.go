@@ -312,11 +312,18 @@ type AttemptStore interface {
 	// ResetAttempts deletes the counter of key; a missing counter is not an
 	// error.
 	ResetAttempts(ctx context.Context, key string) error
-	// CountAttempts returns the count of each key, in the order given, and
-	// changes nothing: 0 for a missing counter or one whose ExpiresAt is at
-	// or before now. It is a hint only (the guard reads it to refuse a
-	// locked-out attempt without writing); ReserveAttempt is what counts.
-	CountAttempts(ctx context.Context, now time.Time, keys ...string) ([]int, error)
+	// CountAttempts returns the counter of each key, in the order given, and
+	// changes nothing: the zero AttemptCount for a missing counter or one
+	// whose ExpiresAt is at or before now. It is a hint only (the guard reads
+	// it to refuse a locked-out attempt without writing, and to say how long
+	// the lockout lasts); ReserveAttempt is what counts.
+	CountAttempts(ctx context.Context, now time.Time, keys ...string) ([]AttemptCount, error)
+}
+
+// AttemptCount is a live attempt counter as CountAttempts reads it.
+type AttemptCount struct {
+	Count     int
+	ExpiresAt time.Time // zero when there is no live counter
 }
 
 // SigningKey is a JWT signing key. The private key is stored sealed

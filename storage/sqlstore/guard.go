@@ -52,23 +52,24 @@ func (s *Store) ResetAttempts(ctx context.Context, key string) error {
 }
 
 // CountAttempts reads the counters of keys, live at now, in one query.
-func (s *Store) CountAttempts(ctx context.Context, now time.Time, keys ...string) ([]int, error) {
-	counts := make([]int, len(keys))
+func (s *Store) CountAttempts(ctx context.Context, now time.Time, keys ...string) ([]storage.AttemptCount, error) {
+	counts := make([]storage.AttemptCount, len(keys))
 	if len(keys) == 0 {
 		return counts, nil
 	}
 	var rows []struct {
-		Key   string
-		Count int64
+		Key       string
+		Count     int64
+		ExpiresAt time.Time
 	}
-	err := s.conn(ctx).Raw(`SELECT "key", count FROM login_attempts WHERE "key" IN ? AND expires_at > ?`, keys, ts(now)).Scan(&rows).Error
+	err := s.conn(ctx).Raw(`SELECT "key", count, expires_at FROM login_attempts WHERE "key" IN ? AND expires_at > ?`, keys, ts(now)).Scan(&rows).Error
 	if err != nil {
 		return nil, mapErr("count attempts", err)
 	}
 	for _, r := range rows {
 		for i, k := range keys {
 			if k == r.Key {
-				counts[i] = int(r.Count)
+				counts[i] = storage.AttemptCount{Count: int(r.Count), ExpiresAt: r.ExpiresAt.UTC()}
 			}
 		}
 	}

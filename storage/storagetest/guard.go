@@ -62,26 +62,31 @@ func testAttempts(ctx context.Context, t *testing.T, s storage.Store) {
 	mustOK(t, "ResetAttempts(missing)", s.ResetAttempts(ctx, "never-seen"))
 	reserve(ctx, t, s, "other", at(24*time.Hour), w, 2) // untouched by the others
 
-	// Count reads without changing: live counters as they are, in the order
-	// asked (a key twice included), 0 for missing or expired ones.
+	// Count reads without changing: live counters as they are, with the
+	// expiry of their last reservation, in the order asked (a key twice
+	// included), the zero count for missing or expired ones.
 	c := at(48 * time.Hour)
 	reserve(ctx, t, s, "c1", c, w, 1)
 	reserve(ctx, t, s, "c2", c, w, 1)
-	reserve(ctx, t, s, "c2", c, w, 2)
+	reserve(ctx, t, s, "c2", c.Add(time.Second), w, 2)
+	c1 := storage.AttemptCount{Count: 1, ExpiresAt: c.Add(w)}
+	c2 := storage.AttemptCount{Count: 2, ExpiresAt: c.Add(time.Second + w)}
+	none := storage.AttemptCount{}
 	for range 2 {
-		countAttempts(ctx, t, s, c.Add(w-µs), []string{"c2", "none", "c1", "c2"}, []int{2, 0, 1, 2})
+		countAttempts(ctx, t, s, c.Add(w-µs), []string{"c2", "none", "c1", "c2"}, []storage.AttemptCount{c2, none, c1, c2})
 	}
-	countAttempts(ctx, t, s, c.Add(w), []string{"c1", "c2"}, []int{0, 0}) // expired at now
-	countAttempts(ctx, t, s, c, nil, []int{})
-	reserve(ctx, t, s, "c2", c.Add(time.Second), w, 3)
+	countAttempts(ctx, t, s, c.Add(w), []string{"c1", "c2"}, []storage.AttemptCount{none, c2})               // c1 expired at now
+	countAttempts(ctx, t, s, c.Add(time.Second+w), []string{"c1", "c2"}, []storage.AttemptCount{none, none}) // both
+	countAttempts(ctx, t, s, c, nil, []storage.AttemptCount{})
+	reserve(ctx, t, s, "c2", c.Add(2*time.Second), w, 3)
 }
 
 // countAttempts calls CountAttempts and fails the test unless it returns want.
-func countAttempts(ctx context.Context, t *testing.T, s storage.Store, now time.Time, keys []string, want []int) {
+func countAttempts(ctx context.Context, t *testing.T, s storage.Store, now time.Time, keys []string, want []storage.AttemptCount) {
 	t.Helper()
 	got, err := s.CountAttempts(ctx, now, keys...)
 	mustOK(t, fmt.Sprintf("CountAttempts(%v, %q)", now, keys), err)
-	if !slices.Equal(got, want) {
+	if !slices.EqualFunc(got, want, func(a, b storage.AttemptCount) bool { return a.Count == b.Count && a.ExpiresAt.Equal(b.ExpiresAt) }) {
 		t.Errorf("CountAttempts(%v, %q) = %v, want %v", now, keys, got, want)
 	}
 }
