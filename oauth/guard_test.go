@@ -2,14 +2,20 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchhq/latch/storage"
@@ -22,14 +28,20 @@ func (f *fixture) password(t testing.TB, ctx context.Context, username, password
 }
 
 // guessAtOnce makes 64 wrong attempts at once, guess(i) for each i, and
-// fails t if more than limit passwords were checked or an answer is not
-// 400 invalid_grant.
-func guessAtOnce(t *testing.T, f *fixture, limit int64, guess func(i int) tokenResponse) {
+// fails t if the nodes checked more than limit passwords in all or an
+// answer is not 400 invalid_grant.
+func guessAtOnce(t *testing.T, limit int64, guess func(i int) tokenResponse, nodes ...*fixture) {
 	t.Helper()
-	before := f.p.pw.checks.Load()
+	checks := func() (n int64) {
+		for _, f := range nodes {
+			n += f.p.pw.checks.Load()
+		}
+		return n
+	}
+	before := checks()
 	results := atOnce(64, guess, nil)
-	if checks := f.p.pw.checks.Load() - before; checks > limit {
-		t.Fatalf("%d password checks ran, want at most %d", checks, limit)
+	if n := checks() - before; n > limit {
+		t.Fatalf("%d password checks ran, want at most %d", n, limit)
 	}
 	for _, r := range results {
 		if r.status != http.StatusBadRequest || r.Error != "invalid_grant" {
@@ -44,7 +56,7 @@ func guessAtOnce(t *testing.T, f *fixture, limit int64, guess func(i int) tokenR
 func TestLockoutIsExactUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 5; c.LoginLockout = time.Minute })
-	guessAtOnce(t, f, 5, func(int) tokenResponse { return f.password(t, context.Background(), "alice", "wrong") })
+	guessAtOnce(t, 5, func(int) tokenResponse { return f.password(t, context.Background(), "alice", "wrong") }, f)
 	if r := f.password(t, context.Background(), "alice", "correct horse"); r.status == http.StatusOK {
 		t.Fatal("the right password got through a lockout")
 	}
@@ -62,9 +74,116 @@ func TestAddressLockoutIsExactUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *Config) { c.LoginMaxFailuresPerAddress = 5; c.LoginLockout = time.Minute })
 	addr := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.9"})
-	guessAtOnce(t, f, 5, func(i int) tokenResponse { return f.password(t, addr, fmt.Sprintf("user%d", i), "wrong") })
+	guessAtOnce(t, 5, func(i int) tokenResponse { return f.password(t, addr, fmt.Sprintf("user%d", i), "wrong") }, f)
 	if r := f.password(t, addr, "alice", "correct horse"); r.status == http.StatusOK {
 		t.Fatal("the right password got through an address lockout")
+	}
+}
+
+// TestLockoutIsExactAcrossNodes: 64 parallel wrong attempts spread over two
+// nodes on one database get no more password checks between them than the
+// limit, for a username and for an address.
+func TestLockoutIsExactAcrossNodes(t *testing.T) {
+	t.Parallel()
+	a, b := sqlstoretest.NewPair(t)
+	nodeA := newFixtureOn(t, a, func(c *Config) {
+		c.LoginMaxFailures, c.LoginMaxFailuresPerAddress, c.LoginLockout = 5, 7, time.Minute
+	})
+	nodes := []*fixture{nodeA, nodeA.node(t, b)}
+	guessAtOnce(t, 5, func(i int) tokenResponse {
+		return nodes[i%2].password(t, context.Background(), "alice", "wrong")
+	}, nodes...)
+	addr := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.30"})
+	guessAtOnce(t, 7, func(i int) tokenResponse {
+		return nodes[i%2].password(t, addr, fmt.Sprintf("user%d", i), "wrong")
+	}, nodes...)
+	for i, n := range nodes {
+		if r := n.password(t, addr, "bob", "x"); r.status == http.StatusOK || r.Error != "invalid_grant" {
+			t.Errorf("node %d let a locked-out address try: %d %q", i, r.status, r.Error)
+		}
+	}
+}
+
+// TestLockoutReportedOncePerWindow: a lockout is one audit event, one log
+// line and one count of latch_login_lockouts_total per node, however many
+// attempts it refuses, and again after it has ended; the log line names
+// neither the username nor its hash.
+func TestLockoutReportedOncePerWindow(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	f := newFixture(t, func(c *Config) {
+		c.LoginMaxFailures, c.LoginMaxFailuresPerAddress, c.LoginLockout = 2, 3, time.Minute
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		c.Registerer = prometheus.NewRegistry()
+	})
+	reported := func(reason string) (events, lockouts float64, lines int) {
+		for line := range strings.Lines(logs.String()) {
+			var l struct{ Msg, Event, Reason string }
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if l.Msg == "audit" && l.Event == EventLockout && l.Reason == reason {
+				lines++
+			}
+		}
+		return testutil.ToFloat64(f.p.metrics.events.WithLabelValues(EventLockout, reason)),
+			testutil.ToFloat64(f.p.metrics.lockouts.WithLabelValues(reason)), lines
+	}
+	want := func(reason string, n int) {
+		t.Helper()
+		if events, lockouts, lines := reported(reason); events != float64(n) || lockouts != float64(n) || lines != n {
+			t.Fatalf("%s lockouts: %v events, %v counted, %d log lines; want %d of each", reason, events, lockouts, lines, n)
+		}
+	}
+	ctx := context.Background()
+	for round := 1; round <= 2; round++ {
+		for range 2 {
+			f.password(t, ctx, "alice", "wrong")
+		}
+		want("username", round-1)
+		for range 4 {
+			f.password(t, ctx, "alice", "wrong")
+		}
+		want("username", round)
+		f.clock.Advance(61 * time.Second)
+	}
+	addr := WithRequestInfo(ctx, RequestInfo{Address: "192.0.2.31"})
+	for i := range 6 {
+		f.password(t, addr, fmt.Sprintf("user%d", i), "wrong")
+	}
+	want("address", 1)
+	if strings.Contains(logs.String(), "alice") || strings.Contains(logs.String(), tokenKey("alice")) {
+		t.Errorf("a lockout log names the username or its key:\n%s", logs.String())
+	}
+}
+
+// TestLockedOutAnswersAlike: a locked-out username that exists and one
+// that does not get the same bytes and the same Retry-After.
+func TestLockedOutAnswersAlike(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures, c.LoginLockout = 2, 15*time.Minute })
+	ctx := context.Background()
+	for range 2 {
+		for _, name := range []string{"alice", "nobody"} {
+			f.password(t, ctx, name, "wrong")
+		}
+		f.clock.Advance(time.Minute)
+	}
+	answer := func(name string) (string, time.Duration) {
+		form := url.Values{"grant_type": {"password"}, "username": {name}, "password": {"correct horse"}}
+		ar, _, err := f.p.Token(ctx, tokenRequest(ctx, f, form))
+		if err == nil {
+			t.Fatalf("%s got tokens through a lockout", name)
+		}
+		w := httptest.NewRecorder()
+		f.p.WriteAccessError(ctx, w, ar, err)
+		d, _ := RetryAfter(err)
+		return fmt.Sprintf("%d %s", w.Code, w.Body.String()), d
+	}
+	known, knownWait := answer("alice")
+	unknown, unknownWait := answer("nobody")
+	if known != unknown || knownWait != unknownWait || knownWait <= 0 {
+		t.Errorf("locked out:\n exists:  %s (retry after %v)\n unknown: %s (retry after %v)", known, knownWait, unknown, unknownWait)
 	}
 }
 
@@ -386,6 +505,12 @@ func TestBusyLoginsCountNoFailure(t *testing.T) {
 		if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusServiceUnavailable {
 			t.Fatalf("with hashing saturated: %d %q, want 503", r.status, r.Error)
 		}
+	}
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse"}}
+	if _, _, err := f.p.Token(ctx, tokenRequest(ctx, f, form)); err == nil {
+		t.Fatal("a login got through a full hashing pool")
+	} else if d, ok := RetryAfter(err); !ok || d <= 0 {
+		t.Fatalf("busy answer %v says no Retry-After", err)
 	}
 	<-f.p.pw.slots
 	if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
