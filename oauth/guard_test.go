@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -515,6 +516,18 @@ func TestBusyLoginsCountNoFailure(t *testing.T) {
 	<-f.p.pw.slots
 	if r := f.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
 		t.Fatalf("after the busy spell: %d %q; busy answers must not count as failures", r.status, r.Error)
+	}
+}
+
+// TestHashingPoolIsSizedToTheCPUs: by default, as many hashes run at once
+// as there are CPUs, and no more; a setting replaces that.
+func TestHashingPoolIsSizedToTheCPUs(t *testing.T) {
+	t.Parallel()
+	if got := cap(newFixture(t, nil).p.pw.slots); got != runtime.NumCPU() {
+		t.Errorf("default hashing pool: %d slots, want runtime.NumCPU() = %d", got, runtime.NumCPU())
+	}
+	if got := cap(newFixture(t, func(c *Config) { c.HashConcurrency = 3 }).p.pw.slots); got != 3 {
+		t.Errorf("HashConcurrency 3: %d slots", got)
 	}
 }
 
