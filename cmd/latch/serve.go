@@ -173,14 +173,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies: cfg.trustedProxies,
 		Registry:       reg,
 	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, s.log)
 	// The janitor keeps the tables the size of the live logins; it stops
 	// before the store closes.
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
@@ -222,6 +215,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("latch: shutdown: %w", err)
 	}
 	return nil
+}
+
+// newHTTPServer returns the server of latch serve. Its timeouts keep slow
+// and idle clients from holding connections, and their goroutines, open:
+//   - ReadHeaderTimeout: a client's headers arrive at once; one that
+//     trickles them (slowloris) is cut off after 5s.
+//   - ReadTimeout: the whole request, body included. Bodies are small forms
+//     and JSON (handlers caps them at 64 KiB), so 15s is plenty.
+//   - WriteTimeout: counts from the end of the request headers, so it
+//     covers the handler as well as the response. A password grant waits
+//     at most a few seconds for a hashing slot; 30s is well above that.
+//   - IdleTimeout: a keep-alive connection is closed after 120s without a
+//     request.
+//
+// The server's own errors, such as failed TLS handshakes, go to logger at
+// Warn.
+func newHTTPServer(handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // printWelcome tells a first-time operator how to get a token, in a few
