@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,5 +37,163 @@ func TestNewHTTPServer(t *testing.T) {
 	}
 	if srv.ErrorLog == nil {
 		t.Error("ErrorLog is nil: the server's errors would go to the standard logger")
+	}
+}
+
+// startServe runs "latch serve" in-process with c's environment. stop
+// cancels its context, as SIGTERM does; done receives what run returned.
+// The test fails if serve is still running when it ends.
+func startServe(t *testing.T, c *cli) (stop context.CancelFunc, done <-chan error, stderr *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	returned := make(chan struct{})
+	stderr = new(syncBuffer)
+	go func() {
+		defer close(returned)
+		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-returned:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not return within 30s of cancel")
+		}
+	})
+	return cancel, errc, stderr
+}
+
+// waitServing polls url until it answers 200, failing the test when serve
+// returns or 30s pass first.
+func waitServing(t *testing.T, client *http.Client, url string, done <-chan error, stderr *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned early: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 200 from %s within 30s (last error %v)\nstderr:\n%s", url, err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitServeReturns fails the test unless serve returns nil within 30s.
+func waitServeReturns(t *testing.T, done <-chan error, stderr *syncBuffer) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after cancel: %v, want nil (graceful shutdown)\nstderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not return within 30s of cancel\nstderr:\n%s", stderr.String())
+	}
+}
+
+// TestRunServeShutdownFinishesRequests checks that a SIGTERM (a cancelled
+// context) lets a request whose body is still arriving finish with a whole
+// response, while new connections are refused.
+func TestRunServeShutdownFinishesRequests(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	addr := freeAddr(t)
+	c.env["LATCH_ADDR"] = addr
+	stop, done, stderr := startServe(t, c)
+	waitServing(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/healthz", done, stderr)
+
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(conn, s); err != nil {
+			t.Fatalf("write: %v\nstderr:\n%s", err, stderr.String())
+		}
+	}
+	br := bufio.NewReader(conn)
+
+	// The server answers "100 Continue" when the handler first reads the
+	// body: from then on the request is in flight, with no sleep to guess
+	// when that is.
+	body := "grant_type=client_credentials&client_id=nosuch&client_secret=wrong"
+	write("POST /oauth2/token HTTP/1.1\r\n" +
+		"Host: " + addr + "\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
+		"Expect: 100-continue\r\n" +
+		"\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading 100 Continue: %v", err)
+	}
+	if resp.StatusCode != http.StatusContinue {
+		t.Fatalf("status %d before the body was sent, want 100", resp.StatusCode)
+	}
+	half := len(body) / 2
+	write(body[:half])
+
+	stop()
+	// Shutdown closes the listener first, so a refused connection says
+	// that shutdown has begun.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			break
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("new connections still accepted 30s after cancel\nstderr:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned while a request was in flight: %v", err)
+	default:
+	}
+
+	write(body[half:])
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no response to the in-flight request: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var oauthErr struct {
+		Error string `json:"error"`
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the response body: %v", err)
+	}
+	if err := json.Unmarshal(b, &oauthErr); err != nil {
+		t.Fatalf("response body is not JSON: %v\n%s", err, b)
+	}
+	// An unknown client: the server read the whole body, client_id included.
+	if resp.StatusCode != http.StatusUnauthorized || oauthErr.Error != "invalid_client" {
+		t.Errorf("in-flight request: status %d, error %q, want 401 invalid_client\n%s", resp.StatusCode, oauthErr.Error, b)
+	}
+
+	waitServeReturns(t, done, stderr)
+	if nc, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		nc.Close()
+		t.Error("a new connection was accepted after shutdown")
 	}
 }
