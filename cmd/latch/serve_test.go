@@ -3,11 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,4 +206,105 @@ func TestRunServeShutdownFinishesRequests(t *testing.T) {
 		nc.Close()
 		t.Error("a new connection was accepted after shutdown")
 	}
+}
+
+// TestRunServeTLS checks that LATCH_TLS_CERT and LATCH_TLS_KEY make serve
+// speak HTTPS, with an https issuer, and nothing else on that port.
+func TestRunServeTLS(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	addr := freeAddr(t)
+	certFile, keyFile, roots := mustWriteCert(t, "127.0.0.1")
+	c.env["LATCH_ADDR"] = addr
+	c.env["LATCH_TLS_CERT"] = certFile
+	c.env["LATCH_TLS_KEY"] = keyFile
+	stop, done, stderr := startServe(t, c)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	base := "https://" + addr
+	waitServing(t, client, base+"/healthz", done, stderr)
+
+	resp, err := client.Get(base + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&meta)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metadata over HTTPS: status %d, %v", resp.StatusCode, err)
+	}
+	if meta.Issuer != base {
+		t.Errorf("issuer = %q, want %q", meta.Issuer, base)
+	}
+	if meta.TokenEndpoint != base+"/oauth2/token" {
+		t.Errorf("token_endpoint = %q, want %q", meta.TokenEndpoint, base+"/oauth2/token")
+	}
+
+	// Plain HTTP to the TLS port gets Go's 400, never the metadata.
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := plain.Get("http://" + addr + "/.well-known/oauth-authorization-server"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || strings.Contains(string(b), "issuer") {
+			t.Errorf("plain HTTP to the TLS port: status %d\n%s", resp.StatusCode, b)
+		}
+	}
+
+	stop()
+	waitServeReturns(t, done, stderr)
+	// The server's ErrorLog is Latch's logger: the plain-HTTP handshake
+	// failure is in serve's log, which is flushed when serve returns.
+	if !strings.Contains(stderr.String(), "TLS handshake error") {
+		t.Errorf("no TLS handshake error in serve's log:\n%s", stderr.String())
+	}
+}
+
+// mustWriteCert writes a self-signed ECDSA P-256 certificate for the IP
+// address host and its key as PEM files in t.TempDir(), and returns their
+// paths and a pool that trusts only that certificate.
+func mustWriteCert(t testing.TB, host string) (certFile, keyFile string, roots *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: host},
+		IPAddresses:  []net.IP{net.ParseIP(host)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile = filepath.Join(dir, "cert.pem")
+	keyFile = filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	roots = x509.NewCertPool()
+	roots.AddCert(cert)
+	return certFile, keyFile, roots
 }
