@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -174,6 +175,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Registry:       reg,
 	})
 	srv := newHTTPServer(handler, s.log)
+	// The certificate is read now, not at the first handshake: a wrong path
+	// or a key of another certificate fails the start.
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("latch: cannot load the TLS certificate and key: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	// The janitor keeps the tables the size of the live logins; it stops
 	// before the store closes.
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
@@ -197,7 +207,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}

@@ -265,6 +265,36 @@ func TestRunServeTLS(t *testing.T) {
 	}
 }
 
+// TestRunServeTLSBadFiles: a certificate that cannot be read, or a key of
+// another certificate, stops serve before it listens, with a message that
+// says so.
+func TestRunServeTLSBadFiles(t *testing.T) {
+	t.Parallel()
+	cert, key, _ := mustWriteCert(t, "127.0.0.1")
+	_, otherKey, _ := mustWriteCert(t, "127.0.0.1")
+	for _, tc := range []struct{ name, cert, key string }{
+		{"missing certificate", filepath.Join(t.TempDir(), "none.pem"), key},
+		{"key of another certificate", cert, otherKey},
+		{"key for certificate", key, cert},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCLI(t)
+			c.env["LATCH_ADDR"] = freeAddr(t)
+			c.env["LATCH_TLS_CERT"], c.env["LATCH_TLS_KEY"] = tc.cert, tc.key
+			var stdout, stderr syncBuffer
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), "TLS certificate") {
+				t.Fatalf("serve = %v, want a TLS certificate error", err)
+			}
+			if strings.Contains(stdout.String()+stderr.String(), "latch serving") {
+				t.Errorf("serve announced itself before failing:\n%s%s", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
 // mustWriteCert writes a self-signed ECDSA P-256 certificate for the IP
 // address host and its key as PEM files in t.TempDir(), and returns their
 // paths and a pool that trusts only that certificate.
