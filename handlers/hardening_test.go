@@ -1,0 +1,224 @@
+package handlers_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The policies of securityHeaders and of the operator console.
+const (
+	apiCSP     = "default-src 'none'; frame-ancestors 'none'"
+	consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+// maxBody is the default cap on request bodies (handlers.Options.MaxBodyBytes
+// left 0), which is what cmd/latch runs with.
+const maxBody = 64 << 10
+
+// send makes a request with a body of its own: Basic auth as c (if c has an
+// ID) and the given headers. A chunked body is sent without Content-Length:
+// the reader hides its length, so the transport streams it in chunks.
+func (s *testServer) send(t testing.TB, method, path string, c client, header http.Header, body string, chunked bool) response {
+	t.Helper()
+	var rd io.Reader = strings.NewReader(body)
+	if chunked {
+		rd = struct{ io.Reader }{rd}
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if c.ID != "" {
+		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+	}
+	return s.do(t, req)
+}
+
+var formHeader = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+
+// padForm encodes form with an extra parameter that makes it exactly size
+// bytes long.
+func padForm(t testing.TB, form url.Values, size int) string {
+	t.Helper()
+	enc := form.Encode() + "&pad="
+	if len(enc) > size {
+		t.Fatalf("form %q is longer than %d bytes", enc, size)
+	}
+	return enc + strings.Repeat("x", size-len(enc))
+}
+
+// padJSON puts whitespace before a JSON document to make it exactly size
+// bytes long. The whitespace goes first so that the decoder must read the
+// last byte to finish the object.
+func padJSON(t testing.TB, doc string, size int) string {
+	t.Helper()
+	if len(doc) > size {
+		t.Fatalf("document %q is longer than %d bytes", doc, size)
+	}
+	return strings.Repeat(" ", size-len(doc)) + doc
+}
+
+// TestSecurityHeaders: every answer, whatever its route and status, carries
+// the headers that keep a browser from sniffing, framing, rendering or
+// leaking it (securityHeaders), each exactly once. The operator console
+// replaces the Content-Security-Policy with its own, which lets the page
+// load its own script and style and call the admin API; it keeps the rest.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	cc := s.createClient(t, map[string]any{"client_id": "cc", "grant_types": []string{"client_credentials"}})
+	fetch := func(path string, header http.Header) func(t *testing.T) response {
+		return func(t *testing.T) response { return s.send(t, http.MethodGet, path, client{}, header, "", false) }
+	}
+	token := func(c client, form url.Values) func(t *testing.T) response {
+		return func(t *testing.T) response { return s.post(t, "/oauth2/token", c, form) }
+	}
+	bearer := http.Header{"Authorization": {"Bearer " + s.admin}}
+
+	for _, tc := range []struct {
+		name   string
+		send   func(t *testing.T) response
+		status int
+		csp    string
+	}{
+		{"token", token(cc, url.Values{"grant_type": {"client_credentials"}}), 200, apiCSP},
+		{"token invalid_request", token(cc, url.Values{}), 400, apiCSP},
+		{"token invalid_client", token(client{ID: cc.ID, Secret: "wrong", AuthMethod: cc.AuthMethod}, url.Values{"grant_type": {"client_credentials"}}), 401, apiCSP},
+		{"token body too large", func(t *testing.T) response {
+			return s.send(t, http.MethodPost, "/oauth2/token", cc, formHeader, padForm(t, url.Values{"grant_type": {"client_credentials"}}, maxBody+1), false)
+		}, 413, apiCSP},
+		{"revoke", func(t *testing.T) response {
+			return s.post(t, "/oauth2/revoke", cc, url.Values{"token": {"latch_at_x.y"}})
+		}, 200, apiCSP},
+		{"metadata", fetch("/.well-known/oauth-authorization-server", nil), 200, apiCSP},
+		{"jwks without JWTs", fetch("/.well-known/jwks.json", nil), 404, apiCSP},
+		{"healthz", fetch("/healthz", nil), 200, apiCSP},
+		{"readyz", fetch("/readyz", nil), 200, apiCSP},
+		{"metrics", fetch("/metrics", nil), 200, apiCSP},
+		{"admin without bearer", fetch("/admin/clients", nil), 401, apiCSP},
+		{"admin with bearer", fetch("/admin/clients", bearer), 200, apiCSP},
+		{"admin not found", fetch("/admin/clients/nope", bearer), 404, apiCSP},
+		{"unknown path", fetch("/nope", nil), 404, apiCSP},
+		{"wrong method", fetch("/oauth2/token", nil), 405, apiCSP},
+		{"console", fetch("/admin/ui/", nil), 200, consoleCSP},
+		{"console script", fetch("/admin/ui/static/console.js", nil), 200, consoleCSP},
+		{"console missing file", fetch("/admin/ui/static/nope.js", nil), 404, consoleCSP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := tc.send(t)
+			if res.status != tc.status {
+				t.Fatalf("status %d, want %d (body %s)", res.status, tc.status, res.body)
+			}
+			for k, want := range map[string]string{
+				"X-Content-Type-Options":  "nosniff",
+				"X-Frame-Options":         "DENY",
+				"Referrer-Policy":         "no-referrer",
+				"Content-Security-Policy": tc.csp,
+			} {
+				if got := res.header.Values(k); !slices.Equal(got, []string{want}) {
+					t.Errorf("%s = %q, want [%q]", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestBodyLimit: request bodies are capped at 64 KiB by default. A body that
+// declares a larger Content-Length is refused 413 before it is read, in the
+// JSON shape of the edge's own errors. A chunked body that runs past the
+// cap is cut off while it is read: the admin API answers that 413 as well,
+// while the OAuth2 endpoints answer it as a form they could not parse,
+// RFC 6749 §5.2 invalid_request with status 400 (as limitBody says). Every
+// refused body here is a valid request, so it is the cap that refuses it;
+// the same request padded to exactly the cap is served.
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	cc := s.createClient(t, map[string]any{"client_id": "cc", "grant_types": []string{"client_credentials"}})
+	if cc.AuthMethod != "client_secret_basic" {
+		t.Fatalf("client authenticates by %s, want client_secret_basic", cc.AuthMethod)
+	}
+	jsonHeader := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + s.admin}}
+	n := 0
+	newClient := func() string {
+		n++
+		return fmt.Sprintf(`{"client_id":"padded-%d","grant_types":["client_credentials"]}`, n)
+	}
+
+	for _, tc := range []struct {
+		name string
+		path string
+		c    client
+		hdr  http.Header
+		body func(t *testing.T, size int) string
+		ok   int // the status of the request at exactly the cap
+	}{
+		{"token", "/oauth2/token", cc, formHeader, func(t *testing.T, size int) string {
+			return padForm(t, url.Values{"grant_type": {"client_credentials"}}, size)
+		}, 200},
+		{"revoke", "/oauth2/revoke", cc, formHeader, func(t *testing.T, size int) string {
+			return padForm(t, url.Values{"token": {"latch_at_x.y"}}, size)
+		}, 200},
+		{"introspect", "/oauth2/introspect", s.introspector, formHeader, func(t *testing.T, size int) string {
+			return padForm(t, url.Values{"token": {"latch_at_x.y"}}, size)
+		}, 200},
+		{"admin", "/admin/clients", client{}, jsonHeader, func(t *testing.T, size int) string {
+			return padJSON(t, newClient(), size)
+		}, 201},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Run("Content-Length over the cap", func(t *testing.T) {
+				res := s.send(t, http.MethodPost, tc.path, tc.c, tc.hdr, tc.body(t, maxBody+1), false)
+				wantTooLarge(t, res)
+			})
+			t.Run("chunked over the cap", func(t *testing.T) {
+				res := s.send(t, http.MethodPost, tc.path, tc.c, tc.hdr, tc.body(t, maxBody+1), true)
+				if tc.path == "/admin/clients" {
+					wantTooLarge(t, res)
+					return
+				}
+				wantOAuthError(t, "chunked body over the cap", res, http.StatusBadRequest, "invalid_request")
+				if d := str(res.object(t)["error_description"]); !strings.Contains(d, "too large") {
+					t.Errorf("error_description %q does not say the body is too large", d)
+				}
+			})
+			for _, chunked := range []bool{false, true} {
+				name := "Content-Length at the cap"
+				if chunked {
+					name = "chunked at the cap"
+				}
+				t.Run(name, func(t *testing.T) {
+					res := s.send(t, http.MethodPost, tc.path, tc.c, tc.hdr, tc.body(t, maxBody), chunked)
+					if res.status != tc.ok {
+						t.Errorf("status %d, want %d (body %s)", res.status, tc.ok, res.body)
+					}
+				})
+			}
+		})
+	}
+}
+
+// wantTooLarge asserts the edge's 413: {"error", "error_description"} and
+// nothing else.
+func wantTooLarge(t testing.TB, res response) {
+	t.Helper()
+	if res.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413 (body %s)", res.status, res.body)
+	}
+	if ct := res.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	m := res.object(t)
+	want := map[string]any{"error": "invalid_request", "error_description": "The request body is too large."}
+	if len(m) != len(want) || m["error"] != want["error"] || m["error_description"] != want["error_description"] {
+		t.Errorf("body %s, want %v", res.body, want)
+	}
+}
