@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/latchhq/latch/handlers"
 )
 
 // The policies of securityHeaders and of the operator console.
@@ -221,4 +225,164 @@ func wantTooLarge(t testing.TB, res response) {
 	if len(m) != len(want) || m["error"] != want["error"] || m["error_description"] != want["error_description"] {
 		t.Errorf("body %s, want %v", res.body, want)
 	}
+}
+
+// TestClientAddress pins how a request's client address is chosen: the
+// peer, unless the peer is a trusted proxy; then the right-most hop of
+// X-Forwarded-For that is not a trusted proxy itself, walking from the
+// right and giving up (back to the peer) at the first hop that is not an
+// address.
+func TestClientAddress(t *testing.T) {
+	t.Parallel()
+	proxies := []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"),
+		netip.MustParsePrefix("::1/128"),
+		netip.MustParsePrefix("10.0.0.0/8"),
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		peer    string
+		xff     []string // one X-Forwarded-For header per element
+		want    string
+	}{
+		{"no trusted proxies", nil, "127.0.0.1:4000", []string{"198.51.100.7"}, "127.0.0.1"},
+		{"untrusted peer", proxies, "203.0.113.5:4000", []string{"198.51.100.7"}, "203.0.113.5"},
+		{"untrusted peer without header", proxies, "203.0.113.5:4000", nil, "203.0.113.5"},
+		{"trusted peer without header", proxies, "127.0.0.1:4000", nil, "127.0.0.1"},
+		{"trusted peer", proxies, "127.0.0.1:4000", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"right-most hop wins over what the client wrote", proxies, "127.0.0.1:4000", []string{"192.0.2.66, 198.51.100.7"}, "198.51.100.7"},
+		{"trusted hops skipped", proxies, "127.0.0.1:4000", []string{"192.0.2.66, 198.51.100.7, 10.0.0.2,10.1.2.3"}, "198.51.100.7"},
+		{"spaces trimmed", proxies, "127.0.0.1:4000", []string{"  198.51.100.7 ,  10.0.0.2  "}, "198.51.100.7"},
+		{"several headers joined in order", proxies, "127.0.0.1:4000", []string{"192.0.2.66, 198.51.100.7", "10.0.0.2"}, "198.51.100.7"},
+		{"last header is right-most", proxies, "127.0.0.1:4000", []string{"192.0.2.66", "198.51.100.7"}, "198.51.100.7"},
+		{"all hops trusted", proxies, "127.0.0.1:4000", []string{"10.0.0.3, 10.0.0.2", "127.0.0.2"}, "127.0.0.1"},
+		{"garbage hop stops the walk", proxies, "127.0.0.1:4000", []string{"198.51.100.7, garbage, 10.0.0.2"}, "127.0.0.1"},
+		{"garbage left of the client is never reached", proxies, "127.0.0.1:4000", []string{"garbage, 198.51.100.7"}, "198.51.100.7"},
+		{"hop with a port is garbage", proxies, "127.0.0.1:4000", []string{"198.51.100.7:443"}, "127.0.0.1"},
+		{"empty header is garbage", proxies, "127.0.0.1:4000", []string{""}, "127.0.0.1"},
+		{"empty last header is garbage", proxies, "127.0.0.1:4000", []string{"198.51.100.7", ""}, "127.0.0.1"},
+		{"IPv6 trusted peer", proxies, "[::1]:4000", []string{"2001:db8::7"}, "2001:db8::7"},
+		{"IPv6 untrusted peer", proxies, "[2001:db8::5]:4000", []string{"198.51.100.7"}, "2001:db8::5"},
+		{"IPv4-mapped trusted peer", proxies, "[::ffff:127.0.0.1]:4000", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"IPv4-mapped trusted peer, no usable hop", proxies, "[::ffff:127.0.0.1]:4000", nil, "::ffff:127.0.0.1"},
+		{"IPv4-mapped untrusted peer", proxies, "[::ffff:203.0.113.5]:4000", []string{"198.51.100.7"}, "::ffff:203.0.113.5"},
+		{"IPv4-mapped hop unmapped", proxies, "127.0.0.1:4000", []string{"::ffff:198.51.100.7"}, "198.51.100.7"},
+		{"IPv4-mapped trusted hop skipped", proxies, "127.0.0.1:4000", []string{"198.51.100.7, ::ffff:10.0.0.2"}, "198.51.100.7"},
+		{"peer without a port", proxies, "203.0.113.5", []string{"198.51.100.7"}, "203.0.113.5"},
+		{"trusted peer without a port", proxies, "127.0.0.1", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"IPv6 trusted peer without a port", proxies, "::1", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"peer that is not an address", proxies, "@", []string{"198.51.100.7"}, "@"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", nil)
+			r.RemoteAddr = tc.peer
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := handlers.ClientAddress(tc.trusted)(r); got != tc.want {
+				t.Errorf("client address of %s with X-Forwarded-For %q = %q, want %q", tc.peer, tc.xff, got, tc.want)
+			}
+		})
+	}
+}
+
+// postForwarded is s.post (client_secret_basic) with an X-Forwarded-For
+// header.
+func (s *testServer) postForwarded(t testing.TB, c client, form url.Values, xff string) response {
+	t.Helper()
+	return s.send(t, http.MethodPost, "/oauth2/token", c, http.Header{
+		"Content-Type":    {"application/x-www-form-urlencoded"},
+		"X-Forwarded-For": {xff},
+	}, form.Encode(), false)
+}
+
+// wantChecked asserts a wrong password refused after it was checked: 400
+// invalid_grant, with no Retry-After.
+func wantChecked(t testing.TB, what string, res response) {
+	t.Helper()
+	wantOAuthError(t, what, res, http.StatusBadRequest, "invalid_grant")
+	if ra := res.header.Get("Retry-After"); ra != "" {
+		t.Errorf("%s: Retry-After %q: locked out too early", what, ra)
+	}
+}
+
+// wantLockedOut asserts a login refused by the lockout: 400 invalid_grant
+// with Retry-After, even for the right password.
+func wantLockedOut(t testing.TB, what string, res response) {
+	t.Helper()
+	wantOAuthError(t, what, res, http.StatusBadRequest, "invalid_grant")
+	if res.header.Get("Retry-After") == "" {
+		t.Errorf("%s: no Retry-After: not locked out", what)
+	}
+}
+
+// TestLockoutPerAddress: the per-address lockout
+// (LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS) counts the client address. Without
+// trusted proxies that is the peer, whatever X-Forwarded-For says, so a
+// guesser cannot spread its failures by making up addresses. Behind trusted
+// proxies it is the forwarded address, so clients behind one proxy are
+// counted apart, and the login is audited with it.
+func TestLockoutPerAddress(t *testing.T) {
+	t.Parallel()
+	const perAddress = 3
+
+	t.Run("untrusted X-Forwarded-For", func(t *testing.T) {
+		t.Parallel()
+		s := newTestServer(t, withLoginLimits(100, perAddress))
+		s.createUser(t, "ivy", "pw-ivy")
+		app := s.newPasswordClient(t, "app", "client_secret_basic")
+		for i := range perAddress {
+			res := s.postForwarded(t, app, pwForm(fmt.Sprintf("nobody-%d", i), "wrong"), fmt.Sprintf("198.51.100.%d", i+1))
+			wantChecked(t, fmt.Sprintf("failure %d", i+1), res)
+		}
+		res := s.postForwarded(t, app, pwForm("ivy", "pw-ivy"), "198.51.100.99")
+		wantLockedOut(t, "right password from the same peer, yet another made-up address", res)
+	})
+
+	t.Run("trusted proxy", func(t *testing.T) {
+		t.Parallel()
+		s := newTestServer(t, withLoginLimits(100, perAddress), withTrustedProxies("127.0.0.0/8", "::1/128"))
+		uid := s.createUser(t, "ivy", "pw-ivy")
+		app := s.newPasswordClient(t, "app", "client_secret_basic")
+
+		// One failure each from perAddress clients: the proxy's own address
+		// sees perAddress failures, the clients one each.
+		for i := range perAddress {
+			res := s.postForwarded(t, app, pwForm(fmt.Sprintf("nobody-%d", i), "wrong"), fmt.Sprintf("198.51.100.%d", i+1))
+			wantChecked(t, fmt.Sprintf("failure from client %d", i+1), res)
+		}
+		if res := s.postForwarded(t, app, pwForm("ivy", "pw-ivy"), "192.0.2.66, 198.51.100.4"); res.status != http.StatusOK {
+			t.Fatalf("right password from another client behind the proxy: %s", res)
+		}
+
+		// perAddress failures from one client lock that client out.
+		for i := range perAddress {
+			res := s.postForwarded(t, app, pwForm(fmt.Sprintf("guess-%d", i), "wrong"), "203.0.113.7")
+			wantChecked(t, fmt.Sprintf("failure %d from one client", i+1), res)
+		}
+		wantLockedOut(t, "right password from the locked-out client", s.postForwarded(t, app, pwForm("ivy", "pw-ivy"), "203.0.113.7"))
+		wantLockedOut(t, "the locked-out client making up a left-hand hop", s.postForwarded(t, app, pwForm("ivy", "pw-ivy"), "192.0.2.1, 203.0.113.7"))
+		if res := s.postForwarded(t, app, pwForm("ivy", "pw-ivy"), "198.51.100.5"); res.status != http.StatusOK {
+			t.Fatalf("right password from another client while one is locked out: %s", res)
+		}
+
+		// The audit trail names the forwarded client, not the proxy.
+		res := s.adminDo(t, http.MethodGet, "/admin/users/"+uid+"/sessions", nil)
+		var addrs []string
+		for _, it := range asSlice(res.object(t)["items"]) {
+			sid := str(it.(map[string]any)["id"])
+			ev := s.adminDo(t, http.MethodGet, "/admin/sessions/"+sid+"/events", nil)
+			for _, e := range asSlice(ev.object(t)["items"]) {
+				if e := e.(map[string]any); str(e["type"]) == "issued" {
+					addrs = append(addrs, str(e["client_address"]))
+				}
+			}
+		}
+		slices.Sort(addrs)
+		if want := []string{"198.51.100.4", "198.51.100.5"}; !slices.Equal(addrs, want) {
+			t.Errorf("issued events name client addresses %q, want %q", addrs, want)
+		}
+	})
 }

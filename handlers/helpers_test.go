@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -84,6 +85,9 @@ type serverConfig struct {
 	dump            func(testing.TB) []string
 	tokenFormat     string
 	defaultAudience string
+	trustedProxies  []netip.Prefix
+	maxFailures     int
+	maxFailuresAddr int
 }
 
 type serverOption func(*serverConfig)
@@ -116,6 +120,23 @@ func withLifetimes(access, refresh, maxAge time.Duration) serverOption {
 	return func(c *serverConfig) {
 		c.accessTokenTTL, c.refreshTokenTTL, c.sessionMaxAge = access, refresh, maxAge
 	}
+}
+
+// withTrustedProxies sets LATCH_TRUSTED_PROXIES: the networks whose
+// X-Forwarded-For is believed.
+func withTrustedProxies(cidrs ...string) serverOption {
+	return func(c *serverConfig) {
+		c.trustedProxies = nil
+		for _, s := range cidrs {
+			c.trustedProxies = append(c.trustedProxies, netip.MustParsePrefix(s))
+		}
+	}
+}
+
+// withLoginLimits sets LATCH_LOGIN_MAX_FAILURES and
+// LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS (0 keeps a default).
+func withLoginLimits(perUsername, perAddress int) serverOption {
+	return func(c *serverConfig) { c.maxFailures, c.maxFailuresAddr = perUsername, perAddress }
 }
 
 // testServer is a whole Latch over httptest on a fresh store.
@@ -181,6 +202,9 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 		Argon2:     oauth.Argon2Params{MemoryKiB: 256, Time: 1, Threads: 1},
 		Logger:     logger,
 		Registerer: reg,
+
+		LoginMaxFailures:           cfg.maxFailures,
+		LoginMaxFailuresPerAddress: cfg.maxFailuresAddr,
 	}
 	if cfg.clock != nil {
 		pc.Now = cfg.clock.Now
@@ -193,7 +217,13 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = handlers.New(logger, p, handlers.Options{AdminToken: cfg.adminToken, Registry: reg, Console: console, Version: "test"})
+	srv.Config.Handler = handlers.New(logger, p, handlers.Options{
+		AdminToken:     cfg.adminToken,
+		TrustedProxies: cfg.trustedProxies,
+		Registry:       reg,
+		Console:        console,
+		Version:        "test",
+	})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	if srv.URL != issuer {
