@@ -138,9 +138,9 @@ func TestSecurityHeaders(t *testing.T) {
 // TestBodyLimit: request bodies are capped at 64 KiB by default. A body that
 // declares a larger Content-Length is refused 413 before it is read, in the
 // JSON shape of the edge's own errors. A chunked body that runs past the
-// cap is cut off while it is read: the admin API answers that 413 as well,
-// while the OAuth2 endpoints answer it as a form they could not parse,
-// RFC 6749 §5.2 invalid_request with status 400 (as limitBody says). Every
+// cap is cut off while it is read and answered 413 as well: by the admin
+// API in the same shape, by the OAuth2 endpoints as an RFC 6749 §5.2
+// invalid_request written by the provider. Every
 // refused body here is a valid request, so it is the cap that refuses it;
 // the same request padded to exactly the cap is served.
 func TestBodyLimit(t *testing.T) {
@@ -189,7 +189,7 @@ func TestBodyLimit(t *testing.T) {
 					wantTooLarge(t, res)
 					return
 				}
-				wantOAuthError(t, "chunked body over the cap", res, http.StatusBadRequest, "invalid_request")
+				wantOAuthError(t, "chunked body over the cap", res, http.StatusRequestEntityTooLarge, "invalid_request")
 				if d := str(res.object(t)["error_description"]); !strings.Contains(d, "too large") {
 					t.Errorf("error_description %q does not say the body is too large", d)
 				}
@@ -259,14 +259,16 @@ func TestClientAddress(t *testing.T) {
 		{"all hops trusted", proxies, "127.0.0.1:4000", []string{"10.0.0.3, 10.0.0.2", "127.0.0.2"}, "127.0.0.1"},
 		{"garbage hop stops the walk", proxies, "127.0.0.1:4000", []string{"198.51.100.7, garbage, 10.0.0.2"}, "127.0.0.1"},
 		{"garbage left of the client is never reached", proxies, "127.0.0.1:4000", []string{"garbage, 198.51.100.7"}, "198.51.100.7"},
-		{"hop with a port is garbage", proxies, "127.0.0.1:4000", []string{"198.51.100.7:443"}, "127.0.0.1"},
+		{"hop with a port", proxies, "127.0.0.1:4000", []string{"198.51.100.7:443"}, "198.51.100.7"},
+		{"IPv6 hop with a port", proxies, "127.0.0.1:4000", []string{"[2001:db8::7]:443"}, "2001:db8::7"},
+		{"trusted hop with a port skipped", proxies, "127.0.0.1:4000", []string{"198.51.100.7, 10.0.0.2:80"}, "198.51.100.7"},
 		{"empty header is garbage", proxies, "127.0.0.1:4000", []string{""}, "127.0.0.1"},
 		{"empty last header is garbage", proxies, "127.0.0.1:4000", []string{"198.51.100.7", ""}, "127.0.0.1"},
 		{"IPv6 trusted peer", proxies, "[::1]:4000", []string{"2001:db8::7"}, "2001:db8::7"},
 		{"IPv6 untrusted peer", proxies, "[2001:db8::5]:4000", []string{"198.51.100.7"}, "2001:db8::5"},
 		{"IPv4-mapped trusted peer", proxies, "[::ffff:127.0.0.1]:4000", []string{"198.51.100.7"}, "198.51.100.7"},
-		{"IPv4-mapped trusted peer, no usable hop", proxies, "[::ffff:127.0.0.1]:4000", nil, "::ffff:127.0.0.1"},
-		{"IPv4-mapped untrusted peer", proxies, "[::ffff:203.0.113.5]:4000", []string{"198.51.100.7"}, "::ffff:203.0.113.5"},
+		{"IPv4-mapped trusted peer, no usable hop", proxies, "[::ffff:127.0.0.1]:4000", nil, "127.0.0.1"},
+		{"IPv4-mapped untrusted peer", proxies, "[::ffff:203.0.113.5]:4000", []string{"198.51.100.7"}, "203.0.113.5"},
 		{"IPv4-mapped hop unmapped", proxies, "127.0.0.1:4000", []string{"::ffff:198.51.100.7"}, "198.51.100.7"},
 		{"IPv4-mapped trusted hop skipped", proxies, "127.0.0.1:4000", []string{"198.51.100.7, ::ffff:10.0.0.2"}, "198.51.100.7"},
 		{"peer without a port", proxies, "203.0.113.5", []string{"198.51.100.7"}, "203.0.113.5"},

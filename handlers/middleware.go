@@ -118,7 +118,8 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 }
 
 // limitBody caps request bodies: 413 when the declared length is too large,
-// and a read error (answered 400) when a streamed body runs over.
+// and a read error when a streamed body runs over, which the OAuth2
+// endpoints and the admin API answer 413 too.
 func limitBody(max int64) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -172,21 +173,39 @@ func clientAddress(trusted []netip.Prefix) func(*http.Request) string {
 			host = r.RemoteAddr
 		}
 		peer, err := netip.ParseAddr(host)
-		if err != nil || !isTrusted(peer) {
+		if err != nil {
 			return host
+		}
+		// One client, one key: ::ffff:192.0.2.1 is 192.0.2.1.
+		peer = peer.Unmap()
+		if !isTrusted(peer) {
+			return peer.String()
 		}
 		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
+			a, ok := forwardedAddr(hops[i])
+			if !ok {
 				break
 			}
 			if !isTrusted(a) {
-				return a.Unmap().String()
+				return a.String()
 			}
 		}
-		return host
+		return peer.String()
 	}
+}
+
+// forwardedAddr parses one X-Forwarded-For hop: an address, or an address
+// and a port, which some load balancers write.
+func forwardedAddr(hop string) (netip.Addr, bool) {
+	hop = strings.TrimSpace(hop)
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }
 
 // httpMetrics counts requests and times them per route.

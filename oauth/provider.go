@@ -269,7 +269,11 @@ func parseForm(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return fosite.ErrInvalidRequest.WithHint("The request body is too large.").WithWrap(err)
+			// 413, as the edge answers a body whose declared length is
+			// over the cap, for one streamed past it.
+			e := fosite.ErrInvalidRequest.WithHint("The request body is too large.").WithWrap(err)
+			e.CodeField = http.StatusRequestEntityTooLarge
+			return e
 		}
 		return fosite.ErrInvalidRequest.WithHint("The body could not be parsed as a form.").WithWrap(err)
 	}
