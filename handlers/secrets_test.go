@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,7 +17,16 @@ import (
 // token (API.md, STYLE.md "Logging").
 func TestNothingUsableStoredOrLogged(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t, withGrace(0))
+	t.Run("opaque", func(t *testing.T) { t.Parallel(); nothingUsableStoredOrLogged(t, false) })
+	t.Run("jwt", func(t *testing.T) { t.Parallel(); nothingUsableStoredOrLogged(t, true) })
+}
+
+func nothingUsableStoredOrLogged(t *testing.T, jwt bool) {
+	opts := []serverOption{withGrace(0)}
+	if jwt {
+		opts = append(opts, withJWT(""))
+	}
+	s := newTestServer(t, opts...)
 	secrets := map[string]string{
 		"admin token":     testAdminToken,
 		"hmac secret hex": hex.EncodeToString(s.secret),
@@ -29,11 +39,13 @@ func TestNothingUsableStoredOrLogged(t *testing.T) {
 			t.Fatalf("%s: empty token", name)
 		}
 		secrets[name] = tok
-		_, sig, ok := strings.Cut(tok, ".")
-		if !ok || len(sig) < 20 {
-			t.Fatalf("%s: %q is not key.signature", name, tok)
+		// An opaque token is key.signature, a JWT header.payload.signature:
+		// the signature is what makes either usable.
+		i := strings.LastIndex(tok, ".")
+		if i < 0 || len(tok)-i-1 < 20 {
+			t.Fatalf("%s: %q ends in no signature", name, tok)
 		}
-		secrets[name+" signature"] = sig
+		secrets[name+" signature"] = tok[i+1:]
 	}
 
 	generated := s.newPasswordClient(t, "generated", "client_secret_basic")
@@ -51,6 +63,9 @@ func TestNothingUsableStoredOrLogged(t *testing.T) {
 
 	// Password grant, refresh, introspection, revocation.
 	tok := s.login(t, generated, "alice", pw1, "")
+	if isJWT := strings.Count(tok.Access, ".") == 2; isJWT != jwt {
+		t.Fatalf("access token %q: a JWT is %v, want %v", tok.Access, isJWT, jwt)
+	}
 	addToken("access 1", tok.Access)
 	addToken("refresh 1", tok.Refresh)
 	res := s.refresh(t, generated, tok.Refresh, "read")
@@ -90,6 +105,15 @@ func TestNothingUsableStoredOrLogged(t *testing.T) {
 	s.wantActive(t, "client_credentials", cc.Access)
 	if res := s.post(t, "/oauth2/revoke", chosen, url.Values{"token": {cc.Access}}); res.status != 200 {
 		t.Fatalf("revoke cc: %s", res)
+	}
+	// Guessing into a lockout: the guesses must not be kept either.
+	for i := range 7 {
+		guess := fmt.Sprintf("Lockout-Guess-%d-Zq8!", i)
+		secrets[fmt.Sprintf("lockout guess %d", i)] = guess
+		s.post(t, "/oauth2/token", generated, pwForm("mallory", guess))
+	}
+	if !strings.Contains(s.logs.String(), `"event":"lockout"`) {
+		t.Fatal("seven wrong guesses locked nobody out")
 	}
 	// Admin reads, which must not echo anything either.
 	s.adminDo(t, http.MethodGet, "/admin/clients", nil)
