@@ -89,11 +89,18 @@ func newFixtureOn(t testing.TB, store storage.Store, tweak func(*Config)) *fixtu
 // must share the fixture's database, with the fixture's settings.
 func (f *fixture) node(t testing.TB, store storage.Store) *fixture {
 	t.Helper()
-	p, err := NewProvider(f.cfg, store)
+	return f.nodeWith(t, store, f.cfg)
+}
+
+// nodeWith is a node on store with the settings cfg, sharing f's clock and
+// client.
+func (f *fixture) nodeWith(t testing.TB, store storage.Store, cfg Config) *fixture {
+	t.Helper()
+	p, err := NewProvider(cfg, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{p: p, store: store, clock: f.clock, secret: f.secret, cfg: f.cfg}
+	return &fixture{p: p, store: store, clock: f.clock, secret: f.secret, cfg: cfg}
 }
 
 type tokenResponse struct {

@@ -3,8 +3,10 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 )
@@ -90,6 +92,37 @@ func TestSecretRotation(t *testing.T) {
 	}
 	if _, ok := newTestStrategy(t, newSecret, oldSecret).parse(ctx, tok); !ok {
 		t.Fatal("a token of a retired secret listed in LATCH_SECRET_OLD did not validate")
+	}
+}
+
+// TestRetiredSecretTokensLiveTheirLifetime: after a rotation of
+// LATCH_SECRET, tokens issued under the retired secret (listed in
+// LATCH_SECRET_OLD) keep working until their own expiry, and no longer; a
+// refresh hands out tokens of the new secret.
+func TestRetiredSecretTokensLiveTheirLifetime(t *testing.T) {
+	t.Parallel()
+	before := newFixture(t, nil)
+	r0 := before.login(t)
+	node := func(secret []byte, old ...[]byte) *fixture {
+		cfg := before.cfg
+		cfg.Secret, cfg.OldSecrets = secret, old
+		return before.nodeWith(t, before.store, cfg)
+	}
+	newSecret := bytes.Repeat([]byte{9}, 32)
+	after := node(newSecret, before.cfg.Secret)
+	if !after.active(t, r0.AccessToken) {
+		t.Fatal("an access token of the retired secret is inactive before its expiry")
+	}
+	before.clock.Advance(before.cfg.AccessTokenTTL + time.Second)
+	if after.active(t, r0.AccessToken) {
+		t.Fatal("an access token of the retired secret outlived its expiry")
+	}
+	r1 := after.refresh(t, r0.RefreshToken)
+	if r1.status != http.StatusOK {
+		t.Fatalf("refresh with a token of the retired secret: %d %q", r1.status, r1.Error)
+	}
+	if !node(newSecret).active(t, r1.AccessToken) {
+		t.Error("the refreshed access token is not the new secret's")
 	}
 }
 
