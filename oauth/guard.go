@@ -69,11 +69,16 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	if len(counts) > 1 {
 		addr = counts[1]
 	}
-	switch reason := p.overLimit(user.Count+1, addr.Count+1); reason {
-	case "username":
-		return nil, p.lockedOut(ctx, a, reason, now, user.ExpiresAt.Sub(now))
-	case "address":
-		return nil, p.lockedOut(ctx, a, reason, now, addr.ExpiresAt.Sub(now))
+	if reason := p.overLimit(user.Count+1, addr.Count+1); reason != "" {
+		// The refusal lasts until every counter over its limit has expired.
+		var left time.Duration
+		if user.Count >= p.cfg.LoginMaxFailures {
+			left = user.ExpiresAt.Sub(now)
+		}
+		if addr.Count >= p.cfg.LoginMaxFailuresPerAddress {
+			left = max(left, addr.ExpiresAt.Sub(now))
+		}
+		return nil, p.lockedOut(ctx, a, reason, now, left)
 	}
 	var n, m int
 	err = p.onKeys(ctx, a, func(ctx context.Context, key string) (err error) {

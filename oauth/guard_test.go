@@ -300,6 +300,7 @@ func TestRetryAfterSaysWhatIsLeft(t *testing.T) {
 	}{
 		{"username", user, "alice", 2 * time.Minute},
 		{"address", addr, "bob", 5 * time.Minute},
+		{"both, the address's the longer", addr, "alice", 5 * time.Minute},
 	} {
 		_, _, err := f.p.Token(c.ctx, tokenRequest(c.ctx, f, url.Values{"grant_type": {"password"}, "username": {c.user}, "password": {"correct horse"}}))
 		if got, ok := RetryAfter(err); !ok || got != c.want {
