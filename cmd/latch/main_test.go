@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -412,45 +411,8 @@ func TestRunServe(t *testing.T) {
 
 	base := "http://" + addr
 	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("serve returned early: %v\nstderr:\n%s", err, stderr.String())
-		default:
-		}
-		resp, err := client.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no 200 from /healthz within 30s (last error %v)\nstderr:\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	resp, err := client.Get(base + "/.well-known/oauth-authorization-server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		Issuer        string `json:"issuer"`
-		TokenEndpoint string `json:"token_endpoint"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&meta)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("metadata: status %d, %v", resp.StatusCode, err)
-	}
-	if meta.Issuer != base {
-		t.Errorf("issuer = %q, want %q", meta.Issuer, base)
-	}
-	if meta.TokenEndpoint != base+"/oauth2/token" {
-		t.Errorf("token_endpoint = %q", meta.TokenEndpoint)
-	}
+	waitServing(t, client, base+"/healthz", done, &stderr)
+	wantMetadata(t, client, base)
 
 	// The admin API is on with LATCH_ADMIN_TOKEN.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/admin/clients", nil)

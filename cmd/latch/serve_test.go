@@ -99,6 +99,31 @@ func waitServing(t *testing.T, client *http.Client, url string, done <-chan erro
 	}
 }
 
+// wantMetadata fetches the RFC 8414 metadata from base and fails the test
+// unless it names base as the issuer and base's token endpoint.
+func wantMetadata(t *testing.T, client *http.Client, base string) {
+	t.Helper()
+	resp, err := client.Get(base + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&meta)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metadata: status %d, %v", resp.StatusCode, err)
+	}
+	if meta.Issuer != base {
+		t.Errorf("issuer = %q, want %q", meta.Issuer, base)
+	}
+	if meta.TokenEndpoint != base+"/oauth2/token" {
+		t.Errorf("token_endpoint = %q, want %q", meta.TokenEndpoint, base+"/oauth2/token")
+	}
+}
+
 // waitServeReturns fails the test unless serve returns nil within 30s.
 func waitServeReturns(t *testing.T, done <-chan error, stderr *syncBuffer) {
 	t.Helper()
@@ -226,25 +251,7 @@ func TestRunServeTLS(t *testing.T) {
 	base := "https://" + addr
 	waitServing(t, client, base+"/healthz", done, stderr)
 
-	resp, err := client.Get(base + "/.well-known/oauth-authorization-server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		Issuer        string `json:"issuer"`
-		TokenEndpoint string `json:"token_endpoint"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&meta)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("metadata over HTTPS: status %d, %v", resp.StatusCode, err)
-	}
-	if meta.Issuer != base {
-		t.Errorf("issuer = %q, want %q", meta.Issuer, base)
-	}
-	if meta.TokenEndpoint != base+"/oauth2/token" {
-		t.Errorf("token_endpoint = %q, want %q", meta.TokenEndpoint, base+"/oauth2/token")
-	}
+	wantMetadata(t, client, base)
 
 	// Plain HTTP to the TLS port gets Go's 400, never the metadata.
 	plain := &http.Client{Timeout: 5 * time.Second}
