@@ -349,8 +349,8 @@ func TestLockoutPerAddress(t *testing.T) {
 		uid := s.createUser(t, "ivy", "pw-ivy")
 		app := s.newPasswordClient(t, "app", "client_secret_basic")
 
-		// One failure each from perAddress clients: the proxy's own address
-		// sees perAddress failures, the clients one each.
+		// One failure each from perAddress clients behind the proxy: each
+		// client is counted apart, and the proxy's own address not at all.
 		for i := range perAddress {
 			res := s.postForwarded(t, app, pwForm(fmt.Sprintf("nobody-%d", i), "wrong"), fmt.Sprintf("198.51.100.%d", i+1))
 			wantChecked(t, fmt.Sprintf("failure from client %d", i+1), res)

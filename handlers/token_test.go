@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -311,8 +312,13 @@ func TestLoginLockout(t *testing.T) {
 		if r.status == http.StatusOK || r.status >= 500 {
 			t.Errorf("parallel guess: %s", r)
 		}
-		if r.header.Get("Retry-After") == "" {
+		// Refused in the race or after it: the lockout's full 15 minutes
+		// (less what this test has taken) either way.
+		ra := r.header.Get("Retry-After")
+		if ra == "" {
 			checked++
+		} else if secs, err := strconv.Atoi(ra); err != nil || secs < 890 || secs > 900 {
+			t.Errorf("parallel guess refused with Retry-After %q, want 890-900 seconds", ra)
 		}
 	}
 	if checked > 5 {

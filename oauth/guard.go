@@ -70,7 +70,9 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 		addr = counts[1]
 	}
 	if reason := p.overLimit(user.Count+1, addr.Count+1); reason != "" {
-		// The refusal lasts until every counter over its limit has expired.
+		// The refusal lasts until every counter over its limit has expired:
+		// never longer than a window, even when the node that wrote the
+		// expiry has a clock ahead of this one.
 		var left time.Duration
 		if user.Count >= p.cfg.LoginMaxFailures {
 			left = user.ExpiresAt.Sub(now)
@@ -78,7 +80,7 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 		if addr.Count >= p.cfg.LoginMaxFailuresPerAddress {
 			left = max(left, addr.ExpiresAt.Sub(now))
 		}
-		return nil, p.lockedOut(ctx, a, reason, now, left)
+		return nil, p.lockedOut(ctx, a, reason, now, min(left, window))
 	}
 	var n, m int
 	err = p.onKeys(ctx, a, func(ctx context.Context, key string) (err error) {

@@ -290,8 +290,18 @@ func TestRetryAfterSaysWhatIsLeft(t *testing.T) {
 	if r := f.password(t, addr, "u3", "wrong"); r.Error != "invalid_grant" {
 		t.Fatalf("the address's third failure: %d %q", r.status, r.Error)
 	}
-	// Now alice's last failure is 13 minutes old, the address's 10.
-	f.clock.Advance(10 * time.Minute)
+	// carol fails from a third address, later, so that her lockout
+	// outlasts the address's.
+	carol := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.22"})
+	f.clock.Advance(9 * time.Minute)
+	for range 2 {
+		if r := f.password(t, carol, "carol", "wrong"); r.Error != "invalid_grant" {
+			t.Fatalf("carol's failure: %d %q", r.status, r.Error)
+		}
+	}
+	// Now alice's last failure is 13 minutes old, the address's 10,
+	// carol's 1.
+	f.clock.Advance(time.Minute)
 	for _, c := range []struct {
 		name string
 		ctx  context.Context
@@ -301,6 +311,7 @@ func TestRetryAfterSaysWhatIsLeft(t *testing.T) {
 		{"username", user, "alice", 2 * time.Minute},
 		{"address", addr, "bob", 5 * time.Minute},
 		{"both, the address's the longer", addr, "alice", 5 * time.Minute},
+		{"both, the username's the longer", addr, "carol", 14 * time.Minute},
 	} {
 		_, _, err := f.p.Token(c.ctx, tokenRequest(c.ctx, f, url.Values{"grant_type": {"password"}, "username": {c.user}, "password": {"correct horse"}}))
 		if got, ok := RetryAfter(err); !ok || got != c.want {

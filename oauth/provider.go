@@ -270,7 +270,8 @@ func parseForm(r *http.Request) error {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			// 413, as the edge answers a body whose declared length is
-			// over the cap, for one streamed past it.
+			// over the cap, for one streamed past it. (fosite's errors.Is
+			// compares the status too: this is not ErrInvalidRequest to it.)
 			e := fosite.ErrInvalidRequest.WithHint("The request body is too large.").WithWrap(err)
 			e.CodeField = http.StatusRequestEntityTooLarge
 			return e

@@ -68,15 +68,16 @@ func testAttempts(ctx context.Context, t *testing.T, s storage.Store) {
 	c := at(48 * time.Hour)
 	reserve(ctx, t, s, "c1", c, w, 1)
 	reserve(ctx, t, s, "c2", c, w, 1)
-	reserve(ctx, t, s, "c2", c.Add(time.Second), w, 2)
+	c2At := c.Add(time.Second + 1500*µs) // expiries keep their microseconds
+	reserve(ctx, t, s, "c2", c2At, w, 2)
 	c1 := storage.AttemptCount{Count: 1, ExpiresAt: c.Add(w)}
-	c2 := storage.AttemptCount{Count: 2, ExpiresAt: c.Add(time.Second + w)}
+	c2 := storage.AttemptCount{Count: 2, ExpiresAt: c2At.Add(w)}
 	none := storage.AttemptCount{}
 	for range 2 {
 		countAttempts(ctx, t, s, c.Add(w-µs), []string{"c2", "none", "c1", "c2"}, []storage.AttemptCount{c2, none, c1, c2})
 	}
-	countAttempts(ctx, t, s, c.Add(w), []string{"c1", "c2"}, []storage.AttemptCount{none, c2})               // c1 expired at now
-	countAttempts(ctx, t, s, c.Add(time.Second+w), []string{"c1", "c2"}, []storage.AttemptCount{none, none}) // both
+	countAttempts(ctx, t, s, c.Add(w), []string{"c1", "c2"}, []storage.AttemptCount{none, c2})      // c1 expired at now
+	countAttempts(ctx, t, s, c2At.Add(w), []string{"c1", "c2"}, []storage.AttemptCount{none, none}) // both
 	countAttempts(ctx, t, s, c, nil, []storage.AttemptCount{})
 	reserve(ctx, t, s, "c2", c.Add(2*time.Second), w, 3)
 }
