@@ -219,7 +219,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Finish in-flight requests before the store closes.
 	s.log.Info("latch shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace(srv))
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("latch: shutdown: %w", err)
@@ -250,6 +250,14 @@ func newHTTPServer(handler http.Handler, logger *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// shutdownGrace is how long serve waits for in-flight requests before it
+// gives up on them and closes the store under them. A request can still be
+// answered until its write deadline, WriteTimeout after its headers; a
+// shorter wait would cut off answers the server could still have sent.
+func shutdownGrace(srv *http.Server) time.Duration {
+	return srv.WriteTimeout + 5*time.Second
 }
 
 // printWelcome tells a first-time operator how to get a token, in a few

@@ -42,6 +42,9 @@ func TestNewHTTPServer(t *testing.T) {
 			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
+	if grace := shutdownGrace(srv); grace <= srv.WriteTimeout {
+		t.Errorf("shutdownGrace = %v, want more than WriteTimeout %v: shutdown would cut off answers still due", grace, srv.WriteTimeout)
+	}
 	if srv.Handler == nil {
 		t.Error("Handler is nil")
 	}
