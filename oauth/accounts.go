@@ -114,8 +114,8 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 	} else if err := checkVSChar("client_id", spec.ID, 255); err != nil {
 		return nil, "", err
 	}
-	if len(spec.Name) > 255 || !utf8.ValidString(spec.Name) {
-		return nil, "", invalid("client_name: must be valid UTF-8 of at most 255 bytes")
+	if len(spec.Name) > 255 || !utf8.ValidString(spec.Name) || strings.ContainsFunc(spec.Name, unicode.IsControl) {
+		return nil, "", invalid("client_name: must be valid UTF-8 of at most 255 bytes, without control characters")
 	}
 	scopes := strings.Fields(spec.Scope)
 	for _, s := range scopes {
@@ -124,8 +124,8 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 		}
 	}
 	for _, a := range spec.Audience {
-		if a == "" || len(a) > 512 || strings.ContainsFunc(a, unicode.IsSpace) {
-			return nil, "", invalid("audience: each entry must be a non-empty identifier without spaces")
+		if a == "" || len(a) > 512 || !utf8.ValidString(a) || strings.ContainsFunc(a, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			return nil, "", invalid("audience: each entry must be a non-empty identifier of UTF-8 without spaces or control characters")
 		}
 	}
 	c := &storage.Client{

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,7 +86,9 @@ func (p *Provider) inTx(ctx context.Context, fn func(ctx context.Context) error)
 // stamp fills in who called and when.
 func (p *Provider) stamp(ctx context.Context, e storage.Event) storage.Event {
 	info := requestInfo(ctx)
-	e.Address, e.UserAgent = truncate(info.Address, 64), truncate(info.UserAgent, 256)
+	// HTTP lets a User-Agent carry bytes that are not UTF-8, which the
+	// database's text cannot hold.
+	e.Address, e.UserAgent = truncate(info.Address, 64), truncate(strings.ToValidUTF8(info.UserAgent, "\uFFFD"), 256)
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = p.now()
 	}

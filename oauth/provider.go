@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"runtime"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
@@ -323,11 +324,16 @@ func storageError(op string, err error) error {
 	return fmt.Errorf("oauth: %s: %w", op, err)
 }
 
+// truncate cuts s to at most n bytes, at a character boundary, and marks
+// the cut.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // clientManager is the only storage fosite sees: it loads clients for

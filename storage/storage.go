@@ -19,7 +19,9 @@ import (
 
 // Sentinel errors. Backends wrap them with context; test them with [errors.Is].
 var (
-	// ErrNotFound means the record does not exist.
+	// ErrNotFound means the record does not exist. A key no record can hold
+	// (text with a NUL byte, or bytes that are not UTF-8) names none, on
+	// every backend; stores are given such text only to look it up.
 	ErrNotFound = errors.New("storage: not found")
 	// ErrAlreadyExists means a unique key (client id, username, token key) is taken.
 	ErrAlreadyExists = errors.New("storage: already exists")

@@ -32,6 +32,9 @@ func clientDest(c *clientRow) []any {
 // GetClient returns the client, or an error wrapping [storage.ErrNotFound].
 // Every authenticated request reads its client: a hot statement (hot.go).
 func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, error) {
+	if !holdable(id) {
+		return nil, noSuch("get client")
+	}
 	var r clientRow
 	err := s.queryRow(ctx, s.hot.getClient, id).Scan(clientDest(&r)...)
 	if err != nil {
@@ -58,6 +61,9 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 // [storage.ErrNotFound]. Its families and tokens stay.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	op := fmt.Sprintf("delete client %q", id)
+	if !holdable(id) {
+		return noSuch(op)
+	}
 	res := s.conn(ctx).Where("id = ?", id).Delete(&clientRow{})
 	return affectedOne(op, res.RowsAffected, res.Error)
 }
@@ -70,6 +76,9 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 
 // GetUser returns the user, or an error wrapping [storage.ErrNotFound].
 func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
+	if !holdable(id) {
+		return nil, noSuch("get user")
+	}
 	var r userRow
 	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
 		return nil, mapErr(fmt.Sprintf("get user %q", id), err)
@@ -81,6 +90,9 @@ func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
 // transaction ends (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the one
 // connection and immediate transactions already serialize writers).
 func (s *Store) LockUser(ctx context.Context, id string) (*storage.User, error) {
+	if !holdable(id) {
+		return nil, noSuch("lock user")
+	}
 	var r userRow
 	db := s.conn(ctx).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 	if err := db.Where("id = ?", id).Take(&r).Error; err != nil {
@@ -92,6 +104,9 @@ func (s *Store) LockUser(ctx context.Context, id string) (*storage.User, error) 
 // GetUserByUsername returns the user with exactly that username (case
 // matters), or an error wrapping [storage.ErrNotFound].
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storage.User, error) {
+	if !holdable(username) {
+		return nil, noSuch("get user by username")
+	}
 	var r userRow
 	if err := s.conn(ctx).Where("username = ?", username).Take(&r).Error; err != nil {
 		return nil, mapErr("get user by username", err)
@@ -102,6 +117,9 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storag
 // SetPassword replaces the password hash and sets PasswordChangedAt. Returns
 // an error wrapping [storage.ErrNotFound] if the user does not exist.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) error {
+	if !holdable(id) {
+		return noSuch("set password")
+	}
 	res := s.conn(ctx).Exec("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", hash, ts(at), id)
 	return affectedOne(fmt.Sprintf("set password of user %q", id), res.RowsAffected, res.Error)
 }
@@ -109,6 +127,9 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) 
 // SetDisabled sets the disabled flag. Returns an error wrapping
 // [storage.ErrNotFound] if the user does not exist.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	if !holdable(id) {
+		return noSuch("set disabled")
+	}
 	res := s.conn(ctx).Exec("UPDATE users SET disabled = ? WHERE id = ?", disabled, id)
 	return affectedOne(fmt.Sprintf("set disabled of user %q", id), res.RowsAffected, res.Error)
 }
@@ -116,6 +137,9 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error
 // DeleteUser removes the user, or returns an error wrapping
 // [storage.ErrNotFound]. Its families stay.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if !holdable(id) {
+		return noSuch("delete user")
+	}
 	res := s.conn(ctx).Where("id = ?", id).Delete(&userRow{})
 	return affectedOne(fmt.Sprintf("delete user %q", id), res.RowsAffected, res.Error)
 }
@@ -167,6 +191,9 @@ func (s *Store) LockFamily(ctx context.Context, id string) (*storage.Family, err
 }
 
 func (s *Store) getFamily(ctx context.Context, id string, lock bool) (*storage.Family, error) {
+	if !holdable(id) {
+		return nil, noSuch("get family")
+	}
 	db := s.conn(ctx)
 	op := "get family %q"
 	if lock {
@@ -194,6 +221,9 @@ func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error 
 // [storage.ErrNotFound] if the family does not exist.
 func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error) {
 	op := fmt.Sprintf("revoke family %q", id)
+	if !holdable(id) {
+		return false, noSuch(op)
+	}
 	if n, err := s.exec(ctx, s.hot.revokeFamily, ts(at), reason, id); err != nil {
 		return false, mapErr(op, err)
 	} else if n > 0 {
@@ -213,7 +243,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Tim
 // (neither revoked nor expired) and returns their ids, sorted.
 func (s *Store) RevokeFamilies(ctx context.Context, filter storage.FamilyFilter, reason string, at time.Time) ([]string, error) {
 	where, args, err := familyFilter(filter)
-	if err != nil {
+	if err != nil || !holdable(filter.UserID, filter.ClientID) {
 		return nil, err
 	}
 	at = ts(at)
@@ -233,7 +263,7 @@ func (s *Store) RevokeFamilies(ctx context.Context, filter storage.FamilyFilter,
 // revoked nor expired at now, newest first.
 func (s *Store) ListLiveFamilies(ctx context.Context, filter storage.FamilyFilter, now time.Time) ([]storage.Family, error) {
 	where, args, err := familyFilter(filter)
-	if err != nil {
+	if err != nil || !holdable(filter.UserID, filter.ClientID) {
 		return nil, err
 	}
 	var rows []familyRow
@@ -346,6 +376,9 @@ func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.T
 // family in one query. Returns an error wrapping [storage.ErrNotFound] if the
 // client does not exist; the token and family are nil if either is missing.
 func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string) (*storage.Client, *storage.Token, *storage.Family, error) {
+	if !holdable(clientID) {
+		return nil, nil, nil, noSuch("look up client")
+	}
 	if s.dialect == migrations.SQLite {
 		// In process there is no round trip to save, and the SQLite driver
 		// parses every statement afresh: two short queries measured faster
@@ -542,6 +575,9 @@ func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 
 // ListEvents returns the events of a family in the order they were appended.
 func (s *Store) ListEvents(ctx context.Context, familyID string) ([]storage.Event, error) {
+	if !holdable(familyID) {
+		return nil, nil
+	}
 	var rows []eventRow
 	if err := s.conn(ctx).Where("family_id = ?", familyID).Order("id").Find(&rows).Error; err != nil {
 		return nil, mapErr(fmt.Sprintf("list events of family %q", familyID), err)

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/glebarez/sqlite"
@@ -294,6 +295,26 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrConflict, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// holdable reports whether every key is text a row can hold: UTF-8 without
+// NUL bytes, as PostgreSQL's text type requires. Keys from requests (client
+// ids, usernames, ids in admin paths) may be anything, and a statement
+// naming text PostgreSQL cannot hold fails, aborting the transaction it is
+// in. No row holds such text, so the store answers without asking: nothing
+// by that name, on SQLite and PostgreSQL alike.
+func holdable(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// noSuch is the ErrNotFound of op, for a key no row can hold.
+func noSuch(op string) error {
+	return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrNotFound)
 }
 
 // isDuplicate reports a unique violation in an error that did not pass

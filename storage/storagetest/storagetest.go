@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Denylist", testDenylist},
 		{"PurgeGuard", testPurgeGuard},
+		{"UnholdableText", testUnholdableText},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
