@@ -70,6 +70,9 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	var out minted
 	var scopes []string
 	var refused error
+	// A replay is the first answer again (API.md: the very same response),
+	// so its expires_in counts from the rotation, not from now.
+	answeredAt := now
 	var rotated storage.Event // reported once committed
 	err := p.inTx(ctx, func(ctx context.Context) error {
 		tok, fam, err := p.store.LockTokenFamily(ctx, key)
@@ -92,6 +95,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		case !tok.SpentAt.IsZero():
 			if now.Before(tok.SpentAt.Add(p.cfg.RefreshGrace)) && tok.Replay != nil {
 				if out, scopes, err = openReplay(presented, key, tok.Replay); err == nil {
+					answeredAt = tok.SpentAt
 					event.Type = EventReplayed
 					return p.audit(ctx, event)
 				}
@@ -137,7 +141,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	if rotated.ID != 0 {
 		p.report(ctx, rotated)
 	}
-	out.write(resp, scopes, now)
+	out.write(resp, scopes, answeredAt)
 	return nil
 }
 
