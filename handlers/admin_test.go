@@ -113,6 +113,7 @@ func TestAdminClients(t *testing.T) {
 			{"non-ASCII secret", map[string]any{"grant_types": []string{"password"}, "client_secret": "sécret"}, "client_secret"},
 			{"newline in secret", map[string]any{"grant_types": []string{"password"}, "client_secret": "abc\ndef"}, "client_secret"},
 			{"public client with secret", map[string]any{"grant_types": []string{"password"}, "token_endpoint_auth_method": "none", "client_secret": "x"}, "client_secret"},
+			{"public client that introspects", map[string]any{"grant_types": []string{"password"}, "token_endpoint_auth_method": "none", "can_introspect": true}, "can_introspect"},
 			{"non-VSCHAR client_id", map[string]any{"grant_types": []string{"password"}, "client_id": "a\tb"}, "client_id"},
 			{"bad scope", map[string]any{"grant_types": []string{"password"}, "scope": `a"b`}, "scope"},
 			{"grant_types wrong type", map[string]any{"grant_types": "password"}, "grant_types"},

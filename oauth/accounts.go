@@ -95,6 +95,11 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 		return nil, "", invalid("token_endpoint_auth_method: %q is not supported (client_secret_basic, client_secret_post, none)", truncate(spec.AuthMethod, 40))
 	}
 	public := spec.AuthMethod == storage.AuthMethodNone
+	if public && spec.CanIntrospect {
+		// API.md: only confidential clients may introspect. Refused here,
+		// so that no stored client claims a right it can never use.
+		return nil, "", invalid("can_introspect: a public client (token_endpoint_auth_method none) cannot introspect")
+	}
 	if len(spec.GrantTypes) == 0 {
 		return nil, "", invalid("grant_types: at least one of password, refresh_token, client_credentials is required")
 	}
