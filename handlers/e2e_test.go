@@ -49,8 +49,10 @@ func checkTokens(t testing.TB, tok *oauth2.Token, wantRefresh bool) {
 	if !wantRefresh && tok.RefreshToken != "" {
 		t.Errorf("unexpected refresh token")
 	}
-	if !strings.EqualFold(tok.TokenType, "bearer") {
-		t.Errorf("token_type = %q, want bearer", tok.TokenType)
+	// Case does not matter (RFC 6749 §5.1), but Latch writes RFC 6750's
+	// "Bearer" here as in introspection answers.
+	if tok.TokenType != "Bearer" {
+		t.Errorf("token_type = %q, want Bearer", tok.TokenType)
 	}
 	exp, _ := tok.Extra("expires_in").(float64)
 	if exp < 890 || exp > 900 {

@@ -177,7 +177,7 @@ func introspectionAnswers(t *testing.T, s *testServer) {
 			t.Errorf("%s = %v, want %v (answer %v)", k, in[k], want, in)
 		}
 	}
-	if tt := str(in["token_type"]); !strings.EqualFold(tt, "bearer") {
+	if tt := str(in["token_type"]); tt != "Bearer" {
 		t.Errorf("token_type = %q, want Bearer", tt)
 	}
 	iat, _ := in["iat"].(float64)
