@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -512,6 +513,30 @@ func (s *testServer) post(t testing.TB, path string, c client, form url.Values) 
 	req.ContentLength = int64(len(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return s.do(t, req)
+}
+
+// postAuth sends form to an OAuth2 endpoint with exactly the given
+// Authorization header values, for requests that post cannot make: no
+// header, several, or malformed ones.
+func (s *testServer) postAuth(t testing.TB, path string, authorization []string, form url.Values) response {
+	t.Helper()
+	h := formHeader.Clone()
+	if authorization != nil {
+		h["Authorization"] = authorization
+	}
+	return s.send(t, http.MethodPost, path, client{}, h, form.Encode(), false)
+}
+
+// basicAuth is the Authorization header of client_secret_basic: id and
+// secret form-url-encoded, then Base64 (RFC 6749 §2.3.1).
+func basicAuth(id, secret string) string {
+	return rawBasic(url.QueryEscape(id) + ":" + url.QueryEscape(secret))
+}
+
+// rawBasic is a Basic Authorization header over credentials as they are,
+// without the form-url-encoding a client owes them.
+func rawBasic(credentials string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(credentials))
 }
 
 // tokens is a successful token response.

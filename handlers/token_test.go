@@ -154,6 +154,80 @@ func TestTokenRequestErrors(t *testing.T) {
 	})
 }
 
+// TestClientAuthentication runs the same requests against the token,
+// revocation and introspection endpoints, which share one client
+// authentication. A request uses one authentication method (RFC 6749 §2.3):
+// a second one is invalid_request (§5.2).
+func TestClientAuthentication(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	basic := s.introspector // client_secret_basic, client_credentials, can_introspect
+	post := s.createClient(t, map[string]any{
+		"client_id": "rs-post", "grant_types": []string{"client_credentials"},
+		"token_endpoint_auth_method": "client_secret_post", "can_introspect": true,
+	})
+	// A form with each endpoint's own parameters, which all three would
+	// answer 200 to after a successful client authentication.
+	endpoints := []struct {
+		path string
+		form url.Values
+	}{
+		{"/oauth2/token", url.Values{"grant_type": {"client_credentials"}}},
+		{"/oauth2/revoke", url.Values{"token": {"garbage"}}},
+		{"/oauth2/introspect", url.Values{"token": {"garbage"}}},
+	}
+	jwtBearer := "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+	cases := []struct {
+		name   string
+		auth   []string   // Authorization header values
+		form   url.Values // client parameters, added to the endpoint's
+		status int
+		code   string // "" for 200
+	}{
+		{"Basic", []string{basicAuth(basic.ID, basic.Secret)}, nil, 200, ""},
+		// Many clients send their id in the form as well.
+		{"Basic and the same client_id", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {basic.ID}}, 200, ""},
+		{"post", nil, url.Values{"client_id": {post.ID}, "client_secret": {post.Secret}}, 200, ""},
+
+		// RFC 6749 §2.3: one method per request.
+		{"Basic and client_secret", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {basic.ID}, "client_secret": {basic.Secret}}, 400, "invalid_request"},
+		{"Basic and client_secret without client_id", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_secret": {basic.Secret}}, 400, "invalid_request"},
+		{"Basic and an empty client_secret", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_secret": {""}}, 400, "invalid_request"},
+		{"Basic of one client and post of another", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {post.ID}, "client_secret": {post.Secret}}, 400, "invalid_request"},
+		{"Basic and a client assertion", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_assertion_type": {jwtBearer}, "client_assertion": {"x.y.z"}}, 400, "invalid_request"},
+	}
+
+	for _, ep := range endpoints {
+		t.Run(strings.TrimPrefix(ep.path, "/oauth2/"), func(t *testing.T) {
+			t.Parallel()
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					form := url.Values{}
+					for _, f := range []url.Values{ep.form, tc.form} {
+						for k, v := range f {
+							form[k] = v
+						}
+					}
+					res := s.postAuth(t, ep.path, tc.auth, form)
+					if tc.code == "" {
+						if res.status != http.StatusOK {
+							t.Fatalf("got %s, want 200", res)
+						}
+						return
+					}
+					wantOAuthError(t, tc.name, res, tc.status, tc.code)
+					if res.status == http.StatusUnauthorized {
+						if got := res.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic") {
+							t.Errorf("WWW-Authenticate = %q, want Basic", got)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestRefreshScopes: a refresh may narrow the new access token's scope while
 // the login keeps its full scope; a wider scope is invalid_scope and does
 // not spend the token; another client's token is invalid_grant and harms

@@ -47,7 +47,7 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 	if err := parseForm(r); err != nil {
 		return nil, err
 	}
-	if err := requireClientCredentials(r); err != nil {
+	if err := checkClientCredentials(r); err != nil {
 		return nil, err
 	}
 	token := r.PostForm.Get("token")

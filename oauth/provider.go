@@ -212,7 +212,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	default:
 		return nil, nil, fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", truncate(gt, 40))
 	}
-	if err := requireClientCredentials(r); err != nil {
+	if err := checkClientCredentials(r); err != nil {
 		return nil, nil, err
 	}
 	if err := p.prepareSigning(ctx); err != nil {
@@ -245,7 +245,7 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
 	}
-	if err := requireClientCredentials(r); err != nil {
+	if err := checkClientCredentials(r); err != nil {
 		return err
 	}
 	return p.mapError(p.fosite.NewRevocationRequest(ctx, r))
@@ -285,16 +285,6 @@ func parseForm(r *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// requireClientCredentials answers a request that carries no client
-// authentication at all with invalid_client (RFC 6749 §5.2: "no client
-// authentication included"); fosite would say invalid_request.
-func requireClientCredentials(r *http.Request) error {
-	if _, _, ok := r.BasicAuth(); ok || r.PostForm.Get("client_id") != "" {
-		return nil
-	}
-	return fosite.ErrInvalidClient.WithHint("Client authentication is required.")
 }
 
 // mapError turns storage failures anywhere in err's chain into 503
