@@ -156,8 +156,9 @@ func TestTokenRequestErrors(t *testing.T) {
 
 // TestClientAuthentication runs the same requests against the token,
 // revocation and introspection endpoints, which share one client
-// authentication. A request uses one authentication method (RFC 6749 §2.3):
-// a second one is invalid_request (§5.2).
+// authentication. A request uses one method with one client identity (RFC
+// 6749 §2.3): a second method, a conflicting client_id or a second
+// Authorization header is invalid_request (§5.2).
 func TestClientAuthentication(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -196,6 +197,11 @@ func TestClientAuthentication(t *testing.T) {
 		{"Basic and an empty client_secret", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_secret": {""}}, 400, "invalid_request"},
 		{"Basic of one client and post of another", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {post.ID}, "client_secret": {post.Secret}}, 400, "invalid_request"},
 		{"Basic and a client assertion", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_assertion_type": {jwtBearer}, "client_assertion": {"x.y.z"}}, 400, "invalid_request"},
+		// One client identity per request.
+		{"Basic and another client_id", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {post.ID}}, 400, "invalid_request"},
+		{"Basic and an empty client_id", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {""}}, 400, "invalid_request"},
+		{"two Authorization headers", []string{basicAuth(basic.ID, basic.Secret), basicAuth(post.ID, post.Secret)}, nil, 400, "invalid_request"},
+		{"the same Authorization header twice", []string{basicAuth(basic.ID, basic.Secret), basicAuth(basic.ID, basic.Secret)}, nil, 400, "invalid_request"},
 	}
 
 	for _, ep := range endpoints {
