@@ -158,7 +158,9 @@ func TestTokenRequestErrors(t *testing.T) {
 // revocation and introspection endpoints, which share one client
 // authentication. A request uses one method with one client identity (RFC
 // 6749 §2.3): a second method, a conflicting client_id or a second
-// Authorization header is invalid_request (§5.2).
+// Authorization header is invalid_request (§5.2). Basic credentials that are
+// malformed in any way, undecodable form-url-encoding included, are a
+// failed authentication like a wrong secret.
 func TestClientAuthentication(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -167,6 +169,7 @@ func TestClientAuthentication(t *testing.T) {
 		"client_id": "rs-post", "grant_types": []string{"client_credentials"},
 		"token_endpoint_auth_method": "client_secret_post", "can_introspect": true,
 	})
+	public := s.newPasswordClient(t, "spa", "none")
 	// A form with each endpoint's own parameters, which all three would
 	// answer 200 to after a successful client authentication.
 	endpoints := []struct {
@@ -197,11 +200,20 @@ func TestClientAuthentication(t *testing.T) {
 		{"Basic and an empty client_secret", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_secret": {""}}, 400, "invalid_request"},
 		{"Basic of one client and post of another", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {post.ID}, "client_secret": {post.Secret}}, 400, "invalid_request"},
 		{"Basic and a client assertion", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_assertion_type": {jwtBearer}, "client_assertion": {"x.y.z"}}, 400, "invalid_request"},
+		{"malformed Basic and post", []string{"Basic !!!"}, url.Values{"client_id": {post.ID}, "client_secret": {post.Secret}}, 400, "invalid_request"},
 		// One client identity per request.
 		{"Basic and another client_id", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {post.ID}}, 400, "invalid_request"},
 		{"Basic and an empty client_id", []string{basicAuth(basic.ID, basic.Secret)}, url.Values{"client_id": {""}}, 400, "invalid_request"},
 		{"two Authorization headers", []string{basicAuth(basic.ID, basic.Secret), basicAuth(post.ID, post.Secret)}, nil, 400, "invalid_request"},
 		{"the same Authorization header twice", []string{basicAuth(basic.ID, basic.Secret), basicAuth(basic.ID, basic.Secret)}, nil, 400, "invalid_request"},
+
+		// Failed authentication: 401 with WWW-Authenticate.
+		{"Basic not Base64", []string{"Basic !!!"}, nil, 401, "invalid_client"},
+		{"Basic without a colon", []string{rawBasic(basic.ID)}, nil, 401, "invalid_client"},
+		{"Basic without credentials", []string{"Basic"}, nil, 401, "invalid_client"},
+		{"Basic id not form-url-encoded", []string{rawBasic("a%zz:" + basic.Secret)}, nil, 401, "invalid_client"},
+		{"Basic secret not form-url-encoded", []string{rawBasic(basic.ID + ":b%c+d:s:e%c+r t")}, nil, 401, "invalid_client"},
+		{"malformed Basic beside a client_id", []string{"Basic !!!"}, url.Values{"client_id": {public.ID}}, 401, "invalid_client"},
 	}
 
 	for _, ep := range endpoints {

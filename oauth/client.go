@@ -3,6 +3,7 @@ package oauth
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
@@ -40,7 +41,8 @@ func (f fositeClient) GetTokenEndpointAuthMethod() string           { return f.c
 // checkClientCredentials holds a token, revocation or introspection request
 // to the rules of RFC 6749 §2.3 that fosite leaves out, before fosite
 // authenticates the client: one authentication method and one client
-// identity per request. All three endpoints call it right after parseForm.
+// identity per request, and Basic credentials that can be read. All three
+// endpoints call it right after parseForm.
 //
 // fosite takes the first Authorization header's Basic credentials when
 // there are any, ignores a form client_id that names another client, and
@@ -50,11 +52,11 @@ func (f fositeClient) GetTokenEndpointAuthMethod() string           { return f.c
 func checkClientCredentials(r *http.Request) error {
 	// Which of two headers would count depends on every proxy on the way
 	// keeping their order; refuse rather than guess.
-	if len(r.Header.Values("Authorization")) > 1 {
+	auth := r.Header.Values("Authorization")
+	if len(auth) > 1 {
 		return fosite.ErrInvalidRequest.WithHint("The request carries more than one Authorization header.")
 	}
-	id, _, ok := r.BasicAuth()
-	if !ok {
+	if len(auth) == 0 || !isBasic(auth[0]) {
 		if r.PostForm.Get("client_id") == "" {
 			// §5.2 "no client authentication included" is invalid_client;
 			// fosite would say invalid_request.
@@ -65,19 +67,42 @@ func checkClientCredentials(r *http.Request) error {
 	// §2.3: "The client MUST NOT use more than one authentication method
 	// in each request"; §5.2 makes that invalid_request. A client
 	// assertion (RFC 7521) is a method too, and an empty client_secret is
-	// still a second one.
+	// still a second one. Whether the Basic credentials can be read does
+	// not matter here: the client tried both.
 	for _, param := range []string{"client_secret", "client_assertion", "client_assertion_type"} {
 		if r.PostForm.Has(param) {
 			return fosite.ErrInvalidRequest.WithHintf("The client authenticated both by HTTP Basic and by the %s parameter; use one method.", param)
 		}
 	}
+	// Basic credentials that cannot be read are a failed authentication,
+	// 401 invalid_client with WWW-Authenticate (API.md), whichever part is
+	// wrong: the Base64, the colon, or the form-url-encoding that §2.3.1
+	// asks of id and secret (fosite would answer that last one 400
+	// invalid_request). The decoding error is dropped, not wrapped: its
+	// text quotes the bytes around a bad escape, which may be the secret's.
+	id, secret, ok := r.BasicAuth()
+	if ok {
+		var errID, errSecret error
+		id, errID = url.QueryUnescape(id)
+		_, errSecret = url.QueryUnescape(secret)
+		ok = errID == nil && errSecret == nil
+	}
+	if !ok {
+		return fosite.ErrInvalidClient.WithHint("The Basic credentials are malformed: RFC 6749 §2.3.1 asks for the form-url-encoded client id and secret, joined by a colon, in Base64.")
+	}
 	// Many clients send their client_id in the form as well; that is fine
 	// as long as it names the client the Basic credentials authenticate,
 	// which is the one fosite goes on with.
-	if r.PostForm.Has("client_id") {
-		if id, err := url.QueryUnescape(id); err == nil && id != r.PostForm.Get("client_id") {
-			return fosite.ErrInvalidRequest.WithHint("The client_id parameter names another client than the Authorization header.")
-		}
+	if r.PostForm.Has("client_id") && r.PostForm.Get("client_id") != id {
+		return fosite.ErrInvalidRequest.WithHint("The client_id parameter names another client than the Authorization header.")
 	}
 	return nil
+}
+
+// isBasic reports whether an Authorization header uses the Basic scheme,
+// whether or not its credentials are well-formed. Scheme names are
+// case-insensitive (RFC 9110 §11.1).
+func isBasic(authorization string) bool {
+	scheme, _, _ := strings.Cut(authorization, " ")
+	return strings.EqualFold(scheme, "Basic")
 }

@@ -22,6 +22,11 @@ func FuzzTokenEndpoint(f *testing.F) {
 	f.Add("grant_type=client_credentials&scope=read%20%20write", basic)
 	f.Add("grant_type=password&scope=read&scope=write", basic)
 	f.Add("grant_type=password&username=alice&password=x", "Basic "+base64.StdEncoding.EncodeToString([]byte("a%ZZ:b")))
+	// A secret whose form-url-encoding does not decode, a second method
+	// beside Basic, and Basic with no credentials at all.
+	f.Add("grant_type=client_credentials", "Basic "+base64.StdEncoding.EncodeToString([]byte("a:b%c+d:s:e%c+r t")))
+	f.Add("grant_type=client_credentials&client_id=app&client_secret="+fx.secret, basic)
+	f.Add("grant_type=client_credentials&client_id=app", "Basic")
 	f.Add("client_id=app&client_secret=x&grant_type=password", "")
 	f.Add("%%%", "Basic !!!")
 	f.Add("grant_type=refresh_token&refresh_token=latch_rt_"+strings.Repeat("A", 43)+"."+strings.Repeat("B", 43), basic)
