@@ -76,7 +76,9 @@ func writeOAuthError(ctx context.Context, logger *slog.Logger, w http.ResponseWr
 	case rfc.CodeField >= 500:
 		logger.ErrorContext(ctx, "oauth request failed", "error", rfc.ErrorField, "err", err)
 	default:
-		logger.DebugContext(ctx, "oauth request refused", "error", rfc.ErrorField, "hint", rfc.HintField)
+		// debug is what the client is not told, such as why its
+		// authentication failed (STYLE.md: debug detail goes to the logs).
+		logger.DebugContext(ctx, "oauth request refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField)
 	}
 	p.WriteAccessError(ctx, w, ar, err)
 }

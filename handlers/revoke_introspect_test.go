@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,8 +92,9 @@ func TestRevocation(t *testing.T) {
 }
 
 // TestIntrospection: only confidential clients with can_introspect may ask
-// (failed authentication is 401 with WWW-Authenticate); active answers carry
-// RFC 7662's fields and inactive ones are exactly {"active": false}.
+// (failed authentication is 401 with WWW-Authenticate, all alike); active
+// answers carry RFC 7662's fields and inactive ones are exactly
+// {"active": false}.
 func TestIntrospection(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, withGrace(0))
@@ -107,6 +109,10 @@ func TestIntrospection(t *testing.T) {
 	ask := func(t *testing.T, c client) response {
 		return s.post(t, "/oauth2/introspect", c, url.Values{"token": {tok.Access}})
 	}
+	// Every refused authentication answers the same bytes, a public
+	// client's included: nothing tells a caller without a secret what the
+	// client it named is.
+	var refused []response
 	for _, tc := range []struct {
 		name   string
 		c      client
@@ -136,7 +142,15 @@ func TestIntrospection(t *testing.T) {
 			if strings.Contains(string(res.body), `"active"`) {
 				t.Errorf("refused caller learned about the token: %s", res.body)
 			}
+			if res.status == http.StatusUnauthorized {
+				refused = append(refused, res)
+			}
 		})
+	}
+	for _, res := range refused {
+		if !bytes.Equal(res.body, refused[0].body) {
+			t.Errorf("refused authentications answer differently:\n%s\n%s", refused[0], res)
+		}
 	}
 
 	for _, c := range []client{s.introspector, postIntro} {

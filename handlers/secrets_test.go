@@ -106,6 +106,14 @@ func nothingUsableStoredOrLogged(t *testing.T, jwt bool) {
 	if res := s.post(t, "/oauth2/revoke", chosen, url.Values{"token": {cc.Access}}); res.status != 200 {
 		t.Fatalf("revoke cc: %s", res)
 	}
+	// Refused client authentications: what is logged about them must not
+	// quote the secrets they carried, right or wrong, readable or not.
+	wrongSecret := "Wrong-Client-Secret-Kx3!"
+	secrets["wrong client secret"] = wrongSecret
+	s.post(t, "/oauth2/token", client{ID: generated.ID, Secret: wrongSecret, AuthMethod: "client_secret_basic"}, pwForm("alice", pw2))
+	s.post(t, "/oauth2/token", client{ID: generated.ID, Secret: generated.Secret, AuthMethod: "client_secret_post"}, pwForm("alice", pw2))
+	s.postAuth(t, "/oauth2/token", []string{basicAuth(generated.ID, generated.Secret)}, url.Values{"grant_type": {"client_credentials"}, "client_secret": {generated.Secret}})
+	s.postAuth(t, "/oauth2/introspect", []string{rawBasic(s.introspector.ID + ":" + wrongSecret + "%")}, url.Values{"token": {cc.Access}})
 	// Guessing into a lockout: the guesses must not be kept either.
 	for i := range 7 {
 		guess := fmt.Sprintf("Lockout-Guess-%d-Zq8!", i)

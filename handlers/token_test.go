@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,7 +161,9 @@ func TestTokenRequestErrors(t *testing.T) {
 // 6749 §2.3): a second method, a conflicting client_id or a second
 // Authorization header is invalid_request (§5.2). Basic credentials that are
 // malformed in any way, undecodable form-url-encoding included, are a
-// failed authentication like a wrong secret.
+// failed authentication like a wrong secret. Every failed authentication
+// answers the same bytes, so that nobody without a secret learns whether a
+// client exists or how it authenticates.
 func TestClientAuthentication(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -207,18 +210,28 @@ func TestClientAuthentication(t *testing.T) {
 		{"two Authorization headers", []string{basicAuth(basic.ID, basic.Secret), basicAuth(post.ID, post.Secret)}, nil, 400, "invalid_request"},
 		{"the same Authorization header twice", []string{basicAuth(basic.ID, basic.Secret), basicAuth(basic.ID, basic.Secret)}, nil, 400, "invalid_request"},
 
-		// Failed authentication: 401 with WWW-Authenticate.
+		// Failed authentication: 401 with WWW-Authenticate, all alike.
 		{"Basic not Base64", []string{"Basic !!!"}, nil, 401, "invalid_client"},
 		{"Basic without a colon", []string{rawBasic(basic.ID)}, nil, 401, "invalid_client"},
 		{"Basic without credentials", []string{"Basic"}, nil, 401, "invalid_client"},
 		{"Basic id not form-url-encoded", []string{rawBasic("a%zz:" + basic.Secret)}, nil, 401, "invalid_client"},
 		{"Basic secret not form-url-encoded", []string{rawBasic(basic.ID + ":b%c+d:s:e%c+r t")}, nil, 401, "invalid_client"},
 		{"malformed Basic beside a client_id", []string{"Basic !!!"}, url.Values{"client_id": {public.ID}}, 401, "invalid_client"},
+		{"unknown client by Basic", []string{basicAuth("nobody", "x")}, nil, 401, "invalid_client"},
+		{"wrong secret by Basic", []string{basicAuth(basic.ID, "wrong")}, nil, 401, "invalid_client"},
+		{"unknown client by post", nil, url.Values{"client_id": {"nobody"}, "client_secret": {"x"}}, 401, "invalid_client"},
+		{"wrong secret by post", nil, url.Values{"client_id": {post.ID}, "client_secret": {"wrong"}}, 401, "invalid_client"},
+		{"Basic client by post with a wrong secret", nil, url.Values{"client_id": {basic.ID}, "client_secret": {"wrong"}}, 401, "invalid_client"},
+		{"Basic client by post", nil, url.Values{"client_id": {basic.ID}, "client_secret": {basic.Secret}}, 401, "invalid_client"},
+		{"post client by Basic", []string{basicAuth(post.ID, post.Secret)}, nil, 401, "invalid_client"},
+		{"confidential client without a secret", nil, url.Values{"client_id": {basic.ID}}, 401, "invalid_client"},
+		{"no client authentication", nil, nil, 401, "invalid_client"},
 	}
 
 	for _, ep := range endpoints {
 		t.Run(strings.TrimPrefix(ep.path, "/oauth2/"), func(t *testing.T) {
 			t.Parallel()
+			var refused []response
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					form := url.Values{}
@@ -239,11 +252,29 @@ func TestClientAuthentication(t *testing.T) {
 						if got := res.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic") {
 							t.Errorf("WWW-Authenticate = %q, want Basic", got)
 						}
+						refused = append(refused, res)
 					}
 				})
 			}
+			for _, res := range refused {
+				if !bytes.Equal(res.body, refused[0].body) {
+					t.Errorf("failed authentications answer differently:\n%s\n%s", refused[0], res)
+				}
+			}
 		})
 	}
+
+	// What the client is not told, the operator is.
+	t.Run("the log says why", func(t *testing.T) {
+		res := s.postAuth(t, "/oauth2/token", nil, url.Values{"grant_type": {"client_credentials"}, "client_id": {basic.ID}, "client_secret": {basic.Secret}})
+		wantOAuthError(t, "Basic client by post", res, 401, "invalid_client")
+		found := slices.ContainsFunc(strings.Split(s.logs.String(), "\n"), func(line string) bool {
+			return strings.Contains(line, `"invalid_client"`) && strings.Contains(line, basic.ID) && strings.Contains(line, "'client_secret_basic'")
+		})
+		if !found {
+			t.Errorf("no invalid_client log line names the client and the method it should have used")
+		}
+	})
 }
 
 // TestRefreshScopes: a refresh may narrow the new access token's scope while

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,7 +62,7 @@ func checkClientCredentials(r *http.Request) error {
 		if r.PostForm.Get("client_id") == "" {
 			// §5.2 "no client authentication included" is invalid_client;
 			// fosite would say invalid_request.
-			return fosite.ErrInvalidClient.WithHint("Client authentication is required.")
+			return clientAuthFailed("no client authentication", nil)
 		}
 		return nil
 	}
@@ -88,7 +90,7 @@ func checkClientCredentials(r *http.Request) error {
 		ok = errID == nil && errSecret == nil
 	}
 	if !ok {
-		return fosite.ErrInvalidClient.WithHint("The Basic credentials are malformed: RFC 6749 §2.3.1 asks for the form-url-encoded client id and secret, joined by a colon, in Base64.")
+		return clientAuthFailed("malformed Basic credentials (RFC 6749 §2.3.1: form-url-encoded id and secret, a colon, Base64)", nil)
 	}
 	// Many clients send their client_id in the form as well; that is fine
 	// as long as it names the client the Basic credentials authenticate,
@@ -105,4 +107,43 @@ func checkClientCredentials(r *http.Request) error {
 func isBasic(authorization string) bool {
 	scheme, _, _ := strings.Cut(authorization, " ")
 	return strings.EqualFold(scheme, "Basic")
+}
+
+// authenticateClient is fosite's client authentication strategy
+// ([fosite.Config.ClientAuthenticationStrategy]), so it runs for the token,
+// revocation and introspection endpoints alike. It is fosite's default
+// with one change: every invalid_client answer is [clientAuthFailed]'s.
+// fosite's own told a caller without any secret whether a client id exists
+// and which method that client uses ("The OAuth 2.0 Client supports client
+// authentication method 'client_secret_basic' ..."), where an unknown id
+// got no such detail.
+func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	c, err := p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
+	if err == nil {
+		return c, nil
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.ErrorField != fosite.ErrInvalidClient.ErrorField {
+		return nil, err
+	}
+	// fosite's hints never hold a secret (they are written for clients);
+	// without one, its debug text is that of a Latch error: a failed
+	// client lookup or a hash mismatch. The client id says whose.
+	reason := rfc.HintField
+	if reason == "" {
+		reason = rfc.DebugField
+	}
+	id, _ := clientIDOf(r)
+	return nil, clientAuthFailed(fmt.Sprintf("client %.64q: %s", id, reason), err)
+}
+
+// clientAuthFailed is the one answer to every failed client
+// authentication: 401 invalid_client with fosite's generic description
+// and no hint, so that all failures read alike. The reason goes into the
+// debug field, which the handlers log and fosite keeps from clients
+// (SendDebugMessagesToClients is false); it must never hold a secret.
+// cause is kept for [Provider.mapError], which must still see a storage
+// outage behind a failed client lookup.
+func clientAuthFailed(reason string, cause error) error {
+	return fosite.ErrInvalidClient.WithWrap(cause).WithDebug(reason)
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -72,7 +73,9 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 		return nil, p.mapError(err)
 	}
 	if client.IsPublic() {
-		return nil, fosite.ErrInvalidClient.WithHint("Introspection requires a confidential client.")
+		// Said like any failed authentication: a distinct answer would
+		// tell a caller without a secret that this client exists.
+		return nil, clientAuthFailed(fmt.Sprintf("client %.64q: a public client may not introspect", client.GetID()), nil)
 	}
 	if fc, ok := client.(fositeClient); !ok || !fc.c.CanIntrospect {
 		return nil, fosite.ErrRequestForbidden.WithHint("This client may not introspect tokens.")

@@ -182,6 +182,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
+	fc.ClientAuthenticationStrategy = p.authenticateClient
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
 	}
