@@ -5,9 +5,12 @@
 package handlers
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,12 +49,9 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	clients := clientAddress(opts.TrustedProxies)
 
 	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "This method is not allowed here.")
-	})
+	noRoute := handleNoRoute(r)
+	r.NotFoundHandler = noRoute
+	r.MethodNotAllowedHandler = noRoute
 	r.Use(m.middleware, limitBody(opts.MaxBodyBytes))
 
 	// OAuth2 endpoints: no cookies, no CSRF protection; clients
@@ -91,8 +91,45 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.Handle("/users/{id}/sessions", handleRevokeUserSessions(logger, provider)).Methods(http.MethodDelete).Name("admin_user_sessions")
 	admin.Handle("/sessions/{id}", handleRevokeSession(logger, provider)).Methods(http.MethodDelete).Name("admin_session")
 	admin.Handle("/sessions/{id}/events", handleSessionEvents(logger, provider)).Methods(http.MethodGet).Name("admin_session_events")
-	admin.NotFoundHandler = r.NotFoundHandler
-	admin.MethodNotAllowedHandler = r.MethodNotAllowedHandler
+	admin.NotFoundHandler = noRoute
+	admin.MethodNotAllowedHandler = noRoute
 
 	return recoverPanics(logger, requestID(securityHeaders(logRequests(logger, r))))
+}
+
+// handleNoRoute answers the requests no route takes: 405 with the Allow
+// header RFC 9110 §15.5.6 asks for when routes serve the path with other
+// methods, else 404. It decides by itself rather than trusting which of
+// mux's two handlers called it: mux v1.8.1 forgets a method mismatch when
+// any matcher of a later route matches (in a subrouter, every route's copy
+// of the prefix does) and reports 404.
+func handleNoRoute(root *mux.Router) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(root, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "This method is not allowed here.")
+			return
+		}
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+	})
+}
+
+// allowedMethods lists, sorted, the methods of the routes that would take r
+// but for its method.
+func allowedMethods(root *mux.Router, r *http.Request) []string {
+	var allow []string
+	_ = root.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		methods, err := route.GetMethods()
+		if err != nil {
+			// A subrouter's prefix: Walk visits its routes next.
+			return nil
+		}
+		var m mux.RouteMatch
+		if route.Match(r, &m) || errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+			allow = append(allow, methods...)
+		}
+		return nil
+	})
+	slices.Sort(allow)
+	return slices.Compact(allow)
 }
