@@ -75,6 +75,8 @@ func padJSON(t testing.TB, doc string, size int) string {
 // leaking it (securityHeaders), each exactly once. The operator console
 // replaces the Content-Security-Policy with its own, which lets the page
 // load its own script and style and call the admin API; it keeps the rest.
+// Every answer of the token, revocation and introspection endpoints is
+// no-store, whoever writes it: fosite, or the edge (405, 413).
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -88,45 +90,59 @@ func TestSecurityHeaders(t *testing.T) {
 	bearer := http.Header{"Authorization": {"Bearer " + s.admin}}
 
 	for _, tc := range []struct {
-		name   string
-		send   func(t *testing.T) response
-		status int
-		csp    string
+		name    string
+		send    func(t *testing.T) response
+		status  int
+		csp     string
+		noStore bool // Cache-Control: no-store and Pragma: no-cache, as on every token endpoint answer
 	}{
-		{"token", token(cc, url.Values{"grant_type": {"client_credentials"}}), 200, apiCSP},
-		{"token invalid_request", token(cc, url.Values{}), 400, apiCSP},
-		{"token invalid_client", token(client{ID: cc.ID, Secret: "wrong", AuthMethod: cc.AuthMethod}, url.Values{"grant_type": {"client_credentials"}}), 401, apiCSP},
+		{"token", token(cc, url.Values{"grant_type": {"client_credentials"}}), 200, apiCSP, true},
+		{"token invalid_request", token(cc, url.Values{}), 400, apiCSP, true},
+		{"token invalid_client", token(client{ID: cc.ID, Secret: "wrong", AuthMethod: cc.AuthMethod}, url.Values{"grant_type": {"client_credentials"}}), 401, apiCSP, true},
 		{"token body too large", func(t *testing.T) response {
 			return s.send(t, http.MethodPost, "/oauth2/token", cc, formHeader, padForm(t, url.Values{"grant_type": {"client_credentials"}}, maxBody+1), false)
-		}, 413, apiCSP},
+		}, 413, apiCSP, true},
+		{"token wrong method", fetch("/oauth2/token", nil), 405, apiCSP, true},
 		{"revoke", func(t *testing.T) response {
 			return s.post(t, "/oauth2/revoke", cc, url.Values{"token": {"latch_at_x.y"}})
-		}, 200, apiCSP},
-		{"metadata", fetch("/.well-known/oauth-authorization-server", nil), 200, apiCSP},
-		{"jwks without JWTs", fetch("/.well-known/jwks.json", nil), 404, apiCSP},
-		{"healthz", fetch("/healthz", nil), 200, apiCSP},
-		{"readyz", fetch("/readyz", nil), 200, apiCSP},
-		{"metrics", fetch("/metrics", nil), 200, apiCSP},
-		{"admin without bearer", fetch("/admin/clients", nil), 401, apiCSP},
-		{"admin with bearer", fetch("/admin/clients", bearer), 200, apiCSP},
-		{"admin not found", fetch("/admin/clients/nope", bearer), 404, apiCSP},
-		{"unknown path", fetch("/nope", nil), 404, apiCSP},
-		{"wrong method", fetch("/oauth2/token", nil), 405, apiCSP},
-		{"console", fetch("/admin/ui/", nil), 200, consoleCSP},
-		{"console script", fetch("/admin/ui/static/console.js", nil), 200, consoleCSP},
-		{"console missing file", fetch("/admin/ui/static/nope.js", nil), 404, consoleCSP},
+		}, 200, apiCSP, true},
+		{"revoke wrong method", fetch("/oauth2/revoke", nil), 405, apiCSP, true},
+		{"introspect", func(t *testing.T) response {
+			return s.post(t, "/oauth2/introspect", s.introspector, url.Values{"token": {"latch_at_x.y"}})
+		}, 200, apiCSP, true},
+		{"introspect wrong method", fetch("/oauth2/introspect", nil), 405, apiCSP, true},
+		{"metadata", fetch("/.well-known/oauth-authorization-server", nil), 200, apiCSP, false},
+		{"jwks without JWTs", fetch("/.well-known/jwks.json", nil), 404, apiCSP, false},
+		{"healthz", fetch("/healthz", nil), 200, apiCSP, false},
+		{"readyz", fetch("/readyz", nil), 200, apiCSP, false},
+		{"metrics", fetch("/metrics", nil), 200, apiCSP, false},
+		{"admin without bearer", fetch("/admin/clients", nil), 401, apiCSP, false},
+		{"admin with bearer", fetch("/admin/clients", bearer), 200, apiCSP, false},
+		{"admin not found", fetch("/admin/clients/nope", bearer), 404, apiCSP, false},
+		{"unknown path", fetch("/nope", nil), 404, apiCSP, false},
+		{"wrong method", func(t *testing.T) response {
+			return s.send(t, http.MethodPost, "/healthz", client{}, nil, "", false)
+		}, 405, apiCSP, false},
+		{"console", fetch("/admin/ui/", nil), 200, consoleCSP, false},
+		{"console script", fetch("/admin/ui/static/console.js", nil), 200, consoleCSP, false},
+		{"console missing file", fetch("/admin/ui/static/nope.js", nil), 404, consoleCSP, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := tc.send(t)
 			if res.status != tc.status {
 				t.Fatalf("status %d, want %d (body %s)", res.status, tc.status, res.body)
 			}
-			for k, want := range map[string]string{
+			want := map[string]string{
 				"X-Content-Type-Options":  "nosniff",
 				"X-Frame-Options":         "DENY",
 				"Referrer-Policy":         "no-referrer",
 				"Content-Security-Policy": tc.csp,
-			} {
+			}
+			if tc.noStore {
+				want["Cache-Control"] = "no-store"
+				want["Pragma"] = "no-cache"
+			}
+			for k, want := range want {
 				if got := res.header.Values(k); !slices.Equal(got, []string{want}) {
 					t.Errorf("%s = %q, want [%q]", k, got, want)
 				}
@@ -140,9 +156,10 @@ func TestSecurityHeaders(t *testing.T) {
 // JSON shape of the edge's own errors. A chunked body that runs past the
 // cap is cut off while it is read and answered 413 as well: by the admin
 // API in the same shape, by the OAuth2 endpoints as an RFC 6749 §5.2
-// invalid_request written by the provider. Every
-// refused body here is a valid request, so it is the cap that refuses it;
-// the same request padded to exactly the cap is served.
+// invalid_request written by the provider. At the OAuth2 endpoints both
+// 413s are no-store, like every answer there. Every refused body here is a
+// valid request, so it is the cap that refuses it; the same request padded
+// to exactly the cap is served.
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -182,6 +199,9 @@ func TestBodyLimit(t *testing.T) {
 			t.Run("Content-Length over the cap", func(t *testing.T) {
 				res := s.send(t, http.MethodPost, tc.path, tc.c, tc.hdr, tc.body(t, maxBody+1), false)
 				wantTooLarge(t, res)
+				if tc.path != "/admin/clients" {
+					checkNoStore(t, res)
+				}
 			})
 			t.Run("chunked over the cap", func(t *testing.T) {
 				res := s.send(t, http.MethodPost, tc.path, tc.c, tc.hdr, tc.body(t, maxBody+1), true)
@@ -190,6 +210,7 @@ func TestBodyLimit(t *testing.T) {
 					return
 				}
 				wantOAuthError(t, "chunked body over the cap", res, http.StatusRequestEntityTooLarge, "invalid_request")
+				checkNoStore(t, res)
 				if d := str(res.object(t)["error_description"]); !strings.Contains(d, "too large") {
 					t.Errorf("error_description %q does not say the body is too large", d)
 				}

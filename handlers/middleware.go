@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,23 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// noStore marks every answer at the given paths uncacheable, as RFC 6749
+// §5.1 asks of token responses. fosite sets these headers on what it
+// writes; setting them here for the whole path, before routing, covers the
+// answers the edge writes there too (405, the 413 of limitBody), so that a
+// client or a cache meets one rule per endpoint.
+func noStore(paths ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if slices.Contains(paths, r.URL.Path) {
+				w.Header().Set("Cache-Control", "no-store")
+				w.Header().Set("Pragma", "no-cache")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // statusRecorder remembers the status written.

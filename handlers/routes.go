@@ -94,7 +94,8 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.NotFoundHandler = noRoute
 	admin.MethodNotAllowedHandler = noRoute
 
-	return recoverPanics(logger, requestID(securityHeaders(logRequests(logger, r))))
+	tokenEndpoints := noStore("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
+	return recoverPanics(logger, requestID(securityHeaders(tokenEndpoints(logRequests(logger, r)))))
 }
 
 // handleNoRoute answers the requests no route takes: 405 with the Allow
