@@ -33,11 +33,23 @@ func wantAdminError(t testing.TB, what string, res response, status int, field s
 	}
 }
 
-// TestAdminAuth: the admin API wants its bearer token and is absent without
-// one configured.
+// TestAdminAuth: every call of the admin API wants its bearer token. It is
+// checked before routing, so that a wrong method or an unknown path under
+// /admin/ answers 401 like a known one. Without a token configured the admin
+// API is absent: 404, whatever is asked.
 func TestAdminAuth(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
+	calls := []struct{ method, path string }{
+		{http.MethodGet, "/admin/clients"},
+		{http.MethodPost, "/admin/clients"},
+		{http.MethodDelete, "/admin/sessions/x"},
+		{http.MethodPut, "/admin/clients"},
+		{http.MethodPatch, "/admin/clients/app"},
+		{http.MethodGet, "/admin/users/x/password"},
+		{http.MethodGet, "/admin/nothing"},
+		{http.MethodGet, "/admin/"},
+	}
 	for _, tc := range []struct{ name, header string }{
 		{"no Authorization", ""},
 		{"wrong token", "Bearer wrong"},
@@ -46,22 +58,26 @@ func TestAdminAuth(t *testing.T) {
 		{"truncated token", "Bearer " + testAdminToken[:len(testAdminToken)-1]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+"/admin/clients", nil)
-			if tc.header != "" {
-				req.Header.Set("Authorization", tc.header)
+			for _, c := range calls {
+				req, _ := http.NewRequestWithContext(t.Context(), c.method, s.URL+c.path, nil)
+				if tc.header != "" {
+					req.Header.Set("Authorization", tc.header)
+				}
+				wantAdminError(t, c.method+" "+c.path, s.do(t, req), http.StatusUnauthorized, "")
 			}
-			wantAdminError(t, tc.name, s.do(t, req), http.StatusUnauthorized, "")
 		})
 	}
 
 	off := newTestServer(t, withAdminToken(""))
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, off.URL+"/admin/clients", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		if res := off.do(t, req); res.status != http.StatusNotFound {
-			t.Errorf("admin API off, Authorization %q: %s, want 404", auth, res)
+		for _, c := range calls {
+			req, _ := http.NewRequestWithContext(t.Context(), c.method, off.URL+c.path, nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			if res := off.do(t, req); res.status != http.StatusNotFound {
+				t.Errorf("admin API off, %s %s, Authorization %q: %s, want 404", c.method, c.path, auth, res)
+			}
 		}
 	}
 }

@@ -68,15 +68,25 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	// The console page is a shell without data, so a browser can open it
 	// without the bearer; everything it shows comes from the admin API. It
 	// exists only while the admin API does.
-	if opts.Console != nil && opts.AdminToken != "" {
+	console := opts.Console != nil && opts.AdminToken != ""
+	if console {
 		protect := http.NewCrossOriginProtection()
 		r.Handle("/admin/ui/", protect.Handler(handleConsole(logger, opts.Console, templates.Console{Issuer: provider.Issuer(), Version: opts.Version}))).Methods(http.MethodGet, http.MethodHead).Name("admin_ui")
 		r.PathPrefix("/admin/ui/static/").Handler(protect.Handler(handleConsoleStatic())).Methods(http.MethodGet, http.MethodHead).Name("admin_ui_static")
 		r.Handle("/admin/ui", http.RedirectHandler("/admin/ui/", http.StatusMovedPermanently)).Methods(http.MethodGet, http.MethodHead).Name("admin_ui")
 	}
 
-	admin := r.PathPrefix("/admin").Subrouter()
-	admin.Use(requireAdmin(opts.AdminToken))
+	// The admin API is everything under /admin/ but the console's paths.
+	// Every call needs the bearer (API.md), so it is checked before routing:
+	// without it a wrong method or an unknown path answers 401 as well,
+	// rather than a 404 or 405 that maps the API for anyone who asks.
+	zone := r.PathPrefix("/admin/")
+	if console {
+		zone = zone.MatcherFunc(outsideConsole)
+	}
+	admin := zone.Subrouter()
+	guard := requireAdmin(opts.AdminToken)
+	admin.Use(guard)
 	admin.Handle("/clients", handleCreateClient(logger, provider)).Methods(http.MethodPost).Name("admin_clients")
 	admin.Handle("/clients", handleListClients(logger, provider)).Methods(http.MethodGet).Name("admin_clients")
 	admin.Handle("/clients/{id}", handleGetClient(logger, provider)).Methods(http.MethodGet).Name("admin_client")
@@ -91,11 +101,21 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.Handle("/users/{id}/sessions", handleRevokeUserSessions(logger, provider)).Methods(http.MethodDelete).Name("admin_user_sessions")
 	admin.Handle("/sessions/{id}", handleRevokeSession(logger, provider)).Methods(http.MethodDelete).Name("admin_session")
 	admin.Handle("/sessions/{id}/events", handleSessionEvents(logger, provider)).Methods(http.MethodGet).Name("admin_session_events")
-	admin.NotFoundHandler = noRoute
-	admin.MethodNotAllowedHandler = noRoute
+	// mux runs a subrouter's middleware only for the requests its routes
+	// take; the guard must also answer the others.
+	admin.NotFoundHandler = guard(noRoute)
+	admin.MethodNotAllowedHandler = guard(noRoute)
 
 	tokenEndpoints := noStore("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
 	return recoverPanics(logger, requestID(securityHeaders(tokenEndpoints(logRequests(logger, r)))))
+}
+
+// outsideConsole matches the paths under /admin/ that are not the
+// console's, which answers without the bearer even when none of its routes
+// takes the request.
+func outsideConsole(r *http.Request, _ *mux.RouteMatch) bool {
+	p := r.URL.Path
+	return p != "/admin/ui" && !strings.HasPrefix(p, "/admin/ui/")
 }
 
 // handleNoRoute answers the requests no route takes: 405 with the Allow
