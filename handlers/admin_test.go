@@ -50,22 +50,33 @@ func TestAdminAuth(t *testing.T) {
 		{http.MethodGet, "/admin/nothing"},
 		{http.MethodGet, "/admin/"},
 	}
-	for _, tc := range []struct{ name, header string }{
-		{"no Authorization", ""},
-		{"wrong token", "Bearer wrong"},
-		{"Basic scheme", "Basic " + testAdminToken},
-		{"token without scheme", testAdminToken},
-		{"truncated token", "Bearer " + testAdminToken[:len(testAdminToken)-1]},
+	for _, tc := range []struct {
+		name   string
+		header []string // one Authorization header each
+	}{
+		{"no Authorization", nil},
+		{"wrong token", []string{"Bearer wrong"}},
+		{"Basic scheme", []string{"Basic " + testAdminToken}},
+		{"token without scheme", []string{testAdminToken}},
+		{"truncated token", []string{"Bearer " + testAdminToken[:len(testAdminToken)-1]}},
+		{"empty token", []string{"Bearer "}},
+		{"two Authorization headers", []string{"Bearer " + testAdminToken, "Bearer wrong"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, c := range calls {
 				req, _ := http.NewRequestWithContext(t.Context(), c.method, s.URL+c.path, nil)
-				if tc.header != "" {
-					req.Header.Set("Authorization", tc.header)
-				}
+				req.Header["Authorization"] = tc.header
 				wantAdminError(t, c.method+" "+c.path, s.do(t, req), http.StatusUnauthorized, "")
 			}
 		})
+	}
+	// RFC 9110 §11.1: the scheme is case-insensitive.
+	for _, auth := range []string{"Bearer " + testAdminToken, "bearer " + testAdminToken, "BEARER  " + testAdminToken} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+"/admin/clients", nil)
+		req.Header.Set("Authorization", auth)
+		if res := s.do(t, req); res.status != http.StatusOK {
+			t.Errorf("Authorization %q: %s, want 200", strings.Replace(auth, testAdminToken, "<token>", 1), res)
+		}
 	}
 
 	off := newTestServer(t, withAdminToken(""))
