@@ -35,8 +35,10 @@ func wantAdminError(t testing.TB, what string, res response, status int, field s
 
 // TestAdminAuth: every call of the admin API wants its bearer token. It is
 // checked before routing, so that a wrong method or an unknown path under
-// /admin/ answers 401 like a known one. Without a token configured the admin
-// API is absent: 404, whatever is asked.
+// /admin/ answers 401 like a known one. The 401's challenge names the realm,
+// and error="invalid_token" only when a bearer token was presented (RFC
+// 6750 §3.1). Without a token configured the admin API is absent: 404,
+// whatever is asked.
 func TestAdminAuth(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
@@ -50,23 +52,33 @@ func TestAdminAuth(t *testing.T) {
 		{http.MethodGet, "/admin/nothing"},
 		{http.MethodGet, "/admin/"},
 	}
+	const (
+		noToken  = `Bearer realm="latch-admin"`
+		badToken = `Bearer realm="latch-admin", error="invalid_token"`
+	)
 	for _, tc := range []struct {
-		name   string
-		header []string // one Authorization header each
+		name      string
+		header    []string // one Authorization header each
+		challenge string   // RFC 6750 §3.1: an error code only when a bearer token was presented
 	}{
-		{"no Authorization", nil},
-		{"wrong token", []string{"Bearer wrong"}},
-		{"Basic scheme", []string{"Basic " + testAdminToken}},
-		{"token without scheme", []string{testAdminToken}},
-		{"truncated token", []string{"Bearer " + testAdminToken[:len(testAdminToken)-1]}},
-		{"empty token", []string{"Bearer "}},
-		{"two Authorization headers", []string{"Bearer " + testAdminToken, "Bearer wrong"}},
+		{"no Authorization", nil, noToken},
+		{"wrong token", []string{"Bearer wrong"}, badToken},
+		{"Basic scheme", []string{"Basic " + testAdminToken}, noToken},
+		{"token without scheme", []string{testAdminToken}, noToken},
+		{"truncated token", []string{"Bearer " + testAdminToken[:len(testAdminToken)-1]}, badToken},
+		{"wrong token, lower-case scheme", []string{"bearer wrong"}, badToken},
+		{"empty token", []string{"Bearer "}, noToken},
+		{"two Authorization headers", []string{"Bearer " + testAdminToken, "Bearer wrong"}, noToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, c := range calls {
 				req, _ := http.NewRequestWithContext(t.Context(), c.method, s.URL+c.path, nil)
 				req.Header["Authorization"] = tc.header
-				wantAdminError(t, c.method+" "+c.path, s.do(t, req), http.StatusUnauthorized, "")
+				res := s.do(t, req)
+				wantAdminError(t, c.method+" "+c.path, res, http.StatusUnauthorized, "")
+				if got := res.header.Values("WWW-Authenticate"); !slices.Equal(got, []string{tc.challenge}) {
+					t.Errorf("%s %s: WWW-Authenticate = %q, want [%q]", c.method, c.path, got, tc.challenge)
+				}
 			}
 		})
 	}

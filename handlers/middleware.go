@@ -161,10 +161,17 @@ func requireAdmin(token string) mux.MiddlewareFunc {
 				writeJSONError(w, http.StatusNotFound, "not_found", "The admin API is off: no admin token is set.")
 				return
 			}
-			got, ok := bearerToken(r)
+			got, presented := bearerToken(r)
 			sum := sha256.Sum256([]byte(got))
-			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="latch-admin"`)
+			if !presented || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				challenge := `Bearer realm="latch-admin"`
+				if presented {
+					// RFC 6750 §3.1: an error code only when a token was
+					// presented; a caller that sent none just learns the
+					// scheme.
+					challenge += `, error="invalid_token"`
+				}
+				w.Header().Set("WWW-Authenticate", challenge)
 				writeJSONError(w, http.StatusUnauthorized, "invalid_token", "A valid admin bearer token is required.")
 				return
 			}
