@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -126,7 +127,12 @@ func handleListClients(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handleGetClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := p.Client(r.Context(), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		c, err := p.Client(r.Context(), id)
 		if err != nil {
 			writeAdminError(w, r, logger, err)
 			return
@@ -137,7 +143,11 @@ func handleGetClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handleDeleteClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return noContent(logger, func(r *http.Request) error {
-		return p.DeleteClient(r.Context(), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			return err
+		}
+		return p.DeleteClient(r.Context(), id)
 	})
 }
 
@@ -184,7 +194,12 @@ func handleFindUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handleGetUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := p.User(r.Context(), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		u, err := p.User(r.Context(), id)
 		if err != nil {
 			writeAdminError(w, r, logger, err)
 			return
@@ -195,6 +210,11 @@ func handleGetUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handlePatchUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathVar(r, "id")
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
 		var in struct {
 			Disabled *bool `json:"disabled"`
 		}
@@ -205,7 +225,7 @@ func handlePatchUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", "disabled: a boolean is required")
 			return
 		}
-		u, err := p.SetUserDisabled(r.Context(), mux.Vars(r)["id"], *in.Disabled)
+		u, err := p.SetUserDisabled(r.Context(), id, *in.Disabled)
 		if err != nil {
 			writeAdminError(w, r, logger, err)
 			return
@@ -216,19 +236,28 @@ func handlePatchUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handleDeleteUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return noContent(logger, func(r *http.Request) error {
-		return p.DeleteUser(r.Context(), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			return err
+		}
+		return p.DeleteUser(r.Context(), id)
 	})
 }
 
 func handleSetPassword(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathVar(r, "id")
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
 		var in struct {
 			Password string `json:"password"`
 		}
 		if !decodeJSON(w, r, &in) {
 			return
 		}
-		if err := p.SetPassword(r.Context(), mux.Vars(r)["id"], in.Password); err != nil {
+		if err := p.SetPassword(r.Context(), id, in.Password); err != nil {
 			writeAdminError(w, r, logger, err)
 			return
 		}
@@ -238,7 +267,12 @@ func handleSetPassword(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handleListSessions(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fams, err := p.Sessions(r.Context(), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		fams, err := p.Sessions(r.Context(), id)
 		if err != nil {
 			writeAdminError(w, r, logger, err)
 			return
@@ -256,19 +290,32 @@ func handleListSessions(logger *slog.Logger, p *oauth.Provider) http.Handler {
 
 func handleRevokeUserSessions(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return noContent(logger, func(r *http.Request) error {
-		return p.RevokeUserSessions(oauthCtx(r), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			return err
+		}
+		return p.RevokeUserSessions(oauthCtx(r), id)
 	})
 }
 
 func handleRevokeSession(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return noContent(logger, func(r *http.Request) error {
-		return p.RevokeSession(oauthCtx(r), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			return err
+		}
+		return p.RevokeSession(oauthCtx(r), id)
 	})
 }
 
 func handleSessionEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		events, err := p.SessionEvents(r.Context(), mux.Vars(r)["id"])
+		id, err := pathVar(r, "id")
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		events, err := p.SessionEvents(r.Context(), id)
 		if err != nil {
 			writeAdminError(w, r, logger, err)
 			return
@@ -282,6 +329,22 @@ func handleSessionEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// pathVar returns a path variable of an admin route, unescaped. The routes
+// match the escaped path so that an id holding "/" (a client_id is any
+// VSCHAR, and URLs are common client ids) stays one path segment; every
+// handler reads its ids here, so none sees one still escaped. A malformed
+// escape names nothing: ErrNotFound, 404. (net/http refuses such a request
+// line before routing; this keeps the answer right whoever built the
+// request.)
+func pathVar(r *http.Request, name string) (string, error) {
+	raw := mux.Vars(r)[name]
+	v, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("handlers: path variable %s %q: %w", name, raw, storage.ErrNotFound)
+	}
+	return v, nil
 }
 
 // oauthCtx names the operator's address in audit events of admin actions.

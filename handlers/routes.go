@@ -48,7 +48,9 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	m := newHTTPMetrics(opts.Registry)
 	clients := clientAddress(opts.TrustedProxies)
 
-	r := mux.NewRouter()
+	// Routes match the escaped path, so that an id holding "/" stays one
+	// segment of /admin/clients/{id}; handlers unescape ids with pathVar.
+	r := mux.NewRouter().UseEncodedPath()
 	noRoute := handleNoRoute(r)
 	r.NotFoundHandler = noRoute
 	r.MethodNotAllowedHandler = noRoute
@@ -112,9 +114,9 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 
 // outsideConsole matches the paths under /admin/ that are not the
 // console's, which answers without the bearer even when none of its routes
-// takes the request.
+// takes the request. It reads the escaped path, as the routes do.
 func outsideConsole(r *http.Request, _ *mux.RouteMatch) bool {
-	p := r.URL.Path
+	p := r.URL.EscapedPath()
 	return p != "/admin/ui" && !strings.HasPrefix(p, "/admin/ui/")
 }
 
