@@ -1,8 +1,17 @@
 package handlers_test
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/gorilla/mux"
+
+	"github.com/latchhq/latch/handlers"
+	"github.com/latchhq/latch/storage"
 )
 
 // FuzzAdminJSON posts arbitrary bodies to the admin API's JSON endpoints.
@@ -38,6 +47,65 @@ func FuzzAdminJSON(f *testing.F) {
 					t.Fatalf("%s %s %q: error without error/error_description: %s", ep.method, ep.path, body, r)
 				}
 			}
+		}
+	})
+}
+
+// FuzzPathVar feeds arbitrary strings through the admin routes' id
+// handling. Any id, percent-encoded as one path segment, comes back as
+// itself; any raw segment is either unescaped or refused as not found.
+func FuzzPathVar(f *testing.F) {
+	for _, seed := range []string{
+		"app",                          // plain
+		"a/b",                          // the reason routes match the escaped path
+		"https://app.example/cb?x=1#y", // URLs are common client ids
+		"100%25", "%zz", "%", "a%2",    // escapes, valid or not
+		"..", "a+b", "é", "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, err := handlers.PathVar(withID(s), "id"); err != nil {
+			if !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("pathVar(%q): %v, want storage.ErrNotFound", s, err)
+			}
+		} else if want, err := url.PathUnescape(s); err != nil || got != want {
+			t.Fatalf("pathVar(%q) = %q, want %q", s, got, want)
+		}
+		if got, err := handlers.PathVar(withID(url.PathEscape(s)), "id"); err != nil || got != s {
+			t.Fatalf("pathVar(PathEscape(%q)) = %q, %v", s, got, err)
+		}
+	})
+}
+
+func withID(raw string) *http.Request {
+	return mux.SetURLVars(httptest.NewRequest(http.MethodGet, "/", nil), map[string]string{"id": raw})
+}
+
+// FuzzBearerToken feeds arbitrary Authorization headers to the admin API's
+// bearer parser. A token it finds is non-empty and free of blanks, and is
+// found again in a header that spells the scheme differently.
+func FuzzBearerToken(f *testing.F) {
+	for _, seed := range []string{
+		"Bearer abc", "bearer abc", "BEARER   abc", // the scheme is case-insensitive
+		"Bearer ", "Bearer", "Bearer a b", "Bearer a\tb", // no token
+		"Basic YTpi", "abc", "", " Bearer abc",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", h)
+		tok, ok := handlers.BearerToken(r)
+		if !ok {
+			return
+		}
+		if tok == "" || strings.ContainsAny(tok, " \t") {
+			t.Fatalf("token %q from %q", tok, h)
+		}
+		r.Header.Set("Authorization", "bEaReR "+tok)
+		if again, ok := handlers.BearerToken(r); !ok || again != tok {
+			t.Fatalf("token %q from %q, but %q, %v from bEaReR", tok, h, again, ok)
 		}
 	})
 }
