@@ -48,9 +48,7 @@ func handleIntrospect(logger *slog.Logger, p *oauth.Provider) http.Handler {
 			writeOAuthError(ctx, logger, w, p, nil, err)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
-		writeJSON(w, http.StatusOK, in)
+		writeJSON(w, http.StatusOK, in) // no-store: set by noStore for the whole path
 	})
 }
 
