@@ -89,6 +89,7 @@ type serverConfig struct {
 	trustedProxies  []netip.Prefix
 	maxFailures     int
 	maxFailuresAddr int
+	issuerPath      string
 }
 
 type serverOption func(*serverConfig)
@@ -102,6 +103,10 @@ func withJWT(aud string) serverOption {
 // withGrace sets LATCH_REFRESH_GRACE. Tests of reuse detection use 0, so
 // that a spent refresh token presented again is reuse at once (API.md).
 func withGrace(d time.Duration) serverOption { return func(c *serverConfig) { c.grace = d } }
+
+// withIssuerPath gives the issuer a path, as behind a proxy that serves
+// Latch under https://example.com/auth.
+func withIssuerPath(path string) serverOption { return func(c *serverConfig) { c.issuerPath = path } }
 
 func withAdminToken(tok string) serverOption { return func(c *serverConfig) { c.adminToken = tok } }
 
@@ -186,7 +191,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	}
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
+	issuer := "http://" + srv.Listener.Addr().String() + cfg.issuerPath
 	pc := oauth.Config{
 		Issuer:          issuer,
 		Secret:          secret,
@@ -227,7 +232,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	if srv.URL != issuer {
+	if srv.URL+cfg.issuerPath != issuer {
 		t.Fatalf("server URL %s differs from issuer %s", srv.URL, issuer)
 	}
 	ts := &testServer{URL: srv.URL, srv: srv, store: store, logs: logs, secret: secret, admin: cfg.adminToken, provider: p, dump: dump}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/latchhq/latch/handlers"
 )
 
 func (s *testServer) get(t testing.TB, path string) response {
@@ -127,5 +129,61 @@ func TestDatabaseDown(t *testing.T) {
 	res := s.adminDo(t, http.MethodGet, "/admin/clients", nil)
 	if res.status != http.StatusServiceUnavailable {
 		t.Errorf("admin with the store closed: %s, want 503", res)
+	}
+}
+
+// TestIssuerWithPath: an issuer with a path (Latch behind a proxy at
+// https://example.com/auth) is served where RFC 8414 §3.1 and its own
+// metadata say, whether the proxy passes the path on or strips it.
+func TestIssuerWithPath(t *testing.T) {
+	t.Parallel()
+	for issuer, want := range map[string]string{
+		"https://auth.example":          "https://auth.example/.well-known/oauth-authorization-server",
+		"https://example.com/auth":      "https://example.com/.well-known/oauth-authorization-server/auth",
+		"https://example.com/a/b":       "https://example.com/.well-known/oauth-authorization-server/a/b",
+		"http://127.0.0.1:8080/tenant1": "http://127.0.0.1:8080/.well-known/oauth-authorization-server/tenant1",
+	} {
+		if got := handlers.MetadataURL(issuer); got != want {
+			t.Errorf("MetadataURL(%s) = %s, want %s", issuer, got, want)
+		}
+	}
+
+	s := newTestServer(t, withIssuerPath("/auth"))
+	issuer := s.URL + "/auth"
+	for _, path := range []string{
+		"/.well-known/oauth-authorization-server/auth", // RFC 8414 §3.1
+		"/.well-known/oauth-authorization-server",      // through a proxy that strips /auth
+		"/auth/.well-known/oauth-authorization-server", // where some clients look
+	} {
+		res := s.get(t, path)
+		if res.status != http.StatusOK {
+			t.Errorf("GET %s: %s", path, res)
+			continue
+		}
+		m := res.object(t)
+		if m["issuer"] != issuer || m["token_endpoint"] != issuer+"/oauth2/token" {
+			t.Errorf("GET %s: issuer %v, token_endpoint %v; want %s and %s/oauth2/token", path, m["issuer"], m["token_endpoint"], issuer, issuer)
+		}
+	}
+	app := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
+	for _, base := range []string{"/auth", ""} {
+		res := s.post(t, base+"/oauth2/token", app, url.Values{"grant_type": {"client_credentials"}})
+		if res.status != http.StatusOK {
+			t.Fatalf("POST %s/oauth2/token: %s", base, res)
+		}
+		access := str(res.object(t)["access_token"])
+		res = s.post(t, base+"/oauth2/introspect", s.introspector, url.Values{"token": {access}})
+		if res.status != http.StatusOK || res.object(t)["active"] != true {
+			t.Errorf("POST %s/oauth2/introspect: %s, want an active token", base, res)
+		}
+		if res := s.post(t, base+"/oauth2/revoke", app, url.Values{"token": {access}}); res.status != http.StatusOK {
+			t.Errorf("POST %s/oauth2/revoke: %s", base, res)
+		}
+		s.wantInactive(t, "revoked at "+base+"/oauth2/revoke", access)
+	}
+	for _, path := range []string{"/authx/healthz", "/.well-known/oauth-authorization-server/other", "/other/oauth2/token"} {
+		if res := s.get(t, path); res.status != http.StatusNotFound {
+			t.Errorf("GET %s = %s, want 404", path, res)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -61,7 +62,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	r.Handle("/oauth2/token", handleToken(logger, provider, clients)).Methods(http.MethodPost).Name("token")
 	r.Handle("/oauth2/revoke", handleRevoke(logger, provider, clients)).Methods(http.MethodPost).Name("revoke")
 	r.Handle("/oauth2/introspect", handleIntrospect(logger, provider)).Methods(http.MethodPost).Name("introspect")
-	r.Handle("/.well-known/oauth-authorization-server", handleMetadata(provider.Issuer(), provider.JWTAccessTokens())).Methods(http.MethodGet, http.MethodHead).Name("metadata")
+	r.Handle(metadataPath, handleMetadata(provider.Issuer(), provider.JWTAccessTokens())).Methods(http.MethodGet, http.MethodHead).Name("metadata")
 	r.Handle("/.well-known/jwks.json", handleJWKS(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("jwks")
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.Handle("/readyz", handleReadyz(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("readyz")
@@ -109,7 +110,52 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.MethodNotAllowedHandler = guard(noRoute)
 
 	tokenEndpoints := noStore("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
-	return recoverPanics(logger, requestID(securityHeaders(tokenEndpoints(logRequests(logger, r)))))
+	under := issuerPath(provider.Issuer())
+	return recoverPanics(logger, requestID(securityHeaders(under(tokenEndpoints(logRequests(logger, r))))))
+}
+
+// metadataPath is RFC 8414's well-known path for an issuer without a path.
+const metadataPath = "/.well-known/oauth-authorization-server"
+
+// MetadataURL is where RFC 8414 §3.1 puts the metadata of issuer: the
+// well-known path goes between the host and the issuer's own path.
+func MetadataURL(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return issuer + metadataPath
+	}
+	u.Path, u.RawPath = metadataPath+u.Path, ""
+	return u.String()
+}
+
+// issuerPath serves an issuer with a path, such as https://example.com/auth,
+// where its clients look: the metadata advertises endpoints under the path
+// (https://example.com/auth/oauth2/token) and RFC 8414 §3.1 puts the
+// metadata itself at /.well-known/oauth-authorization-server/auth. A proxy
+// in front may pass those paths on as they are or strip the issuer's path
+// first; either way the request reaches its route, because the tree is
+// served at the root as well.
+func issuerPath(issuer string) func(http.Handler) http.Handler {
+	u, err := url.Parse(issuer)
+	prefix := strings.TrimRight(u.EscapedPath(), "/")
+	if err != nil || prefix == "" {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return func(next http.Handler) http.Handler {
+		strip := http.StripPrefix(prefix, next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch p := r.URL.EscapedPath(); {
+			case p == metadataPath+prefix:
+				r2 := r.Clone(r.Context())
+				r2.URL.Path, r2.URL.RawPath = metadataPath, ""
+				next.ServeHTTP(w, r2)
+			case strings.HasPrefix(p, prefix+"/"):
+				strip.ServeHTTP(w, r)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
 }
 
 // outsideConsole matches the paths under /admin/ that are not the
