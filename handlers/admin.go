@@ -100,11 +100,10 @@ func handleCreateClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
 			return
 		}
 		out := toClientJSON(c)
-		out.ClientSecret = secret
-		if secret != "" {
-			never := int64(0)
-			out.ClientSecretExpiresAt = &never
-		}
+		// RFC 7591 asks for client_secret_expires_at with a secret; API.md
+		// puts it in every 201, and 0 (never) is true of a public client too.
+		never := int64(0)
+		out.ClientSecret, out.ClientSecretExpiresAt = secret, &never
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusCreated, out)
 	})

@@ -141,6 +141,15 @@ func TestAdminClients(t *testing.T) {
 		t.Errorf("create answer %v", m)
 	}
 
+	// A public client gets no secret, and the 201 still says
+	// client_secret_expires_at 0 (API.md lists it in every 201).
+	res = s.adminDo(t, http.MethodPost, "/admin/clients", map[string]any{
+		"grant_types": []string{"password"}, "token_endpoint_auth_method": "none",
+	})
+	if m := res.object(t); res.status != http.StatusCreated || m["client_secret"] != nil || m["client_secret_expires_at"] != float64(0) {
+		t.Errorf("create public client: %s, want 201 without client_secret and with client_secret_expires_at 0", res)
+	}
+
 	// Defaults: generated id, client_secret_basic.
 	def := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
 	if def.AuthMethod != "client_secret_basic" || def.Secret == "" || def.ID == "" {
