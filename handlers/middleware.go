@@ -68,6 +68,39 @@ func noStore(paths ...string) func(http.Handler) http.Handler {
 	}
 }
 
+// crossOrigin lets browser apps on other origins call the given paths: a
+// single-page app signs its users in at the token endpoint and signs them
+// out at the revocation endpoint, and reads the metadata and keys. Any
+// origin may, because nothing there rides on the browser's ambient
+// credentials: these endpoints read no cookies, and a caller must send the
+// client's and user's credentials itself, which another origin's page does
+// not have. Introspection and the admin API are for servers and operators
+// and stay same-origin.
+func crossOrigin(paths ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Origin") == "" || !slices.Contains(paths, r.URL.Path) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+			if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// A preflight (Fetch standard): answered here, since no route
+			// serves OPTIONS. It names the methods of all these paths; a
+			// request with one its path does not serve still gets 405.
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
+}
+
 // statusRecorder remembers the status written.
 type statusRecorder struct {
 	http.ResponseWriter
