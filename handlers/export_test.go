@@ -7,6 +7,3 @@ var ClientAddress = clientAddress
 // PathVar exposes pathVar, whose malformed-escape case net/http never lets
 // through to a handler.
 var PathVar = pathVar
-
-// BearerToken exposes bearerToken to its fuzz target.
-var BearerToken = bearerToken

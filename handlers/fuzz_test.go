@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -80,32 +79,4 @@ func FuzzPathVar(f *testing.F) {
 
 func withID(raw string) *http.Request {
 	return mux.SetURLVars(httptest.NewRequest(http.MethodGet, "/", nil), map[string]string{"id": raw})
-}
-
-// FuzzBearerToken feeds arbitrary Authorization headers to the admin API's
-// bearer parser. A token it finds is non-empty and free of blanks, and is
-// found again in a header that spells the scheme differently.
-func FuzzBearerToken(f *testing.F) {
-	for _, seed := range []string{
-		"Bearer abc", "bearer abc", "BEARER   abc", // the scheme is case-insensitive
-		"Bearer ", "Bearer", "Bearer a b", "Bearer a\tb", // no token
-		"Basic YTpi", "abc", "", " Bearer abc",
-	} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, h string) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.Header.Set("Authorization", h)
-		tok, ok := handlers.BearerToken(r)
-		if !ok {
-			return
-		}
-		if tok == "" || strings.ContainsAny(tok, " \t") {
-			t.Fatalf("token %q from %q", tok, h)
-		}
-		r.Header.Set("Authorization", "bEaReR "+tok)
-		if again, ok := handlers.BearerToken(r); !ok || again != tok {
-			t.Fatalf("token %q from %q, but %q, %v from bEaReR", tok, h, again, ok)
-		}
-	})
 }

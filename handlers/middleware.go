@@ -17,6 +17,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchhq/latch/oauth/bearer"
 )
 
 type requestIDKey struct{}
@@ -194,7 +196,7 @@ func requireAdmin(token string) mux.MiddlewareFunc {
 				writeJSONError(w, http.StatusNotFound, "not_found", "The admin API is off: no admin token is set.")
 				return
 			}
-			got, presented := bearerToken(r)
+			got, presented := bearer.Token(r)
 			sum := sha256.Sum256([]byte(got))
 			if !presented || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 				challenge := `Bearer realm="latch-admin"`
@@ -211,27 +213,6 @@ func requireAdmin(token string) mux.MiddlewareFunc {
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// bearerToken reads "Authorization: Bearer TOKEN" (RFC 6750 §2.1) as
-// package oauth/bearer does, so that the admin API and the resource servers
-// Latch protects agree on what a bearer is: the scheme is case-insensitive
-// (RFC 9110 §11.1), and several Authorization headers are no token rather
-// than whichever comes first.
-func bearerToken(r *http.Request) (string, bool) {
-	values := r.Header.Values("Authorization")
-	if len(values) != 1 {
-		return "", false
-	}
-	scheme, token, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimLeft(token, " ")
-	if token == "" || strings.ContainsAny(token, " \t") {
-		return "", false
-	}
-	return token, true
 }
 
 // clientAddress returns a function that names the client of a request: the

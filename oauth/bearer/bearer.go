@@ -195,7 +195,7 @@ func NewContext(ctx context.Context, c *Claims) context.Context {
 // answers the others with 401 (or 503 when the server cannot be asked).
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
+		token, ok := Token(r)
 		if !ok {
 			// RFC 6750 §3.1: no error code when no token was presented.
 			v.challenge(w, http.StatusUnauthorized, "", "", "")
@@ -282,9 +282,11 @@ func writeError(w http.ResponseWriter, status int, code, description string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
 }
 
-// bearerToken reads "Authorization: Bearer TOKEN" (RFC 6750 §2.1; the scheme
-// is case-insensitive, RFC 9110 §11.1).
-func bearerToken(r *http.Request) (string, bool) {
+// Token reads "Authorization: Bearer TOKEN" (RFC 6750 §2.1): the scheme is
+// case-insensitive (RFC 9110 §11.1), and several Authorization headers are
+// no token rather than whichever comes first. Latch's admin API reads its
+// bearer with it too, so both agree on what a bearer is.
+func Token(r *http.Request) (string, bool) {
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 {
 		return "", false
