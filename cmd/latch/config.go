@@ -32,7 +32,7 @@ type config struct {
 
 	secret     []byte   // nil until LATCH_SECRET is set or [resolveSecret] fills it
 	oldSecrets [][]byte // retired keys whose tokens are still accepted
-	adminToken string   // empty: admin API off
+	adminToken string   // empty: admin API off; only serve reads it, see [checkServe]
 
 	accessTokenTTL  time.Duration
 	refreshTokenTTL time.Duration
@@ -189,8 +189,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return nil, fs, errors.New("latch: --tls-cert (LATCH_TLS_CERT) and --tls-key (LATCH_TLS_KEY) go together")
 	}
 
-	loopback, err := isLoopbackAddr(cfg.addr)
-	if err != nil {
+	if _, err := isLoopbackAddr(cfg.addr); err != nil {
 		return nil, fs, fmt.Errorf("latch: --addr (LATCH_ADDR): %w", err)
 	}
 	if *issuer == "" {
@@ -200,7 +199,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		*issuer = scheme + cfg.addr
 	}
-	if cfg.issuer, err = parseIssuer(*issuer, loopback); err != nil {
+	if cfg.issuer, err = parseIssuer(*issuer); err != nil {
 		return nil, fs, fmt.Errorf("latch: --issuer (LATCH_ISSUER): %w", err)
 	}
 	cfg.defaultAudience = *audience
@@ -233,10 +232,25 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		cfg.oldSecrets = append(cfg.oldSecrets, key)
 	}
-	if cfg.adminToken, err = secretEnv(getenv, "LATCH_ADMIN_TOKEN"); err != nil {
-		return nil, fs, err
-	}
 	return cfg, fs, nil
+}
+
+// checkServe checks the settings that matter only to a listening server,
+// and reads the admin token, which only serve uses. The operator commands
+// skip it: they publish no issuer and answer no admin API, so an image
+// built for a public listener (LATCH_ADDR=0.0.0.0:8080) still runs them.
+func checkServe(cfg *config, getenv func(string) string) error {
+	loopback, err := isLoopbackAddr(cfg.addr)
+	if err != nil {
+		return fmt.Errorf("latch: --addr (LATCH_ADDR): %w", err)
+	}
+	if err := checkIssuerScheme(cfg.issuer, loopback); err != nil {
+		return fmt.Errorf("latch: --issuer (LATCH_ISSUER): %w", err)
+	}
+	if cfg.adminToken, err = secretEnv(getenv, "LATCH_ADMIN_TOKEN"); err != nil {
+		return err
+	}
+	return nil
 }
 
 // secretEnv returns the variable name, or the trimmed contents of the file
@@ -347,9 +361,9 @@ func isLoopbackAddr(addr string) (bool, error) {
 }
 
 // parseIssuer checks the issuer URL (RFC 8414 §2: https, no query or
-// fragment) and drops a trailing slash. http is allowed only on a loopback
-// listener, for development.
-func parseIssuer(s string, loopbackListener bool) (string, error) {
+// fragment) and drops a trailing slash. It accepts http as well:
+// [checkIssuerScheme] decides, for serve, whether the listener allows it.
+func parseIssuer(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("%q is not a URL", s)
@@ -357,13 +371,7 @@ func parseIssuer(s string, loopbackListener bool) (string, error) {
 	if u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("%q must be scheme://host[/path] without user, query or fragment", s)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !loopbackListener {
-			return "", fmt.Errorf("%q must be https when the listen address is not loopback; set LATCH_ISSUER=https://... (TLS may end at a proxy)", s)
-		}
-	default:
+	if u.Scheme != "https" && u.Scheme != "http" {
 		return "", fmt.Errorf("%q must be an https URL", s)
 	}
 	// Clients compare issuers as strings (RFC 8414 §3.3, RFC 9068 §4):
@@ -374,6 +382,16 @@ func parseIssuer(s string, loopbackListener bool) (string, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u.String(), nil
+}
+
+// checkIssuerScheme refuses an http issuer unless the listener is loopback:
+// http is for development on one machine, and anywhere else tokens and
+// client secrets would cross the network in the clear.
+func checkIssuerScheme(issuer string, loopbackListener bool) error {
+	if strings.HasPrefix(issuer, "http://") && !loopbackListener {
+		return fmt.Errorf("%q must be https when the listen address is not loopback; set LATCH_ISSUER=https://... (TLS may end at a proxy)", issuer)
+	}
+	return nil
 }
 
 // isTerminal reports whether w is a character device such as a terminal.

@@ -122,8 +122,6 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool {
 				return c.issuer == "https://0.0.0.0:8443" && c.tlsCert == "c.pem" && c.tlsKey == "k.pem"
 			}},
-		{"admin token from env", nil, map[string]string{"LATCH_ADMIN_TOKEN": "dev-admin"},
-			func(c *config) bool { return c.adminToken == "dev-admin" }},
 		{"secret hex", nil, map[string]string{"LATCH_SECRET": testKeyHex},
 			func(c *config) bool { return bytes.Equal(c.secret, testKey) }},
 		{"secret base64", nil, map[string]string{"LATCH_SECRET": testKeyB64},
@@ -170,9 +168,6 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad database url", []string{"--database-url=mysql://x"}, nil, "sqlite:PATH or a postgres:// URL"},
 		{"tls cert without key", []string{"--tls-cert=c.pem"}, nil, "go together"},
 		{"bad addr", []string{"--addr=8080"}, nil, "not host:port"},
-		{"http issuer on all interfaces", []string{"--addr=0.0.0.0:8080"}, nil, "must be https"},
-		{"http issuer on empty host", []string{"--addr=:8080"}, nil, "must be https"},
-		{"explicit http issuer public", []string{"--addr=0.0.0.0:8080", "--issuer=http://auth.example.com"}, nil, "must be https"},
 		{"issuer with query", []string{"--issuer=https://a.example.com?x=1"}, nil, "without user, query or fragment"},
 		{"issuer not a url", []string{"--issuer=auth.example.com"}, nil, "LATCH_ISSUER"},
 		{"secret too short", nil, map[string]string{"LATCH_SECRET": hex.EncodeToString(make([]byte, 31))}, "at least 32"},
@@ -229,11 +224,14 @@ func TestParseConfigArgsLeft(t *testing.T) {
 	}
 }
 
+// TestParseConfigIssuerLoopback checks the issuer rule: every command
+// parses an http issuer, and only serve (checkServe) refuses it on a
+// listener that is not loopback.
 func TestParseConfigIssuerLoopback(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		addr string
-		ok   bool
+		ok   bool // serve accepts an http issuer
 	}{
 		{"127.0.0.1:8080", true},
 		{"127.1.2.3:8080", true},
@@ -250,17 +248,25 @@ func TestParseConfigIssuerLoopback(t *testing.T) {
 		t.Run(tc.addr, func(t *testing.T) {
 			t.Parallel()
 			// Default issuer: http:// + addr, the host in lower case.
-			cfg, _, err := parseConfig("latch", []string{"--addr", tc.addr}, envFunc(nil), io.Discard)
-			if tc.ok != (err == nil) {
-				t.Fatalf("addr %s, http issuer: err = %v, want ok=%v", tc.addr, err, tc.ok)
-			}
-			if want := "http://" + strings.ToLower(tc.addr); tc.ok && cfg.issuer != want {
+			cfg := mustParseConfig(t, []string{"--addr", tc.addr}, nil)
+			if want := "http://" + strings.ToLower(tc.addr); cfg.issuer != want {
 				t.Errorf("issuer = %q, want %s", cfg.issuer, want)
+			}
+			err := checkServe(cfg, envFunc(nil))
+			if tc.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "must be https") {
+				t.Errorf("addr %s, default http issuer: serve says %v, want ok=%v", tc.addr, err, tc.ok)
+			}
+			cfg = mustParseConfig(t, []string{"--addr", tc.addr, "--issuer", "http://auth.example.com"}, nil)
+			if err := checkServe(cfg, envFunc(nil)); tc.ok != (err == nil) {
+				t.Errorf("addr %s, explicit http issuer: serve says %v, want ok=%v", tc.addr, err, tc.ok)
 			}
 			// An https issuer is fine everywhere.
 			cfg = mustParseConfig(t, []string{"--addr", tc.addr}, map[string]string{"LATCH_ISSUER": "https://auth.example.com/latch/"})
 			if cfg.issuer != "https://auth.example.com/latch" {
 				t.Errorf("issuer = %q", cfg.issuer)
+			}
+			if err := checkServe(cfg, envFunc(nil)); err != nil {
+				t.Errorf("addr %s, https issuer: serve says %v", tc.addr, err)
 			}
 		})
 	}
@@ -277,12 +283,27 @@ func TestParseConfigSecretFiles(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("admin-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := mustParseConfig(t, nil, map[string]string{"LATCH_SECRET_FILE": secretFile, "LATCH_ADMIN_TOKEN_FILE": tokenFile})
+	env := map[string]string{"LATCH_SECRET_FILE": secretFile, "LATCH_ADMIN_TOKEN_FILE": tokenFile}
+	cfg := mustParseConfig(t, nil, env)
 	if !bytes.Equal(cfg.secret, testKey) {
 		t.Errorf("secret = %x, want %x", cfg.secret, testKey)
 	}
-	if cfg.adminToken != "admin-from-file" {
-		t.Errorf("adminToken = %q", cfg.adminToken)
+	if cfg.adminToken != "" {
+		t.Errorf("adminToken = %q before checkServe; only serve reads it", cfg.adminToken)
+	}
+	if err := checkServe(cfg, envFunc(env)); err != nil || cfg.adminToken != "admin-from-file" {
+		t.Errorf("checkServe: adminToken = %q, err %v", cfg.adminToken, err)
+	}
+	if err := checkServe(cfg, envFunc(map[string]string{"LATCH_ADMIN_TOKEN": "dev-admin"})); err != nil || cfg.adminToken != "dev-admin" {
+		t.Errorf("checkServe: adminToken = %q, err %v", cfg.adminToken, err)
+	}
+
+	// The operator commands never use the admin token, so a missing
+	// token file stops serve only.
+	missing := map[string]string{"LATCH_ADMIN_TOKEN_FILE": filepath.Join(dir, "missing")}
+	cfg = mustParseConfig(t, nil, missing)
+	if err := checkServe(cfg, envFunc(missing)); err == nil || !strings.Contains(err.Error(), "LATCH_ADMIN_TOKEN_FILE") {
+		t.Errorf("checkServe with a missing token file: err = %v", err)
 	}
 }
 
@@ -427,11 +448,15 @@ func TestNewLogger(t *testing.T) {
 
 func TestConfigLogValueHidesSecrets(t *testing.T) {
 	t.Parallel()
-	cfg := mustParseConfig(t, nil, map[string]string{
+	env := map[string]string{
 		"LATCH_SECRET":       testKeyHex,
 		"LATCH_ADMIN_TOKEN":  "top-secret-admin",
 		"LATCH_DATABASE_URL": "postgres://u:dbpassword@127.0.0.1/latch",
-	})
+	}
+	cfg := mustParseConfig(t, nil, env)
+	if err := checkServe(cfg, envFunc(env)); err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	newLogger("text", &buf).Info("config", "config", cfg)
 	for _, s := range []string{testKeyHex, "top-secret-admin", "dbpassword", "ab ab"} {
@@ -462,8 +487,8 @@ func FuzzDecodeSecret(f *testing.F) {
 }
 
 // FuzzParseIssuer checks the issuer rule for any LATCH_ISSUER value: an
-// accepted issuer has no trailing slash, and is https unless the listener is
-// loopback.
+// accepted issuer has no trailing slash, and serve accepts it only if it is
+// https or the listener is loopback.
 func FuzzParseIssuer(f *testing.F) {
 	f.Add("https://auth.example.com/", false)
 	f.Add("http://127.0.0.1:8080", true)
@@ -472,19 +497,19 @@ func FuzzParseIssuer(f *testing.F) {
 	f.Add("ftp://x", true)
 	f.Add("HTTPS://Auth.Example.COM/Latch/", false) // scheme and host in one case; path as given
 	f.Fuzz(func(t *testing.T, s string, loopback bool) {
-		iss, err := parseIssuer(s, loopback)
+		iss, err := parseIssuer(s)
 		if err != nil {
 			return
 		}
 		if strings.HasSuffix(iss, "/") {
 			t.Fatalf("parseIssuer(%q) = %q, has a trailing slash", s, iss)
 		}
-		if !strings.HasPrefix(iss, "https://") && !(loopback && strings.HasPrefix(iss, "http://")) {
-			t.Fatalf("parseIssuer(%q, %v) = %q, want https", s, loopback, iss)
+		if checkIssuerScheme(iss, loopback) == nil && !strings.HasPrefix(iss, "https://") && !(loopback && strings.HasPrefix(iss, "http://")) {
+			t.Fatalf("parseIssuer(%q) = %q, accepted with loopback=%v, want https", s, iss, loopback)
 		}
 		// The issuer is in its one written form: parsing it again changes
 		// nothing.
-		if again, err := parseIssuer(iss, loopback); err != nil || again != iss {
+		if again, err := parseIssuer(iss); err != nil || again != iss {
 			t.Fatalf("parseIssuer(%q) = %q, then parseIssuer(%q) = %q, %v", s, iss, iss, again, err)
 		}
 	})

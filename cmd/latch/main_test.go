@@ -268,6 +268,39 @@ func TestRunSessions(t *testing.T) {
 	}
 }
 
+// TestRunOperatorCommandsSkipServeSettings checks that the operator
+// commands run with the settings of a public server, as in the Docker image
+// (LATCH_ADDR=0.0.0.0:8080, no https issuer), and with an admin token they
+// never use; serve alone refuses them.
+func TestRunOperatorCommandsSkipServeSettings(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.env["LATCH_ADDR"] = "0.0.0.0:8080"
+	c.env["LATCH_ADMIN_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"migrate"},
+		{"janitor"},
+		{"clients", "list"},
+		{"users", "create", "alice"},
+		{"sessions", "list", "alice"},
+		{"keys", "list"},
+	} {
+		c.mustRun("pw\n", args...)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, _, err := c.run(ctx, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "must be https") {
+		t.Errorf("serve on 0.0.0.0 with an http issuer: err = %v, want must be https", err)
+	}
+	c.env["LATCH_ADDR"] = "127.0.0.1:0"
+	_, _, err = c.run(ctx, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "LATCH_ADMIN_TOKEN_FILE") {
+		t.Errorf("serve with a missing admin token file: err = %v", err)
+	}
+}
+
 func TestRunFlagErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

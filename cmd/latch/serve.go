@@ -143,7 +143,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer logs.Close()
 	// The secret is settled before the database is touched: a PostgreSQL
 	// without LATCH_SECRET is refused before anything is migrated.
-	s, err := open(ctx, "latch serve", args, getenv, logs, nil, resolveSecret)
+	check := func(cfg *config) error {
+		if err := checkServe(cfg, getenv); err != nil {
+			return err
+		}
+		return resolveSecret(cfg)
+	}
+	s, err := open(ctx, "latch serve", args, getenv, logs, nil, check)
 	if err != nil {
 		return err
 	}
