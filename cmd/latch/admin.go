@@ -45,7 +45,7 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("latch: unknown command %q", cmd)
 	}
-	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, define, nil)
+	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, stderr, define, nil)
 	if err != nil {
 		return err
 	}

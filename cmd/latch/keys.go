@@ -34,7 +34,7 @@ func runKeys(ctx context.Context, cmd string, args []string, getenv func(string)
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("latch: unknown command %q", cmd)
 	}
-	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, define, check)
+	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, stderr, define, check)
 	if err != nil {
 		return err
 	}

@@ -34,8 +34,10 @@ type setup struct {
 }
 
 // open parses the settings of a command, runs check on them, and opens the
-// store, migrated.
-func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, define func(*flag.FlagSet), check func(*config) error) (*setup, error) {
+// store, migrated. Flag errors and usage go to stderr, which also decides
+// the default log format (text on a terminal); the logger writes to logs,
+// which may be stderr or a writer in front of it.
+func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr, logs io.Writer, define func(*flag.FlagSet), check func(*config) error) (*setup, error) {
 	var defines []func(*flag.FlagSet)
 	if define != nil {
 		defines = append(defines, define)
@@ -49,7 +51,7 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 			return nil, err
 		}
 	}
-	logger := newLogger(cfg.logFormat, stderr)
+	logger := newLogger(cfg.logFormat, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	store, err := sqlstore.Open(openCtx, cfg.databaseURL, sqlstore.Options{Logger: logger})
@@ -88,7 +90,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch migrate", args, getenv, stderr, nil, nil)
+	s, err := open(ctx, "latch migrate", args, getenv, stderr, stderr, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -98,7 +100,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runJanitor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch janitor", args, getenv, stderr, nil, nil)
+	s, err := open(ctx, "latch janitor", args, getenv, stderr, stderr, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return resolveSecret(cfg)
 	}
-	s, err := open(ctx, "latch serve", args, getenv, logs, nil, check)
+	// stderr, not logs, decides the log format: the batching writer hides
+	// whether a terminal is behind it.
+	s, err := open(ctx, "latch serve", args, getenv, stderr, logs, nil, check)
 	if err != nil {
 		return err
 	}

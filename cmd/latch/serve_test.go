@@ -53,15 +53,15 @@ func TestNewHTTPServer(t *testing.T) {
 	}
 }
 
-// startServe runs "latch serve" in-process with c's environment. stop
-// cancels its context, as SIGTERM does; done receives what run returned.
-// The test fails if serve is still running when it ends.
-func startServe(t *testing.T, c *cli) (stop context.CancelFunc, done <-chan error, stderr *syncBuffer) {
+// startServe runs "latch serve" in-process with c's environment and the
+// given standard error. stop cancels its context, as SIGTERM does; done
+// receives what run returned. The test fails if serve is still running when
+// it ends.
+func startServe(t *testing.T, c *cli, stderr io.Writer) (stop context.CancelFunc, done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	returned := make(chan struct{})
-	stderr = new(syncBuffer)
 	go func() {
 		defer close(returned)
 		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), io.Discard, stderr)
@@ -74,7 +74,7 @@ func startServe(t *testing.T, c *cli) (stop context.CancelFunc, done <-chan erro
 			t.Error("serve did not return within 30s of cancel")
 		}
 	})
-	return cancel, errc, stderr
+	return cancel, errc
 }
 
 // waitServing polls url until it answers 200, failing the test when serve
@@ -148,7 +148,8 @@ func TestRunServeShutdownFinishesRequests(t *testing.T) {
 	c := newCLI(t)
 	addr := freeAddr(t)
 	c.env["LATCH_ADDR"] = addr
-	stop, done, stderr := startServe(t, c)
+	stderr := new(syncBuffer)
+	stop, done := startServe(t, c, stderr)
 	waitServing(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/healthz", done, stderr)
 
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -236,6 +237,52 @@ func TestRunServeShutdownFinishesRequests(t *testing.T) {
 	}
 }
 
+// TestRunServeLogFormat checks serve's default log format, text when its
+// standard error is a terminal and JSON otherwise, and that
+// LATCH_LOG_FORMAT wins.
+func TestRunServeLogFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		terminal bool
+		format   string // LATCH_LOG_FORMAT
+		want     string // in the start-up line
+	}{
+		{"terminal", true, "", `level=INFO msg="latch serving"`},
+		{"pipe", false, "", `"msg":"latch serving"`},
+		{"terminal, json asked for", true, "json", `"msg":"latch serving"`},
+		{"pipe, text asked for", false, "text", `level=INFO msg="latch serving"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t)
+			addr := freeAddr(t)
+			c.env["LATCH_ADDR"] = addr
+			c.env["LATCH_LOG_FORMAT"] = tc.format
+			logs := new(syncBuffer)
+			var stderr io.Writer = logs
+			if tc.terminal {
+				master, tty := newPTY(t)
+				stderr = tty
+				go func() { _, _ = io.Copy(logs, master) }() // ends when master closes
+			}
+			stop, done := startServe(t, c, stderr)
+			waitServing(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/healthz", done, logs)
+			stop()
+			waitServeReturns(t, done, logs)
+			// What serve wrote to the terminal may still be on its way.
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(logs.String(), "latch serving") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("log lacks %s:\n%s", tc.want, logs.String())
+			}
+		})
+	}
+}
+
 // TestRunServeTLS checks that LATCH_TLS_CERT and LATCH_TLS_KEY make serve
 // speak HTTPS, with an https issuer, and nothing else on that port.
 func TestRunServeTLS(t *testing.T) {
@@ -246,7 +293,8 @@ func TestRunServeTLS(t *testing.T) {
 	c.env["LATCH_ADDR"] = addr
 	c.env["LATCH_TLS_CERT"] = certFile
 	c.env["LATCH_TLS_KEY"] = keyFile
-	stop, done, stderr := startServe(t, c)
+	stderr := new(syncBuffer)
+	stop, done := startServe(t, c, stderr)
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	t.Cleanup(tr.CloseIdleConnections)

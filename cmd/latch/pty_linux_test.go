@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// newPTY opens a pseudo-terminal and returns its two ends: what the test
+// writes to master arrives on tty as typed input, and what is written to tty
+// (and echoed by it) can be read from master. Both are closed when the test
+// ends.
+func newPTY(t testing.TB) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	// SyscallConn rather than Fd: Fd would put master in blocking mode,
+	// and the tests need read deadlines.
+	rc, err := master.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var ctlErr error
+	err = rc.Control(func(fd uintptr) {
+		if ctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ctlErr != nil {
+			return
+		}
+		n, ctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
+	})
+	if err == nil {
+		err = ctlErr
+	}
+	if err != nil {
+		t.Fatalf("unlock pseudo-terminal: %v", err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return master, tty
+}
