@@ -381,34 +381,52 @@ func TestRunServePostgresNeedsSecret(t *testing.T) {
 	}
 }
 
-// TestRunServeUnreachableDatabase checks that serve gives up on a database
-// that does not answer, quickly and with a message that names the problem
-// but not the password in the URL.
-func TestRunServeUnreachableDatabase(t *testing.T) {
+// TestRunDatabaseErrors checks that a database that cannot be opened stops
+// a command quickly, with a message that names the problem but not the
+// password in the URL, wherever the URL holds it.
+func TestRunDatabaseErrors(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	c.env["LATCH_DATABASE_URL"] = "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2"
-	c.env["LATCH_SECRET"] = strings.Repeat("ab", 32)
-	c.env["LATCH_ADDR"] = "127.0.0.1:0"
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, errOut, err := c.run(ctx, "", "serve")
-	if err == nil {
-		t.Fatal("serve succeeded against an unreachable database")
+	tests := []struct {
+		name string
+		args []string
+		url  string // LATCH_DATABASE_URL
+	}{
+		{"unreachable, password in user info", []string{"serve"}, "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2"},
+		{"unreachable, password parameter", []string{"serve"}, "postgres://postgres@127.0.0.1:1/x?connect_timeout=2&password=hunter2"},
+		// pgx quotes the URL it cannot parse, and masks only a
+		// password in the user info.
+		{"bad sslmode, password parameter", []string{"migrate"}, "postgres://u@127.0.0.1:1/x?password=hunter2&sslmode=bogus"},
+		{"bad sslmode, password in user info", []string{"clients", "list"}, "postgres://u:hunter2@127.0.0.1:1/x?sslmode=bogus"},
+		{"bad sslmode, sslpassword", []string{"migrate"}, "postgres://u@127.0.0.1:1/x?sslpassword=hunter2&sslmode=bogus"},
 	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("serve took %v to fail", d)
-	}
-	// pgx lists one line per connection attempt after the first; the first
-	// line must say what is wrong.
-	if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, "cannot open the database") {
-		t.Errorf("err = %v, want its first line to say the database cannot be opened", err)
-	}
-	for _, s := range []string{err.Error(), errOut} {
-		if strings.Contains(s, "hunter2") {
-			t.Errorf("password leaked: %s", s)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t)
+			c.env["LATCH_DATABASE_URL"] = tc.url
+			c.env["LATCH_SECRET"] = strings.Repeat("ab", 32)
+			c.env["LATCH_ADDR"] = "127.0.0.1:0"
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			out, errOut, err := c.run(ctx, "", tc.args...)
+			if err == nil {
+				t.Fatalf("latch %s succeeded", strings.Join(tc.args, " "))
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %v to fail", d)
+			}
+			// pgx lists one line per connection attempt after the first;
+			// the first line must say what is wrong.
+			if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, "cannot open the database") {
+				t.Errorf("err = %v, want its first line to say the database cannot be opened", err)
+			}
+			for _, s := range []string{err.Error(), out, errOut} {
+				if strings.Contains(s, "hunter2") {
+					t.Errorf("password leaked: %s", s)
+				}
+			}
+		})
 	}
 }
 
