@@ -194,6 +194,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		tlsCert       = str("tls-cert", "LATCH_TLS_CERT", "", "TLS certificate file (PEM)")
 		tlsKey        = str("tls-key", "LATCH_TLS_KEY", "", "TLS private key file (PEM)")
 	)
+	if name, ok := secretFlag(fs, args); ok {
+		return nil, fs, secretFlags[name]
+	}
 	// The usage shows each default, and this one comes from
 	// LATCH_DATABASE_URL, which may hold a password.
 	fs.Lookup("database-url").DefValue = redactPasswords(*databaseURL, *databaseURL)
@@ -323,6 +326,45 @@ func checkServe(cfg *config, getenv func(string) string) error {
 		return err
 	}
 	return nil
+}
+
+// secretFlags answers the secret settings given as flags. API.md makes every
+// setting a flag, but a flag's value shows in the process list, to every
+// user of the machine; so these are refused with a pointer to the
+// variables rather than with the flag package's usage dump.
+var secretFlags = map[string]error{
+	"secret":           errors.New("latch: --secret is not a flag: secrets would show in the process list; set LATCH_SECRET or LATCH_SECRET_FILE"),
+	"secret-old":       errors.New("latch: --secret-old is not a flag: secrets would show in the process list; set LATCH_SECRET_OLD or LATCH_SECRET_OLD_FILE"),
+	"admin-token":      errors.New("latch: --admin-token is not a flag: secrets would show in the process list; set LATCH_ADMIN_TOKEN or LATCH_ADMIN_TOKEN_FILE"),
+	"secret-file":      errors.New("latch: --secret-file is not a flag: secrets come only from the environment; set LATCH_SECRET_FILE"),
+	"secret-old-file":  errors.New("latch: --secret-old-file is not a flag: secrets come only from the environment; set LATCH_SECRET_OLD_FILE"),
+	"admin-token-file": errors.New("latch: --admin-token-file is not a flag: secrets come only from the environment; set LATCH_ADMIN_TOKEN_FILE"),
+}
+
+// secretFlag finds the first flag in args that names a secret, reading
+// args as fs.Parse would: flags end at "--" or at the first argument that
+// is not a flag, and a flag other than a boolean one without "=value"
+// takes the next argument as its value.
+func secretFlag(fs *flag.FlagSet, args []string) (name string, ok bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) < 2 || a[0] != '-' || a == "--" {
+			return "", false
+		}
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
+		if _, ok := secretFlags[name]; ok {
+			return name, true
+		}
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) {
+			i++
+		}
+	}
+	return "", false
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // secretEnv returns the variable name, or the trimmed contents of the file

@@ -135,6 +135,8 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool {
 				return len(c.oldSecrets) == 2 && bytes.Equal(c.oldSecrets[0], testKey) && bytes.Equal(c.oldSecrets[1], testKey)
 			}},
+		{"a value that looks like a secret flag", []string{"--default-audience", "-secret"}, nil,
+			func(c *config) bool { return c.defaultAudience == "-secret" }},
 		{"positional args left", []string{"--addr", "127.0.0.1:1", "create", "x"}, nil,
 			func(c *config) bool { return c.addr == "127.0.0.1:1" }},
 	}
@@ -178,14 +180,19 @@ func TestParseConfigErrors(t *testing.T) {
 		{"old secret too short", nil, map[string]string{"LATCH_SECRET_OLD": testKeyHex + ",abcd"}, "LATCH_SECRET_OLD key 2"},
 		{"secret and file", nil, map[string]string{"LATCH_SECRET": testKeyHex, "LATCH_SECRET_FILE": "/x"}, "not both"},
 		{"missing secret file", nil, map[string]string{"LATCH_SECRET_FILE": "/nonexistent/latch.secret"}, "LATCH_SECRET_FILE"},
-		{"secret flag refused", []string{"--secret", testKeyHex}, nil, "not defined: -secret"},
-		{"old secret flag refused", []string{"--secret-old=" + testKeyHex}, nil, "not defined: -secret-old"},
-		{"admin token flag refused", []string{"--admin-token", "x"}, nil, "not defined: -admin-token"},
+		{"secret flag refused", []string{"--secret", testKeyHex}, nil, "--secret is not a flag: secrets would show in the process list; set LATCH_SECRET or LATCH_SECRET_FILE"},
+		{"single dash secret flag refused", []string{"-secret=" + testKeyHex}, nil, "--secret is not a flag"},
+		{"secret flag after others", []string{"--addr", "127.0.0.1:1", "--secret", testKeyHex}, nil, "--secret is not a flag"},
+		{"old secret flag refused", []string{"--secret-old=" + testKeyHex}, nil, "set LATCH_SECRET_OLD or LATCH_SECRET_OLD_FILE"},
+		{"admin token flag refused", []string{"--admin-token", testKeyHex}, nil, "set LATCH_ADMIN_TOKEN or LATCH_ADMIN_TOKEN_FILE"},
+		{"secret file flag refused", []string{"--secret-file", "/run/secrets/latch"}, nil, "set LATCH_SECRET_FILE"},
+		{"admin token file flag refused", []string{"-admin-token-file=/run/secrets/admin"}, nil, "set LATCH_ADMIN_TOKEN_FILE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := parseConfig("latch", tc.args, envFunc(tc.env), io.Discard)
+			var stderr bytes.Buffer
+			_, _, err := parseConfig("latch", tc.args, envFunc(tc.env), &stderr)
 			if err == nil {
 				t.Fatalf("parseConfig(%q) succeeded, want error containing %q", tc.args, tc.want)
 			}
@@ -194,6 +201,10 @@ func TestParseConfigErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), testKeyHex) {
 				t.Errorf("error repeats the secret: %q", err)
+			}
+			// The error is the whole answer: main prints it, one line.
+			if stderr.Len() != 0 {
+				t.Errorf("parseConfig also wrote to stderr:\n%s", stderr.String())
 			}
 		})
 	}

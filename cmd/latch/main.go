@@ -58,7 +58,8 @@ usage:
   latch version
 
 USER is a user id or a username. Flags come before positional arguments;
-"latch COMMAND -h" lists them. Every setting is a flag and a LATCH_* variable.
+"latch COMMAND -h" lists them. Every setting is a flag and a LATCH_* variable,
+except the secrets, which are variables only (LATCH_SECRET, LATCH_ADMIN_TOKEN...).
 `
 
 // run is the whole program, testable: arguments, environment and streams
