@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/latchhq/latch/oauth"
 	"github.com/latchhq/latch/storage"
 )
@@ -106,7 +108,7 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		if err := need(1, "USERNAME (the password is read from standard input)"); err != nil {
 			return err
 		}
-		password, err := readPassword(stdin)
+		password, err := readPassword(ctx, stdin, stderr)
 		if err != nil {
 			return err
 		}
@@ -170,7 +172,7 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 	}
 	switch cmd {
 	case "users passwd":
-		password, err := readPassword(stdin)
+		password, err := readPassword(ctx, stdin, stderr)
 		if err != nil {
 			return err
 		}
@@ -226,9 +228,14 @@ func findUser(ctx context.Context, p *oauth.Provider, ref string) (*storage.User
 	return u, err
 }
 
-// readPassword reads the first line of stdin: passwords never come from
+// readPassword reads a password from stdin: passwords never come from
 // flags, which other users of the machine can read in the process list.
-func readPassword(stdin io.Reader) (string, error) {
+// At a terminal it prompts on stderr and reads without echo; otherwise it
+// reads the first line, as from a pipe.
+func readPassword(ctx context.Context, stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return promptPassword(ctx, int(f.Fd()), stderr)
+	}
 	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("latch: read password from standard input: %w", err)
@@ -238,6 +245,42 @@ func readPassword(stdin io.Reader) (string, error) {
 		return "", errors.New("latch: no password on standard input (try: echo 'the password' | latch users ...)")
 	}
 	return line, nil
+}
+
+// promptPassword asks for a password on the terminal fd without echo.
+func promptPassword(ctx context.Context, fd int, stderr io.Writer) (string, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("latch: read password: %w", err)
+	}
+	fmt.Fprint(stderr, "Password: ")
+	type result struct {
+		password []byte
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(stderr) // the Enter, which the terminal did not echo
+		if r.err != nil {
+			return "", fmt.Errorf("latch: read password: %w", r.err)
+		}
+		if len(r.password) == 0 {
+			return "", errors.New("latch: no password given")
+		}
+		return string(r.password), nil
+	case <-ctx.Done():
+		// Ctrl-C is caught (signal.NotifyContext in main) and the read
+		// ends only with a line, so give up on it here, and turn the
+		// echo back on before the process exits.
+		_ = term.Restore(fd, state)
+		fmt.Fprintln(stderr)
+		return "", ctx.Err()
+	}
 }
 
 // cliError turns an error into one clear line.

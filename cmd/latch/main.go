@@ -45,6 +45,7 @@ usage:
   latch clients list
   latch clients delete CLIENT_ID
   latch users create USERNAME               password read from standard input
+                                            (at a terminal: prompted for, not echoed)
   latch users passwd USER                   new password read from standard input
   latch users disable USER
   latch users delete USER

@@ -246,6 +246,96 @@ func TestRunUsers(t *testing.T) {
 	}
 }
 
+// TestReadPassword checks how users create and users passwd read a
+// password: the first line of a pipe, or, at a terminal, after a prompt on
+// stderr and without echo.
+func TestReadPassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, in, want string }{
+		{"pipe", "correct horse\nsecond line\n", "correct horse"},
+		{"pipe without newline", "pw", "pw"},
+		{"pipe with CRLF", "pw\r\n", "pw"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stderr bytes.Buffer
+			got, err := readPassword(t.Context(), strings.NewReader(tc.in), &stderr)
+			if err != nil || got != tc.want {
+				t.Errorf("readPassword(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("a pipe got a prompt: %q", stderr.String())
+			}
+		})
+	}
+
+	// promptTTY runs readPassword on a fresh terminal and returns once the
+	// prompt is out and the echo is off (ReadPassword turns it off just
+	// after the prompt).
+	promptTTY := func(t *testing.T, ctx context.Context) (master, tty *os.File, stderr *syncBuffer, result <-chan string, errc <-chan error) {
+		t.Helper()
+		master, tty = newPTY(t)
+		stderr = new(syncBuffer)
+		res, ec := make(chan string, 1), make(chan error, 1)
+		go func() {
+			pw, err := readPassword(ctx, tty, stderr)
+			res <- pw
+			ec <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for stderr.String() != "Password: " || ttyEchoes(t, tty) {
+			if time.Now().After(deadline) {
+				t.Fatalf("within 10s, no prompt on stderr (%q) or the echo still on", stderr.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return master, tty, stderr, res, ec
+	}
+
+	t.Run("terminal", func(t *testing.T) {
+		t.Parallel()
+		master, tty, stderr, result, errc := promptTTY(t, t.Context())
+		if _, err := master.WriteString("s3cret pw\n"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := <-result, <-errc; err != nil || got != "s3cret pw" {
+			t.Errorf("readPassword = %q, %v; want %q", got, err, "s3cret pw")
+		}
+		if stderr.String() != "Password: \n" {
+			t.Errorf("stderr = %q, want the prompt and a newline", stderr.String())
+		}
+		if !ttyEchoes(t, tty) {
+			t.Error("the echo is still off after the password was read")
+		}
+		// Nothing typed came back to the screen.
+		if err := master.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		screen, _ := io.ReadAll(master)
+		if strings.Contains(string(screen), "s3cret") {
+			t.Errorf("the password was echoed: %q", screen)
+		}
+	})
+
+	t.Run("terminal, interrupted", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(t.Context())
+		_, tty, _, _, errc := promptTTY(t, ctx)
+		cancel() // Ctrl-C
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("readPassword did not return within 10s of the interrupt")
+		}
+		if !ttyEchoes(t, tty) {
+			t.Error("the echo is still off after the interrupt")
+		}
+	})
+}
+
 func TestRunSessions(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)

@@ -47,3 +47,13 @@ func newPTY(t testing.TB) (master, tty *os.File) {
 	t.Cleanup(func() { tty.Close() })
 	return master, tty
 }
+
+// ttyEchoes reports whether the terminal tty echoes what is typed.
+func ttyEchoes(t testing.TB, tty *os.File) bool {
+	t.Helper()
+	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tio.Lflag&unix.ECHO != 0
+}

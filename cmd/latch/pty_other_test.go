@@ -13,3 +13,9 @@ func newPTY(t testing.TB) (master, tty *os.File) {
 	t.Skip("pseudo-terminal tests run on Linux only")
 	return nil, nil
 }
+
+func ttyEchoes(t testing.TB, tty *os.File) bool {
+	t.Helper()
+	t.Skip("pseudo-terminal tests run on Linux only")
+	return false
+}
