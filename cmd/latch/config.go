@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // minSecretLen is the shortest HMAC key Latch accepts: fosite's HMAC strategy
@@ -508,15 +510,11 @@ func checkIssuerScheme(issuer string, loopbackListener bool) error {
 	return nil
 }
 
-// isTerminal reports whether w is a character device such as a terminal.
-// golang.org/x/term is not a dependency, so this checks the file mode only.
+// isTerminal reports whether w is a terminal. A character device is not
+// enough: /dev/null is one, and "latch serve 2>/dev/null" is no terminal.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // resolveSecret fills cfg.secret when LATCH_SECRET was not set. With SQLite

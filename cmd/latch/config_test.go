@@ -482,6 +482,31 @@ func TestResolveSecret(t *testing.T) {
 	})
 }
 
+// TestIsTerminal checks what decides the default log format.
+func TestIsTerminal(t *testing.T) {
+	t.Parallel()
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+	}{
+		{"buffer", new(bytes.Buffer)},
+		{"discard", io.Discard},
+		{"null device", devNull}, // a character device, but no terminal
+	} {
+		if isTerminal(tc.w) {
+			t.Errorf("isTerminal(%s) = true", tc.name)
+		}
+	}
+	if _, tty := newPTY(t); !isTerminal(tty) {
+		t.Error("isTerminal(pseudo-terminal) = false")
+	}
+}
+
 func TestNewLogger(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
