@@ -6,7 +6,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/latch ./cmd/latch \
+# .git stays out of the context, so the version comes from the build
+# argument: docker build --build-arg VERSION="$(git describe --always --dirty)"
+ARG VERSION
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/latch ./cmd/latch \
  && mkdir -p /out/data
 
 # Run as the distroless non-root user (uid 65532), with CA certificates.

@@ -8,6 +8,8 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 LATCH_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 DEV_ADMIN_TOKEN ?= dev-admin-token
+# What "latch version" prints for make build.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: help run test test-postgres bench fuzz lint build
 
@@ -53,8 +55,8 @@ lint: ## Check formatting (gofmt), go vet and staticcheck
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
-build: ## Build a static binary into bin/latch
-	CGO_ENABLED=0 go build -o bin/latch ./cmd/latch
+build: ## Build a static binary into bin/latch, versioned by git describe (VERSION)
+	CGO_ENABLED=0 go build -ldflags '-X main.version=$(VERSION)' -o bin/latch ./cmd/latch
 
 BENCH_DURATION ?= 10s
 BENCH_CONCURRENCY ?= 32

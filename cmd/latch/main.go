@@ -13,11 +13,56 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..." (make
+// build does); when it is empty, [latchVersion] asks the build info.
+var version string
+
+// latchVersion returns the version of this binary.
+func latchVersion() string {
+	info, _ := debug.ReadBuildInfo()
+	return versionOf(version, info)
+}
+
+// versionOf returns the version set with -X or, without one, what the Go
+// toolchain recorded in info: the main module's version (go install
+// ...@v1.2.3), or else the VCS revision of a build in a checkout, with
+// "-dirty" when it had uncommitted changes. "dev" when nothing is known, as
+// with go run or -buildvcs=false.
+func versionOf(set string, info *debug.BuildInfo) string {
+	if set != "" {
+		return set
+	}
+	if info == nil {
+		return "dev"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var revision string
+	var modified bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if revision == "" {
+		return "dev"
+	}
+	if len(revision) > 12 {
+		revision = revision[:12]
+	}
+	if modified {
+		revision += "-dirty"
+	}
+	return revision
+}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
@@ -91,7 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return runKeys(ctx, cmd+" "+rest[0], rest[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "latch", version)
+		fmt.Fprintln(stdout, "latch", latchVersion())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

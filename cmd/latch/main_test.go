@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -72,8 +73,45 @@ func (c *cli) mustFail(stdin string, args ...string) error {
 func TestRunVersion(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	if out := c.mustRun("", "version"); out != "latch "+version+"\n" {
+	if out := c.mustRun("", "version"); out != "latch "+latchVersion()+"\n" {
 		t.Errorf("version printed %q", out)
+	}
+}
+
+func TestVersionOf(t *testing.T) {
+	t.Parallel()
+	vcs := func(mainVersion, revision, modified string) *debug.BuildInfo {
+		info := &debug.BuildInfo{Main: debug.Module{Path: "github.com/latchhq/latch", Version: mainVersion}}
+		if revision != "" {
+			info.Settings = append(info.Settings, debug.BuildSetting{Key: "vcs", Value: "git"},
+				debug.BuildSetting{Key: "vcs.revision", Value: revision})
+		}
+		if modified != "" {
+			info.Settings = append(info.Settings, debug.BuildSetting{Key: "vcs.modified", Value: modified})
+		}
+		return info
+	}
+	const rev = "0123456789abcdef0123456789abcdef01234567"
+	tests := []struct {
+		name string
+		set  string // -X main.version
+		info *debug.BuildInfo
+		want string
+	}{
+		{"set at build time", "v1.4.0-3-gabcdef0-dirty", vcs("v1.2.3", rev, "true"), "v1.4.0-3-gabcdef0-dirty"},
+		{"no build info", "", nil, "dev"},
+		{"go install of a release", "", vcs("v1.2.3", "", ""), "v1.2.3"},
+		{"clean checkout", "", vcs("(devel)", rev, "false"), "0123456789ab"},
+		{"checkout with changes", "", vcs("(devel)", rev, "true"), "0123456789ab-dirty"},
+		{"go run or -buildvcs=false", "", vcs("(devel)", "", ""), "dev"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := versionOf(tc.set, tc.info); got != tc.want {
+				t.Errorf("versionOf = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -179,7 +179,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	handler := handlers.New(s.log, p, handlers.Options{
 		Console:        console,
-		Version:        version,
+		Version:        latchVersion(),
 		AdminToken:     cfg.adminToken,
 		TrustedProxies: cfg.trustedProxies,
 		Registry:       reg,
@@ -211,7 +211,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("latch: cannot listen on %s: %w", cfg.addr, err)
 	}
-	s.log.Info("latch serving", "addr", ln.Addr().String(), "issuer", cfg.issuer, "version", version, "config", cfg)
+	s.log.Info("latch serving", "addr", ln.Addr().String(), "issuer", cfg.issuer, "version", latchVersion(), "config", cfg)
 	printWelcome(stdout, cfg)
 
 	errc := make(chan error, 1)
