@@ -47,7 +47,30 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("latch: unknown command %q", cmd)
 	}
-	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, stderr, define, nil)
+	check := func(_ *config, pos []string) error {
+		switch cmd {
+		case "clients create":
+			return wantArgs(cmd, pos, 0, "no positional arguments (flags only)")
+		case "clients list":
+			return wantArgs(cmd, pos, 0, "no arguments")
+		case "clients delete":
+			return wantArgs(cmd, pos, 1, "CLIENT_ID")
+		case "users create":
+			return wantArgs(cmd, pos, 1, "USERNAME (the password is read from standard input)")
+		case "users import":
+			if len(pos) > 1 {
+				return wantArgs(cmd, pos, 1, "at most one FILE (default: standard input)")
+			}
+			return nil
+		case "sessions revoke":
+			if user != "" {
+				return wantArgs(cmd, pos, 0, "no SESSION_ID together with --user")
+			}
+			return wantArgs(cmd, pos, 1, "SESSION_ID, or --user USER")
+		}
+		return wantArgs(cmd, pos, 1, "USER (an id or a username)")
+	}
+	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, stderr, define, check)
 	if err != nil {
 		return err
 	}
@@ -58,21 +81,12 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		return err
 	}
 	ctx = oauth.WithRequestInfo(ctx, oauth.RequestInfo{Address: "cli", UserAgent: "latch " + cmd})
-	pos := s.fs.Args()
-	need := func(n int, what string) error {
-		if len(pos) != n {
-			return fmt.Errorf("latch %s: expected %s", cmd, what)
-		}
-		return nil
-	}
+	pos := s.fs.Args() // counted by check
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 
 	switch cmd {
 	case "clients create":
-		if err := need(0, "no positional arguments (flags only)"); err != nil {
-			return err
-		}
 		spec.GrantTypes = splitList(grants)
 		spec.Audience = splitList(audience)
 		c, secret, err := p.CreateClient(ctx, spec)
@@ -96,18 +110,12 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		}
 		return nil
 	case "clients delete":
-		if err := need(1, "CLIENT_ID"); err != nil {
-			return err
-		}
 		if err := p.DeleteClient(ctx, pos[0]); err != nil {
 			return cliError(cmd, err)
 		}
 		fmt.Fprintf(stdout, "deleted client %s; its tokens no longer work\n", pos[0])
 		return nil
 	case "users create":
-		if err := need(1, "USERNAME (the password is read from standard input)"); err != nil {
-			return err
-		}
 		password, err := readPassword(ctx, stdin, stderr)
 		if err != nil {
 			return err
@@ -119,9 +127,6 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		fmt.Fprintf(stdout, "created user %s (id %s)\n", u.Username, u.ID)
 		return nil
 	case "users import":
-		if len(pos) > 1 {
-			return fmt.Errorf("latch %s: expected at most one FILE (default: standard input)", cmd)
-		}
 		in := stdin
 		if len(pos) == 1 && pos[0] != "-" {
 			f, err := os.Open(pos[0])
@@ -139,9 +144,6 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		return nil
 	case "sessions revoke":
 		if user != "" {
-			if err := need(0, "no SESSION_ID together with --user"); err != nil {
-				return err
-			}
 			u, err := findUser(ctx, p, user)
 			if err != nil {
 				return cliError(cmd, err)
@@ -152,9 +154,6 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 			fmt.Fprintf(stdout, "ended every login of %s\n", u.Username)
 			return nil
 		}
-		if err := need(1, "SESSION_ID, or --user USER"); err != nil {
-			return err
-		}
 		if err := p.RevokeSession(ctx, pos[0]); err != nil {
 			return cliError(cmd, err)
 		}
@@ -163,9 +162,6 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 	}
 
 	// The rest take one USER.
-	if err := need(1, "USER (an id or a username)"); err != nil {
-		return err
-	}
 	u, err := findUser(ctx, p, pos[0])
 	if err != nil {
 		return cliError(cmd, err)

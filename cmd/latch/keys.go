@@ -18,7 +18,7 @@ import (
 func runKeys(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var alg string
 	var define func(*flag.FlagSet)
-	var check func(*config) error
+	var needSecret bool
 	switch cmd {
 	case "keys list":
 		define = func(*flag.FlagSet) {}
@@ -29,19 +29,25 @@ func runKeys(ctx context.Context, cmd string, args []string, getenv func(string)
 		// The new private key is sealed under the server's secret, so it
 		// must be the very secret serve uses (with SQLite, the one kept
 		// beside the database).
-		check = resolveSecret
+		needSecret = true
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("latch: unknown command %q", cmd)
+	}
+	check := func(cfg *config, pos []string) error {
+		if err := wantArgs(cmd, pos, 0, "no positional arguments (flags only)"); err != nil {
+			return err
+		}
+		if needSecret {
+			return resolveSecret(cfg)
+		}
+		return nil
 	}
 	s, err := open(ctx, "latch "+cmd, args, getenv, stderr, stderr, define, check)
 	if err != nil {
 		return err
 	}
 	defer s.store.Close()
-	if len(s.fs.Args()) != 0 {
-		return fmt.Errorf("latch %s: expected no positional arguments (flags only)", cmd)
-	}
 	s.cfg.secret = throwawaySecret(s.cfg.secret)
 	p, err := s.provider(nil)
 	if err != nil {

@@ -108,6 +108,29 @@ USER is a user id or a username. Flags come before positional arguments;
 except the secrets, which are variables only (LATCH_SECRET, LATCH_ADMIN_TOKEN...).
 `
 
+// wantArgs checks that a command got n positional arguments, described by
+// what. Go's flag package stops at the first positional argument, so a flag
+// written after one arrives here as an argument; that is said, rather than
+// miscounted.
+func wantArgs(cmd string, pos []string, n int, what string) error {
+	if len(pos) == n {
+		return nil
+	}
+	for _, a := range pos {
+		if len(a) > 1 && a[0] == '-' {
+			return fmt.Errorf("latch %s: %s comes after an argument; flags go before arguments", cmd, a)
+		}
+	}
+	return fmt.Errorf("latch %s: expected %s", cmd, what)
+}
+
+// noArgs is the check of a command that takes flags only.
+func noArgs(cmd string) func(*config, []string) error {
+	return func(_ *config, pos []string) error {
+		return wantArgs(cmd, pos, 0, "no arguments (flags only)")
+	}
+}
+
 // run is the whole program, testable: arguments, environment and streams
 // are parameters.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -136,6 +159,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return runKeys(ctx, cmd+" "+rest[0], rest[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
+		if err := wantArgs("version", rest, 0, "no arguments"); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "latch", latchVersion())
 		return nil
 	case "help", "-h", "--help":

@@ -429,28 +429,40 @@ func TestRunOperatorCommandsSkipServeSettings(t *testing.T) {
 	}
 }
 
+// TestRunFlagErrors checks that wrong flags and arguments are refused with
+// one line that says what is wrong, before the database is touched.
 func TestRunFlagErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
+		want string // in the error
 	}{
 		// Go's flag package stops at the first positional argument, so a
 		// flag after it would be silently taken as an argument.
-		{"flag after positional", []string{"sessions", "revoke", "NOSUCH", "--user", "alice"}},
-		{"flag after username", []string{"users", "create", "alice", "--addr", "127.0.0.1:1"}},
-		{"flag after client id", []string{"clients", "delete", "app", "--database-url", "sqlite:other.db"}},
-		{"unknown flag", []string{"clients", "list", "--bogus"}},
-		{"unknown serve flag", []string{"serve", "--bogus"}},
-		{"unknown migrate flag", []string{"migrate", "--bogus"}},
-		{"positional to clients create", []string{"clients", "create", "app", "--grant-types", "password"}},
-		{"bad duration", []string{"serve", "--access-token-ttl", "forever"}},
-		{"secret as a flag", []string{"serve", "--secret", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}},
+		{"flag after positional", []string{"sessions", "revoke", "NOSUCH", "--user", "alice"}, "--user comes after an argument; flags go before arguments"},
+		{"flag after username", []string{"users", "create", "alice", "--addr", "127.0.0.1:1"}, "--addr comes after an argument"},
+		{"flag after client id", []string{"clients", "delete", "app", "--database-url", "sqlite:other.db"}, "latch clients delete: --database-url comes after an argument"},
+		{"positional to clients create", []string{"clients", "create", "app", "--grant-types", "password"}, "--grant-types comes after an argument"},
+		{"two client ids", []string{"clients", "delete", "a", "b"}, "expected CLIENT_ID"},
+		{"argument to clients list", []string{"clients", "list", "extra"}, "latch clients list: expected no arguments"},
+		{"argument to migrate", []string{"migrate", "extra"}, "latch migrate: expected no arguments"},
+		{"argument to janitor", []string{"janitor", "extra"}, "latch janitor: expected no arguments"},
+		{"argument to serve", []string{"serve", "extra"}, "latch serve: expected no arguments"},
+		{"argument to version", []string{"version", "extra"}, "latch version: expected no arguments"},
+		{"argument to keys list", []string{"keys", "list", "extra"}, "latch keys list: expected no positional arguments"},
+		{"two files to import", []string{"users", "import", "a", "b"}, "at most one FILE"},
+		{"unknown flag", []string{"clients", "list", "--bogus"}, "not defined: -bogus"},
+		{"unknown serve flag", []string{"serve", "--bogus"}, "not defined: -bogus"},
+		{"unknown migrate flag", []string{"migrate", "--bogus"}, "not defined: -bogus"},
+		{"bad duration", []string{"serve", "--access-token-ttl", "forever"}, "--access-token-ttl"},
+		{"secret as a flag", []string{"serve", "--secret", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}, "--secret is not a flag"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := newCLI(t)
+			c.env["LATCH_ADDR"] = "127.0.0.1:0" // should serve start after all
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			_, _, err := c.run(ctx, "pw\n", tc.args...)
@@ -459,6 +471,12 @@ func TestRunFlagErrors(t *testing.T) {
 			}
 			if errors.Is(err, flag.ErrHelp) {
 				t.Errorf("err = %v, want a flag error", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if _, statErr := os.Stat(c.db); !errors.Is(statErr, os.ErrNotExist) {
+				t.Errorf("a refused command created the database: %v", statErr)
 			}
 		})
 	}

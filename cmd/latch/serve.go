@@ -33,11 +33,12 @@ type setup struct {
 	stderr  io.Writer
 }
 
-// open parses the settings of a command, runs check on them, and opens the
-// store, migrated. Flag errors and usage go to stderr, which also decides
+// open parses the settings of a command, runs check on them and on the
+// positional arguments, and opens the store, migrated: a command refused
+// for its arguments or settings leaves the database alone. Flag errors and usage go to stderr, which also decides
 // the default log format (text on a terminal); the logger writes to logs,
 // which may be stderr or a writer in front of it.
-func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr, logs io.Writer, define func(*flag.FlagSet), check func(*config) error) (*setup, error) {
+func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
 	var defines []func(*flag.FlagSet)
 	if define != nil {
 		defines = append(defines, define)
@@ -46,10 +47,8 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	if err != nil {
 		return nil, err
 	}
-	if check != nil {
-		if err := check(cfg); err != nil {
-			return nil, err
-		}
+	if err := check(cfg, fs.Args()); err != nil {
+		return nil, err
 	}
 	logger := newLogger(cfg.logFormat, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -90,7 +89,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch migrate", args, getenv, stderr, stderr, nil, nil)
+	s, err := open(ctx, "latch migrate", args, getenv, stderr, stderr, nil, noArgs("migrate"))
 	if err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runJanitor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch janitor", args, getenv, stderr, stderr, nil, nil)
+	s, err := open(ctx, "latch janitor", args, getenv, stderr, stderr, nil, noArgs("janitor"))
 	if err != nil {
 		return err
 	}
@@ -145,7 +144,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer logs.Close()
 	// The secret is settled before the database is touched: a PostgreSQL
 	// without LATCH_SECRET is refused before anything is migrated.
-	check := func(cfg *config) error {
+	check := func(cfg *config, pos []string) error {
+		if err := wantArgs("serve", pos, 0, "no arguments (flags only)"); err != nil {
+			return err
+		}
 		if err := checkServe(cfg, getenv); err != nil {
 			return err
 		}
