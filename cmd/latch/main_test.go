@@ -358,7 +358,7 @@ func TestReadPassword(t *testing.T) {
 	t.Run("terminal, interrupted", func(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(t.Context())
-		_, tty, _, _, errc := promptTTY(t, ctx)
+		master, tty, _, _, errc := promptTTY(t, ctx)
 		cancel() // Ctrl-C
 		select {
 		case err := <-errc:
@@ -370,6 +370,24 @@ func TestReadPassword(t *testing.T) {
 		}
 		if !ttyEchoes(t, tty) {
 			t.Error("the echo is still off after the interrupt")
+		}
+
+		// The abandoned read still holds tty's descriptor number (a
+		// process exits at this point). Were tty closed under it, the
+		// number could go to another test's terminal, whose echo the read
+		// would set when it ends. So end it first: with the echo off, a
+		// line makes it return and restore the echo, which tells that it
+		// is done.
+		setEcho(t, tty, false)
+		if _, err := master.WriteString("\n"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !ttyEchoes(t, tty) {
+			if time.Now().After(deadline) {
+				t.Fatal("the abandoned read did not end within 10s of a line")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 }

@@ -57,3 +57,21 @@ func ttyEchoes(t testing.TB, tty *os.File) bool {
 	}
 	return tio.Lflag&unix.ECHO != 0
 }
+
+// setEcho turns the echo of the terminal tty on or off.
+func setEcho(t testing.TB, tty *os.File, on bool) {
+	t.Helper()
+	fd := int(tty.Fd())
+	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on {
+		tio.Lflag |= unix.ECHO
+	} else {
+		tio.Lflag &^= unix.ECHO
+	}
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -19,3 +19,8 @@ func ttyEchoes(t testing.TB, tty *os.File) bool {
 	t.Skip("pseudo-terminal tests run on Linux only")
 	return false
 }
+
+func setEcho(t testing.TB, tty *os.File, on bool) {
+	t.Helper()
+	t.Skip("pseudo-terminal tests run on Linux only")
+}
