@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +83,26 @@ func (c *config) sqlitePath() (path string, ok bool) {
 	}
 	path, _, _ = strings.Cut(rest, "?")
 	return path, true
+}
+
+// checkSQLiteDir checks that the directory of a SQLite file exists. SQLite,
+// asked to create a file in a missing directory, answers "unable to open
+// database file: out of memory (14)".
+func (c *config) checkSQLiteDir() error {
+	path, ok := c.sqlitePath()
+	if !ok || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	// sqlstore reads "sqlite://x.db" as x.db.
+	dir := filepath.Dir(strings.TrimPrefix(path, "//"))
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("latch: cannot open the database: directory %s does not exist", dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("latch: cannot open the database: %s is not a directory", dir)
+	}
+	return nil
 }
 
 // isPostgres reports whether the database URL names a PostgreSQL server.
@@ -537,6 +559,9 @@ func resolveSecret(cfg *config) error {
 		cfg.secret = make([]byte, minSecretLen)
 		_, _ = rand.Read(cfg.secret) // never fails, see [rand.Read]
 		return nil
+	}
+	if err := cfg.checkSQLiteDir(); err != nil {
+		return err
 	}
 	secret, err := loadOrCreateSecret(path + ".secret")
 	if err != nil {

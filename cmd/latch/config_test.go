@@ -473,6 +473,13 @@ func TestResolveSecret(t *testing.T) {
 			t.Errorf("secret %d bytes, err %v", len(cfg.secret), err)
 		}
 	})
+	t.Run("sqlite in a missing directory", func(t *testing.T) {
+		cfg := mustParseConfig(t, nil, map[string]string{"LATCH_DATABASE_URL": "sqlite:" + filepath.Join(dir, "none", "latch.db")})
+		err := resolveSecret(cfg)
+		if err == nil || !strings.Contains(err.Error(), "directory "+filepath.Join(dir, "none")+" does not exist") {
+			t.Errorf("err = %v", err)
+		}
+	})
 	t.Run("postgres needs LATCH_SECRET", func(t *testing.T) {
 		cfg := mustParseConfig(t, nil, map[string]string{"LATCH_DATABASE_URL": "postgres://u@127.0.0.1/latch"})
 		err := resolveSecret(cfg)

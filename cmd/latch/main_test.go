@@ -554,14 +554,19 @@ func TestRunDatabaseErrors(t *testing.T) {
 		name string
 		args []string
 		url  string // LATCH_DATABASE_URL
+		want string // in the error
 	}{
-		{"unreachable, password in user info", []string{"serve"}, "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2"},
-		{"unreachable, password parameter", []string{"serve"}, "postgres://postgres@127.0.0.1:1/x?connect_timeout=2&password=hunter2"},
+		{"unreachable, password in user info", []string{"serve"}, "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2", "failed to connect"},
+		{"unreachable, password parameter", []string{"serve"}, "postgres://postgres@127.0.0.1:1/x?connect_timeout=2&password=hunter2", "failed to connect"},
 		// pgx quotes the URL it cannot parse, and masks only a
 		// password in the user info.
-		{"bad sslmode, password parameter", []string{"migrate"}, "postgres://u@127.0.0.1:1/x?password=hunter2&sslmode=bogus"},
-		{"bad sslmode, password in user info", []string{"clients", "list"}, "postgres://u:hunter2@127.0.0.1:1/x?sslmode=bogus"},
-		{"bad sslmode, sslpassword", []string{"migrate"}, "postgres://u@127.0.0.1:1/x?sslpassword=hunter2&sslmode=bogus"},
+		{"bad sslmode, password parameter", []string{"migrate"}, "postgres://u@127.0.0.1:1/x?password=hunter2&sslmode=bogus", "sslmode is invalid"},
+		{"bad sslmode, password in user info", []string{"clients", "list"}, "postgres://u:hunter2@127.0.0.1:1/x?sslmode=bogus", "sslmode is invalid"},
+		{"bad sslmode, sslpassword", []string{"migrate"}, "postgres://u@127.0.0.1:1/x?sslpassword=hunter2&sslmode=bogus", "sslmode is invalid"},
+		// SQLite itself says "out of memory (14)".
+		{"missing directory", []string{"clients", "list"}, "sqlite:/nonexistent/dir/x.db", "directory /nonexistent/dir does not exist"},
+		{"missing directory, serve", []string{"serve"}, "sqlite:/nonexistent/dir/x.db", "directory /nonexistent/dir does not exist"},
+		{"file for a directory", []string{"migrate"}, "sqlite:" + os.DevNull + "/x.db", os.DevNull + " is not a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -584,6 +589,9 @@ func TestRunDatabaseErrors(t *testing.T) {
 			// the first line must say what is wrong.
 			if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, "cannot open the database") {
 				t.Errorf("err = %v, want its first line to say the database cannot be opened", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
 			for _, s := range []string{err.Error(), out, errOut} {
 				if strings.Contains(s, "hunter2") {

@@ -50,6 +50,9 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	if err := check(cfg, fs.Args()); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkSQLiteDir(); err != nil {
+		return nil, err
+	}
 	logger := newLogger(cfg.logFormat, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
