@@ -55,6 +55,8 @@ type config struct {
 
 	tlsCert string // path; empty with tlsKey: plain HTTP
 	tlsKey  string
+
+	issuerFromAddr bool // no --issuer: the issuer is http(s):// + addr
 }
 
 // LogValue reports the settings without secrets or the database URL, which
@@ -103,6 +105,30 @@ func (c *config) checkSQLiteDir() error {
 		return fmt.Errorf("latch: cannot open the database: %s is not a directory", dir)
 	}
 	return nil
+}
+
+// useBoundPort puts the port that serve's listener got into a default
+// issuer when the listen address asked for any port (port 0): the issuer
+// must name where clients reach the server. The default audience, which is
+// the issuer unless set, follows it.
+func (c *config) useBoundPort(bound net.Addr) {
+	host, port, err := net.SplitHostPort(c.addr)
+	if !c.issuerFromAddr || err != nil || strings.TrimLeft(port, "0") != "" {
+		return
+	}
+	_, boundPort, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return
+	}
+	scheme, _, _ := strings.Cut(c.issuer, "://")
+	issuer, err := parseIssuer(scheme + "://" + net.JoinHostPort(host, boundPort))
+	if err != nil {
+		return
+	}
+	if c.defaultAudience == c.issuer {
+		c.defaultAudience = issuer
+	}
+	c.issuer = issuer
 }
 
 // isPostgres reports whether the database URL names a PostgreSQL server.
@@ -297,6 +323,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			scheme = "https://"
 		}
 		*issuer = scheme + cfg.addr
+		cfg.issuerFromAddr = true
 	}
 	if cfg.issuer, err = parseIssuer(*issuer); err != nil {
 		return nil, fs, fmt.Errorf("latch: --issuer (LATCH_ISSUER): %w", err)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -317,6 +318,33 @@ func TestParseConfigIssuerLoopback(t *testing.T) {
 			}
 			if err := checkServe(cfg, envFunc(nil)); err != nil {
 				t.Errorf("addr %s, https issuer: serve says %v", tc.addr, err)
+			}
+		})
+	}
+}
+
+func TestConfigUseBoundPort(t *testing.T) {
+	t.Parallel()
+	bound := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41234}
+	tests := []struct {
+		name        string
+		args        []string
+		issuer, aud string // after useBoundPort
+	}{
+		{"any port", []string{"--addr", "127.0.0.1:0"}, "http://127.0.0.1:41234", "http://127.0.0.1:41234"},
+		{"any port, host kept", []string{"--addr", "LocalHost:0"}, "http://localhost:41234", "http://localhost:41234"},
+		{"any port, TLS", []string{"--addr", "127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "https://127.0.0.1:41234", "https://127.0.0.1:41234"},
+		{"any port, audience set", []string{"--addr", "127.0.0.1:0", "--default-audience", "https://api.example.com"}, "http://127.0.0.1:41234", "https://api.example.com"},
+		{"issuer set", []string{"--addr", "127.0.0.1:0", "--issuer", "https://auth.example.com"}, "https://auth.example.com", "https://auth.example.com"},
+		{"port given", []string{"--addr", "127.0.0.1:8080"}, "http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := mustParseConfig(t, tc.args, nil)
+			cfg.useBoundPort(bound)
+			if cfg.issuer != tc.issuer || cfg.defaultAudience != tc.aud {
+				t.Errorf("issuer %q, audience %q; want %q, %q", cfg.issuer, cfg.defaultAudience, tc.issuer, tc.aud)
 			}
 		})
 	}

@@ -603,7 +603,8 @@ func TestRunDatabaseErrors(t *testing.T) {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment
-// ago. serve prints no address a test could read, so the test picks one.
+// ago, for tests that dial serve without reading its welcome (which names
+// the port when LATCH_ADDR asks for port 0).
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -620,8 +621,8 @@ func freeAddr(t testing.TB) string {
 func TestRunServe(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	addr := freeAddr(t)
-	c.env["LATCH_ADDR"] = addr
+	// Any port: the default issuer names the one the system picks.
+	c.env["LATCH_ADDR"] = "127.0.0.1:0"
 	c.env["LATCH_ADMIN_TOKEN"] = "test-admin-token"
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -632,7 +633,10 @@ func TestRunServe(t *testing.T) {
 		done <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 	}()
 
-	base := "http://" + addr
+	base := waitIssuer(t, &stdout, done, &stderr)
+	if !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
+		t.Fatalf("issuer %q, want http://127.0.0.1: and the port listened on", base)
+	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	waitServing(t, client, base+"/healthz", done, &stderr)
 	wantMetadata(t, client, base)

@@ -164,6 +164,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer s.store.Close()
 	cfg := s.cfg
+	// The certificate is read now, not at the first handshake: a wrong path
+	// or a key of another certificate fails the start.
+	var tlsConfig *tls.Config
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("latch: cannot load the TLS certificate and key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	// Listen before the provider is made: with port 0 the default issuer
+	// takes the port the system picked.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("latch: cannot listen on %s: %w", cfg.addr, err)
+	}
+	defer ln.Close() // for the returns before Serve, which closes it
+	cfg.useBoundPort(ln.Addr())
+
 	s.hashers = cpus
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -190,15 +209,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Registry:       reg,
 	})
 	srv := newHTTPServer(handler, s.log)
-	// The certificate is read now, not at the first handshake: a wrong path
-	// or a key of another certificate fails the start.
-	if cfg.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
-		if err != nil {
-			return fmt.Errorf("latch: cannot load the TLS certificate and key: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+	srv.TLSConfig = tlsConfig
 	// The janitor keeps the tables the size of the live logins; it stops
 	// before the store closes.
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
@@ -212,10 +223,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		<-janitorDone
 	}()
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("latch: cannot listen on %s: %w", cfg.addr, err)
-	}
 	s.log.Info("latch serving", "addr", ln.Addr().String(), "issuer", cfg.issuer, "version", latchVersion(), "config", cfg)
 	printWelcome(stdout, cfg)
 

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,17 +55,17 @@ func TestNewHTTPServer(t *testing.T) {
 }
 
 // startServe runs "latch serve" in-process with c's environment and the
-// given standard error. stop cancels its context, as SIGTERM does; done
+// given standard output and error. stop cancels its context, as SIGTERM does; done
 // receives what run returned. The test fails if serve is still running when
 // it ends.
-func startServe(t *testing.T, c *cli, stderr io.Writer) (stop context.CancelFunc, done <-chan error) {
+func startServe(t *testing.T, c *cli, stdout, stderr io.Writer) (stop context.CancelFunc, done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), io.Discard, stderr)
+		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -99,6 +100,29 @@ func waitServing(t *testing.T, client *http.Client, url string, done <-chan erro
 			t.Fatalf("no 200 from %s within 30s (last error %v)\nstderr:\n%s", url, err, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var welcomeIssuer = regexp.MustCompile(`Latch is serving (\S+) `)
+
+// waitIssuer returns the issuer that serve's welcome on stdout names,
+// failing the test when serve returns or 30s pass first.
+func waitIssuer(t *testing.T, stdout *syncBuffer, done <-chan error, stderr *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := welcomeIssuer.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned early: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no welcome on stdout within 30s:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -149,7 +173,7 @@ func TestRunServeShutdownFinishesRequests(t *testing.T) {
 	addr := freeAddr(t)
 	c.env["LATCH_ADDR"] = addr
 	stderr := new(syncBuffer)
-	stop, done := startServe(t, c, stderr)
+	stop, done := startServe(t, c, io.Discard, stderr)
 	waitServing(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/healthz", done, stderr)
 
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -257,8 +281,7 @@ func TestRunServeLogFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := newCLI(t)
-			addr := freeAddr(t)
-			c.env["LATCH_ADDR"] = addr
+			c.env["LATCH_ADDR"] = "127.0.0.1:0"
 			c.env["LATCH_LOG_FORMAT"] = tc.format
 			logs := new(syncBuffer)
 			var stderr io.Writer = logs
@@ -267,8 +290,10 @@ func TestRunServeLogFormat(t *testing.T) {
 				stderr = tty
 				go func() { _, _ = io.Copy(logs, master) }() // ends when master closes
 			}
-			stop, done := startServe(t, c, stderr)
-			waitServing(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/healthz", done, logs)
+			stdout := new(syncBuffer)
+			stop, done := startServe(t, c, stdout, stderr)
+			base := waitIssuer(t, stdout, done, logs)
+			waitServing(t, &http.Client{Timeout: 5 * time.Second}, base+"/healthz", done, logs)
 			stop()
 			waitServeReturns(t, done, logs)
 			// What serve wrote to the terminal may still be on its way.
@@ -294,7 +319,7 @@ func TestRunServeTLS(t *testing.T) {
 	c.env["LATCH_TLS_CERT"] = certFile
 	c.env["LATCH_TLS_KEY"] = keyFile
 	stderr := new(syncBuffer)
-	stop, done := startServe(t, c, stderr)
+	stop, done := startServe(t, c, io.Discard, stderr)
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	t.Cleanup(tr.CloseIdleConnections)
