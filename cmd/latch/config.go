@@ -244,8 +244,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		tlsCert       = str("tls-cert", "LATCH_TLS_CERT", "", "TLS certificate file (PEM)")
 		tlsKey        = str("tls-key", "LATCH_TLS_KEY", "", "TLS private key file (PEM)")
 	)
-	if name, ok := secretFlag(fs, args); ok {
-		return nil, fs, secretFlags[name]
+	if flagName, ok := secretFlag(fs, args); ok {
+		return nil, fs, secretFlags[flagName]
 	}
 	// The usage shows each default, and this one comes from
 	// LATCH_DATABASE_URL, which may hold a password.

@@ -159,8 +159,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return runKeys(ctx, cmd+" "+rest[0], rest[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		if err := wantArgs("version", rest, 0, "no arguments"); err != nil {
-			return err
+		// version has no flags either: "latch version -h" is no flag
+		// after an argument.
+		if len(rest) > 0 {
+			return errors.New("latch version: expected no arguments")
 		}
 		fmt.Fprintln(stdout, "latch", latchVersion())
 		return nil

@@ -468,6 +468,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{"argument to janitor", []string{"janitor", "extra"}, "latch janitor: expected no arguments"},
 		{"argument to serve", []string{"serve", "extra"}, "latch serve: expected no arguments"},
 		{"argument to version", []string{"version", "extra"}, "latch version: expected no arguments"},
+		{"flag to version", []string{"version", "-h"}, "latch version: expected no arguments"},
 		{"argument to keys list", []string{"keys", "list", "extra"}, "latch keys list: expected no positional arguments"},
 		{"two files to import", []string{"users", "import", "a", "b"}, "at most one FILE"},
 		{"unknown flag", []string{"clients", "list", "--bogus"}, "not defined: -bogus"},
