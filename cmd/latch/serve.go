@@ -285,7 +285,7 @@ func shutdownGrace(srv *http.Server) time.Duration {
 // printWelcome tells a first-time operator how to get a token, in a few
 // lines; it names no secret.
 func printWelcome(w io.Writer, cfg *config) {
-	fmt.Fprintf(w, "Latch is serving %s (metadata: %s/.well-known/oauth-authorization-server)\n", cfg.issuer, cfg.issuer)
+	fmt.Fprintf(w, "Latch is serving %s (metadata: %s)\n", cfg.issuer, handlers.MetadataURL(cfg.issuer))
 	if cfg.adminToken == "" {
 		fmt.Fprintln(w, "The admin API is off; set LATCH_ADMIN_TOKEN to turn it on.")
 	}

@@ -421,3 +421,19 @@ func mustWriteCert(t testing.TB, host string) (certFile, keyFile string, roots *
 	roots.AddCert(cert)
 	return certFile, keyFile, roots
 }
+
+// TestPrintWelcome: the welcome names the metadata where RFC 8414 §3.1
+// puts it, also for an issuer with a path.
+func TestPrintWelcome(t *testing.T) {
+	t.Parallel()
+	for issuer, want := range map[string]string{
+		"http://127.0.0.1:8080":    "Latch is serving http://127.0.0.1:8080 (metadata: http://127.0.0.1:8080/.well-known/oauth-authorization-server)\n",
+		"https://example.com/auth": "Latch is serving https://example.com/auth (metadata: https://example.com/.well-known/oauth-authorization-server/auth)\n",
+	} {
+		var out strings.Builder
+		printWelcome(&out, &config{issuer: issuer, adminToken: "set"})
+		if first, _, _ := strings.Cut(out.String(), "Create"); first != want {
+			t.Errorf("welcome for %s starts %q, want %q", issuer, first, want)
+		}
+	}
+}
