@@ -148,42 +148,49 @@ func TestIssuerWithPath(t *testing.T) {
 		}
 	}
 
-	s := newTestServer(t, withIssuerPath("/auth"))
-	issuer := s.URL + "/auth"
-	for _, path := range []string{
-		"/.well-known/oauth-authorization-server/auth", // RFC 8414 §3.1
-		"/.well-known/oauth-authorization-server",      // through a proxy that strips /auth
-		"/auth/.well-known/oauth-authorization-server", // where some clients look
-	} {
-		res := s.get(t, path)
-		if res.status != http.StatusOK {
-			t.Errorf("GET %s: %s", path, res)
-			continue
-		}
-		m := res.object(t)
-		if m["issuer"] != issuer || m["token_endpoint"] != issuer+"/oauth2/token" {
-			t.Errorf("GET %s: issuer %v, token_endpoint %v; want %s and %s/oauth2/token", path, m["issuer"], m["token_endpoint"], issuer, issuer)
-		}
-	}
-	app := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
-	for _, base := range []string{"/auth", ""} {
-		res := s.post(t, base+"/oauth2/token", app, url.Values{"grant_type": {"client_credentials"}})
-		if res.status != http.StatusOK {
-			t.Fatalf("POST %s/oauth2/token: %s", base, res)
-		}
-		access := str(res.object(t)["access_token"])
-		res = s.post(t, base+"/oauth2/introspect", s.introspector, url.Values{"token": {access}})
-		if res.status != http.StatusOK || res.object(t)["active"] != true {
-			t.Errorf("POST %s/oauth2/introspect: %s, want an active token", base, res)
-		}
-		if res := s.post(t, base+"/oauth2/revoke", app, url.Values{"token": {access}}); res.status != http.StatusOK {
-			t.Errorf("POST %s/oauth2/revoke: %s", base, res)
-		}
-		s.wantInactive(t, "revoked at "+base+"/oauth2/revoke", access)
-	}
-	for _, path := range []string{"/authx/healthz", "/.well-known/oauth-authorization-server/other", "/other/oauth2/token"} {
-		if res := s.get(t, path); res.status != http.StatusNotFound {
-			t.Errorf("GET %s = %s, want 404", path, res)
-		}
+	// Paths that begin like the root's own routes must not shadow them.
+	for _, prefix := range []string{"/auth", "/oauth2", "/admin", "/.well-known", "/a%20b"} {
+		t.Run(url.PathEscape(prefix), func(t *testing.T) {
+			t.Parallel()
+			s := newTestServer(t, withIssuerPath(prefix))
+			issuer := s.URL + prefix
+			for _, path := range []string{
+				"/.well-known/oauth-authorization-server" + prefix, // RFC 8414 §3.1
+				"/.well-known/oauth-authorization-server",          // through a proxy that strips the path
+				prefix + "/.well-known/oauth-authorization-server", // where some clients look
+			} {
+				res := s.get(t, path)
+				if res.status != http.StatusOK {
+					t.Errorf("GET %s: %s", path, res)
+					continue
+				}
+				m := res.object(t)
+				if m["issuer"] != issuer || m["token_endpoint"] != issuer+"/oauth2/token" {
+					t.Errorf("GET %s: issuer %v, token_endpoint %v; want %s and %s/oauth2/token", path, m["issuer"], m["token_endpoint"], issuer, issuer)
+				}
+			}
+			// createClient calls the admin API at the root.
+			app := s.createClient(t, map[string]any{"grant_types": []string{"client_credentials"}})
+			for _, base := range []string{prefix, ""} {
+				res := s.post(t, base+"/oauth2/token", app, url.Values{"grant_type": {"client_credentials"}})
+				if res.status != http.StatusOK {
+					t.Fatalf("POST %s/oauth2/token: %s", base, res)
+				}
+				access := str(res.object(t)["access_token"])
+				res = s.post(t, base+"/oauth2/introspect", s.introspector, url.Values{"token": {access}})
+				if res.status != http.StatusOK || res.object(t)["active"] != true {
+					t.Errorf("POST %s/oauth2/introspect: %s, want an active token", base, res)
+				}
+				if res := s.post(t, base+"/oauth2/revoke", app, url.Values{"token": {access}}); res.status != http.StatusOK {
+					t.Errorf("POST %s/oauth2/revoke: %s", base, res)
+				}
+				s.wantInactive(t, "revoked at "+base+"/oauth2/revoke", access)
+			}
+			for _, path := range []string{prefix + "x/healthz", "/.well-known/oauth-authorization-server/other", "/other/oauth2/token"} {
+				if res := s.get(t, path); res.status != http.StatusNotFound {
+					t.Errorf("GET %s = %s, want 404", path, res)
+				}
+			}
+		})
 	}
 }

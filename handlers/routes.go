@@ -111,7 +111,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 
 	tokenEndpoints := noStore("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
 	browserApps := crossOrigin("/oauth2/token", "/oauth2/revoke", metadataPath, "/.well-known/jwks.json")
-	under := issuerPath(provider.Issuer())
+	under := issuerPath(provider.Issuer(), r)
 	return recoverPanics(logger, requestID(securityHeaders(under(tokenEndpoints(browserApps(logRequests(logger, r)))))))
 }
 
@@ -135,28 +135,43 @@ func MetadataURL(issuer string) string {
 // metadata itself at /.well-known/oauth-authorization-server/auth. A proxy
 // in front may pass those paths on as they are or strip the issuer's path
 // first; either way the request reaches its route, because the tree is
-// served at the root as well.
-func issuerPath(issuer string) func(http.Handler) http.Handler {
+// served at the root as well. A path a route of root takes is left alone,
+// so an issuer path such as /oauth2 or /admin cannot shadow the root's.
+func issuerPath(issuer string, root *mux.Router) func(http.Handler) http.Handler {
 	u, err := url.Parse(issuer)
 	prefix := strings.TrimRight(u.EscapedPath(), "/")
 	if err != nil || prefix == "" {
 		return func(next http.Handler) http.Handler { return next }
 	}
+	routed := func(r *http.Request) bool {
+		var m mux.RouteMatch
+		return root.Match(r, &m) && !errors.Is(m.MatchErr, mux.ErrNotFound)
+	}
 	return func(next http.Handler) http.Handler {
-		strip := http.StripPrefix(prefix, next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch p := r.URL.EscapedPath(); {
 			case p == metadataPath+prefix:
-				r2 := r.Clone(r.Context())
-				r2.URL.Path, r2.URL.RawPath = metadataPath, ""
-				next.ServeHTTP(w, r2)
-			case strings.HasPrefix(p, prefix+"/"):
-				strip.ServeHTTP(w, r)
-			default:
-				next.ServeHTTP(w, r)
+				r = withEscapedPath(r, metadataPath)
+			case strings.HasPrefix(p, prefix+"/") && !routed(r):
+				r = withEscapedPath(r, strings.TrimPrefix(p, prefix))
 			}
+			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// withEscapedPath returns a copy of r for another path, given escaped.
+func withEscapedPath(r *http.Request, escaped string) *http.Request {
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = path, escaped
+	r2.URL = &u
+	return r2
 }
 
 // outsideConsole matches the paths under /admin/ that are not the
