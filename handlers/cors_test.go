@@ -71,9 +71,12 @@ func TestCrossOrigin(t *testing.T) {
 			t.Errorf("%s %s from another origin: %d, Access-Control-Allow-Origin %q; want no CORS", tc.method, tc.path, res.status, got)
 		}
 	}
-	// Without an Origin (servers, curl) nothing changes.
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+"/.well-known/jwks.json", nil)
-	if res := s.do(t, req); res.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("JWKS without Origin carries Access-Control-Allow-Origin %q", res.header.Get("Access-Control-Allow-Origin"))
+	// Without an Origin too: the metadata and keys are cacheable, and a
+	// shared cache may hand a server's answer to a browser app.
+	for _, path := range []string{"/.well-known/jwks.json", "/.well-known/oauth-authorization-server"} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+path, nil)
+		if res := s.do(t, req); res.header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("GET %s without Origin: Access-Control-Allow-Origin %q, want *", path, res.header.Get("Access-Control-Allow-Origin"))
+		}
 	}
 }

@@ -81,14 +81,17 @@ func noStore(paths ...string) func(http.Handler) http.Handler {
 func crossOrigin(paths ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Origin") == "" || !slices.Contains(paths, r.URL.Path) {
+			if !slices.Contains(paths, r.URL.Path) {
 				next.ServeHTTP(w, r)
 				return
 			}
+			// Whether or not the request has an Origin: the metadata and
+			// the keys are cacheable, and a shared cache must not keep an
+			// answer without these headers for a browser app to get.
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", "*")
 			h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
-			if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+			if r.Method != http.MethodOptions || r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 				next.ServeHTTP(w, r)
 				return
 			}
