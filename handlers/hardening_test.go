@@ -203,6 +203,15 @@ func TestBodyLimit(t *testing.T) {
 					checkNoStore(t, res)
 				}
 			})
+			if tc.path == "/admin/clients" {
+				// The bearer comes first: a 413 to a caller without it would
+				// tell which paths and methods the admin API serves.
+				t.Run("Content-Length over the cap, no bearer", func(t *testing.T) {
+					hdr := http.Header{"Content-Type": {"application/json"}}
+					res := s.send(t, http.MethodPost, tc.path, tc.c, hdr, tc.body(t, maxBody+1), false)
+					wantAdminError(t, "oversized request without the bearer", res, http.StatusUnauthorized, "")
+				})
+			}
 			t.Run("chunked over the cap", func(t *testing.T) {
 				res := s.send(t, http.MethodPost, tc.path, tc.c, tc.hdr, tc.body(t, maxBody+1), true)
 				if tc.path == "/admin/clients" {

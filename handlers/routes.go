@@ -55,7 +55,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	noRoute := handleNoRoute(r)
 	r.NotFoundHandler = noRoute
 	r.MethodNotAllowedHandler = noRoute
-	r.Use(m.middleware, limitBody(opts.MaxBodyBytes))
+	r.Use(m.middleware, limitBody(opts.MaxBodyBytes, "/admin/"))
 
 	// OAuth2 endpoints: no cookies, no CSRF protection; clients
 	// authenticate themselves (and public clients call cross-origin).
@@ -89,7 +89,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	}
 	admin := zone.Subrouter()
 	guard := requireAdmin(opts.AdminToken)
-	admin.Use(guard)
+	admin.Use(guard, limitBody(opts.MaxBodyBytes, ""))
 	admin.Handle("/clients", handleCreateClient(logger, provider)).Methods(http.MethodPost).Name("admin_clients")
 	admin.Handle("/clients", handleListClients(logger, provider)).Methods(http.MethodGet).Name("admin_clients")
 	admin.Handle("/clients/{id}", handleGetClient(logger, provider)).Methods(http.MethodGet).Name("admin_client")
