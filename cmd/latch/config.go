@@ -376,6 +376,11 @@ func checkServe(cfg *config, getenv func(string) string) error {
 	if cfg.adminToken, err = secretEnv(getenv, "LATCH_ADMIN_TOKEN"); err != nil {
 		return err
 	}
+	// A bearer token holds no blanks (RFC 6750 §2.1), so the admin API
+	// could never be called with such a token.
+	if strings.ContainsAny(cfg.adminToken, " \t\r\n") {
+		return errors.New("latch: LATCH_ADMIN_TOKEN must not contain spaces or line breaks: a bearer token cannot carry them")
+	}
 	return nil
 }
 

@@ -383,6 +383,17 @@ func TestParseConfigSecretFiles(t *testing.T) {
 	if err := checkServe(cfg, envFunc(missing)); err == nil || !strings.Contains(err.Error(), "LATCH_ADMIN_TOKEN_FILE") {
 		t.Errorf("checkServe with a missing token file: err = %v", err)
 	}
+
+	// A bearer token holds no blanks (RFC 6750 §2.1): such an admin token
+	// could never be presented, so serve refuses it, naming no value.
+	for _, tok := range []string{"two words", "tab\there", " leading"} {
+		env := map[string]string{"LATCH_ADMIN_TOKEN": tok}
+		cfg = mustParseConfig(t, nil, env)
+		err := checkServe(cfg, envFunc(env))
+		if err == nil || !strings.Contains(err.Error(), "LATCH_ADMIN_TOKEN") || strings.Contains(err.Error(), strings.TrimSpace(tok)) {
+			t.Errorf("checkServe with admin token %q: err = %v, want a refusal that names the variable and not the value", tok, err)
+		}
+	}
 }
 
 func TestDecodeSecret(t *testing.T) {
