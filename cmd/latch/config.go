@@ -15,12 +15,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/latchhq/latch/storage/sqlstore"
 )
 
 // minSecretLen is the shortest HMAC key Latch accepts: fosite's HMAC strategy
@@ -136,74 +137,6 @@ func (c *config) isPostgres() bool {
 	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
 }
 
-// databasePasswords returns the passwords in a postgres:// URL, each as
-// written and decoded: the user-info password and the password and
-// sslpassword query parameters. It parses by hand, so that a URL that
-// url.Parse refuses still gives up its password.
-func databasePasswords(databaseURL string) []string {
-	_, rest, ok := strings.Cut(databaseURL, "://")
-	if !ok {
-		return nil
-	}
-	rest, _, _ = strings.Cut(rest, "#")
-	rest, query, _ := strings.Cut(rest, "?")
-	authority, _, _ := strings.Cut(rest, "/")
-	var out []string
-	add := func(raw string, unescape func(string) (string, error)) {
-		if raw == "" {
-			return
-		}
-		out = append(out, raw)
-		if v, err := unescape(raw); err == nil && v != raw && v != "" {
-			out = append(out, v)
-		}
-	}
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		if _, pw, ok := strings.Cut(authority[:at], ":"); ok {
-			add(pw, url.PathUnescape)
-		}
-	}
-	for _, kv := range strings.Split(query, "&") {
-		k, v, _ := strings.Cut(kv, "=")
-		if k, err := url.QueryUnescape(k); err == nil && (k == "password" || k == "sslpassword") {
-			add(v, url.QueryUnescape)
-		}
-	}
-	return out
-}
-
-// redactPasswords replaces every password of databaseURL in s by "xxxxx".
-func redactPasswords(s, databaseURL string) string {
-	pws := databasePasswords(databaseURL)
-	// Longest first: a password that contains another is replaced whole.
-	slices.SortFunc(pws, func(a, b string) int { return len(b) - len(a) })
-	for _, pw := range pws {
-		s = strings.ReplaceAll(s, pw, "xxxxx")
-	}
-	return s
-}
-
-// redactedError is an error whose message has the database passwords
-// taken out. errors.Is and errors.As still see the error it wraps.
-type redactedError struct {
-	err error
-	msg string
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redactError takes the passwords of databaseURL out of err's message. The
-// drivers quote the URL in their errors: pgx masks a user-info password but
-// not a password query parameter.
-func redactError(err error, databaseURL string) error {
-	msg := redactPasswords(err.Error(), databaseURL)
-	if msg == err.Error() {
-		return err
-	}
-	return &redactedError{err: err, msg: msg}
-}
-
 // parseConfig reads the settings of API.md's "Settings" table. args are the
 // arguments after the command name (and subcommand, if any); the positional
 // arguments left over are in the returned FlagSet's Args. Each flag's default
@@ -249,7 +182,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	// The usage shows each default, and this one comes from
 	// LATCH_DATABASE_URL, which may hold a password.
-	fs.Lookup("database-url").DefValue = redactPasswords(*databaseURL, *databaseURL)
+	fs.Lookup("database-url").DefValue = sqlstore.RedactURL(*databaseURL)
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}

@@ -58,11 +58,11 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	defer cancel()
 	store, err := sqlstore.Open(openCtx, cfg.databaseURL, sqlstore.Options{Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("latch: cannot open the database: %w", redactError(err, cfg.databaseURL))
+		return nil, fmt.Errorf("latch: cannot open the database: %w", err)
 	}
 	if err := store.Migrate(openCtx); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("latch: cannot migrate the database: %w", redactError(err, cfg.databaseURL))
+		return nil, fmt.Errorf("latch: cannot migrate the database: %w", err)
 	}
 	return &setup{cfg: cfg, fs: fs, log: logger, store: store, stderr: stderr}, nil
 }

@@ -59,7 +59,8 @@ type Store struct {
 // does not change the schema: call [Store.Migrate] for that.
 //
 // An unreachable database gives an error that wraps [storage.ErrUnavailable].
-// Error messages never contain the URL's password.
+// Error messages never contain the URL's passwords (user info, password
+// and sslpassword parameters).
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	l := opts.Logger
 	if l == nil {
@@ -75,7 +76,6 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	var (
 		dialector gorm.Dialector
 		dialect   string
-		password  string
 		pool      *pgxpool.Pool
 	)
 	switch {
@@ -87,15 +87,14 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		dialect = migrations.SQLite
 		dialector = sqlite.Open(sqliteDSN(path))
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		u, err := url.Parse(databaseURL)
-		if err != nil {
+		if _, err := url.Parse(databaseURL); err != nil {
 			// url.Parse quotes the whole URL, password included.
 			return nil, errors.New("sqlstore: open: malformed postgres URL")
 		}
-		password, _ = u.User.Password()
 		dialect = migrations.Postgres
+		var err error
 		if pool, err = openPool(databaseURL); err != nil {
-			return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, password))
+			return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, databaseURL))
 		}
 		// GORM works through database/sql on the same pool; the hot
 		// statements use the pool directly (hot.go).
@@ -134,11 +133,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, fmt.Errorf("sqlstore: open %s: %w: %w", dialect, storage.ErrUnavailable, err)
 		}
 		// The PostgreSQL dialector only parses the URL here.
-		return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, password))
+		return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, databaseURL))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, password))
+		return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, databaseURL))
 	}
 	if dialect == migrations.SQLite {
 		// One connection: SQLite has one writer anyway, and a single
@@ -150,7 +149,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect)}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, password))
+		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, databaseURL))
 	}
 	return s, nil
 }
@@ -186,25 +185,6 @@ func sqliteDSN(path string) string {
 		sep = "&"
 	}
 	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-}
-
-// redactedError hides a secret in the message of the error it wraps.
-type redactedError struct {
-	err    error
-	secret string
-}
-
-func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, "xxxxx")
-}
-
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redact(err error, secret string) error {
-	if secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return &redactedError{err: err, secret: secret}
 }
 
 // Dialect returns "postgres" or "sqlite".
