@@ -277,7 +277,7 @@ func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *stora
 
 func (m minted) write(resp fosite.AccessResponder, scopes []string, now time.Time) {
 	resp.SetAccessToken(m.access)
-	resp.SetTokenType("Bearer") // RFC 6750's spelling, as in introspection answers
+	resp.SetTokenType(TokenTypeBearer) // RFC 6750's spelling, as in introspection answers
 	resp.SetExpiresIn(m.accessExp.Sub(now))
 	if len(scopes) > 0 {
 		resp.SetScopes(scopes)
