@@ -35,9 +35,10 @@ type setup struct {
 
 // open parses the settings of a command, runs check on them and on the
 // positional arguments, and opens the store, migrated: a command refused
-// for its arguments or settings leaves the database alone. Flag errors and usage go to stderr, which also decides
-// the default log format (text on a terminal); the logger writes to logs,
-// which may be stderr or a writer in front of it.
+// for its arguments or settings leaves the database alone. Flag errors and
+// usage go to stderr, which also decides the default log format (text on a
+// terminal); the logger writes to logs, which may be stderr or a writer in
+// front of it.
 func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
 	var defines []func(*flag.FlagSet)
 	if define != nil {
