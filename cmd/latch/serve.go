@@ -30,7 +30,6 @@ type setup struct {
 	store *sqlstore.Store
 	// hashers bounds concurrent password hashes; 0 means the default.
 	hashers int
-	stderr  io.Writer
 }
 
 // open parses the settings of a command, runs check on them and on the
@@ -65,7 +64,7 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 		store.Close()
 		return nil, fmt.Errorf("latch: cannot migrate the database: %w", err)
 	}
-	return &setup{cfg: cfg, fs: fs, log: logger, store: store, stderr: stderr}, nil
+	return &setup{cfg: cfg, fs: fs, log: logger, store: store}, nil
 }
 
 func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
