@@ -177,6 +177,15 @@ type UserStore interface {
 	// SetPassword replaces the password hash and sets PasswordChangedAt to at.
 	// Returns ErrNotFound if the user does not exist.
 	SetPassword(ctx context.Context, id, hash string, at time.Time) error
+	// UpgradePasswordHash replaces the password hash with newHash only if it
+	// is still oldHash, in one conditional write, and leaves
+	// PasswordChangedAt alone: a login that re-hashes the password it just
+	// checked (a new cost, an imported bcrypt hash) must not undo a
+	// password change that committed after its read. It reports whether it
+	// replaced the hash: false, with a nil error, when the hash is no
+	// longer oldHash or the user no longer exists (never ErrNotFound).
+	// Other errors are the database's (ErrUnavailable, ErrConflict).
+	UpgradePasswordHash(ctx context.Context, id, oldHash, newHash string) (bool, error)
 	// SetDisabled sets the disabled flag. Returns ErrNotFound if the user does
 	// not exist.
 	SetDisabled(ctx context.Context, id string, disabled bool) error

@@ -124,6 +124,21 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) 
 	return affectedOne(fmt.Sprintf("set password of user %q", id), res.RowsAffected, res.Error)
 }
 
+// UpgradePasswordHash replaces the password hash with newHash if it is still
+// oldHash, and reports whether it did; PasswordChangedAt stays. One
+// conditional UPDATE: the comparison and the write cannot be split by a
+// concurrent SetPassword on any backend.
+func (s *Store) UpgradePasswordHash(ctx context.Context, id, oldHash, newHash string) (bool, error) {
+	if !holdable(id, oldHash) {
+		return false, nil
+	}
+	res := s.conn(ctx).Exec("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", newHash, id, oldHash)
+	if res.Error != nil {
+		return false, mapErr(fmt.Sprintf("upgrade password hash of user %q", id), res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // SetDisabled sets the disabled flag. Returns an error wrapping
 // [storage.ErrNotFound] if the user does not exist.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error {

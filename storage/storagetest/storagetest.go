@@ -1,7 +1,8 @@
 // Package storagetest is the conformance suite for [storage.Store] backends.
 // A backend's test calls [Run] with a constructor of fresh, empty stores; the
 // suite checks CRUD, the sentinel errors, time round trips, transactions,
-// single use of refresh tokens and distinct attempt counts under concurrency,
+// single use of refresh tokens, distinct attempt counts and password-hash
+// upgrades that never undo a password change, under concurrency,
 // signing keys, the denylist and purging. It knows nothing about any
 // particular database.
 package storagetest
@@ -46,6 +47,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Ping", testPing},
 		{"Clients", testClients},
 		{"Users", testUsers},
+		{"UpgradePasswordHash", testUpgradePasswordHash},
+		{"ConcurrentPasswordUpgrade", testConcurrentPasswordUpgrade},
 		{"Families", testFamilies},
 		{"FamilyWithTokens", testFamilyWithTokens},
 		{"Tokens", testTokens},

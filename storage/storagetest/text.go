@@ -30,6 +30,9 @@ func testUnholdableText(ctx context.Context, t *testing.T, s storage.Store) {
 		wantErr(t, name("RevokeFamily"), err, storage.ErrNotFound)
 		wantErr(t, name("SetPassword"), s.SetPassword(ctx, bad, "h", at(0)), storage.ErrNotFound)
 		wantErr(t, name("SetDisabled"), s.SetDisabled(ctx, bad, true), storage.ErrNotFound)
+		if ok, err := s.UpgradePasswordHash(ctx, bad, bad, "h"); ok || err != nil {
+			t.Errorf("%s = %t, %v; want false, nil", name("UpgradePasswordHash"), ok, err)
+		}
 		wantErr(t, name("DeleteUser"), s.DeleteUser(ctx, bad), storage.ErrNotFound)
 		wantErr(t, name("DeleteClient"), s.DeleteClient(ctx, bad), storage.ErrNotFound)
 		err = s.InTx(ctx, func(ctx context.Context) error {
