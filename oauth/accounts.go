@@ -58,14 +58,23 @@ func (p *Provider) authenticate(ctx context.Context, username, password string) 
 	return user, nil
 }
 
-// rehash upgrades a user's stored hash; failure only postpones it.
+// rehash upgrades a user's stored hash; failure only postpones it. The
+// write is a compare-and-swap on the hash that was read and verified, and
+// leaves PasswordChangedAt alone: an operator's password change that
+// committed since the read stays, and the login is then refused when it is
+// recorded (its PasswordChangedAt no longer matches). A blind write here
+// brought the old password back and the new one stopped working.
 func (p *Provider) rehash(ctx context.Context, u *storage.User, password string) {
 	h, err := p.pw.hash(ctx, password)
+	var upgraded bool
 	if err == nil {
-		err = p.store.SetPassword(ctx, u.ID, h, u.PasswordChangedAt)
+		upgraded, err = p.store.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, h)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		p.log.WarnContext(ctx, "password rehash postponed", "user_id", u.ID, "err", err)
+	case !upgraded:
+		p.log.InfoContext(ctx, "password rehash dropped: the password changed meanwhile", "user_id", u.ID)
 	}
 }
 
