@@ -2,6 +2,9 @@ package oauth
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,8 +19,9 @@ import (
 // password grant). Each attempt is counted in the database before the
 // password is checked, per username and per client address, so parallel
 // attempts on any number of nodes cannot get more than the limit of real
-// password checks. Usernames are counted whether they exist or not, under a
-// hash: people type passwords into the username field.
+// password checks. Usernames are counted whether they exist or not, under
+// an HMAC keyed by the server secret (see [Provider.usernameKey]): people
+// type passwords into the username field.
 
 // retryAfter carries how long a refused caller should wait.
 type retryAfter struct {
@@ -49,7 +53,7 @@ type loginAttempt struct {
 // refuses, without any hashing, once either is over its limit.
 func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAttempt, error) {
 	now, window := p.now(), p.cfg.LoginLockout
-	a := &loginAttempt{userKey: "user:" + tokenKey(username)}
+	a := &loginAttempt{userKey: p.usernameKey(username)}
 	keys := []string{a.userKey}
 	if addr := requestInfo(ctx).Address; addr != "" {
 		a.addrKey = "addr:" + addr
@@ -103,6 +107,28 @@ func (p *Provider) reserveLogin(ctx context.Context, username string) (*loginAtt
 	// reservation did push the counter's expiry to a full window from now.)
 	p.release(ctx, a)
 	return nil, p.lockedOut(ctx, a, reason, now, window)
+}
+
+// loginGuardKey derives the key of the guard's username counters from the
+// server secret, apart from every other key derived from it.
+func loginGuardKey(secret []byte) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, secret, nil, "latch login guard v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: derive login guard key: %w", err)
+	}
+	return key, nil
+}
+
+// usernameKey is the counter key of username: HMAC-SHA256 under the guard's
+// key. An unsalted hash would give a password typed into the username field
+// to anyone with a dump of the database and a dictionary; without the
+// secret no guess can be tested against these keys. Only the current secret
+// keys them: after a secret rotation the counters start again, and the old
+// rows expire within LoginLockout.
+func (p *Provider) usernameKey(username string) string {
+	m := hmac.New(sha256.New, p.guardKey)
+	m.Write([]byte(username))
+	return "user:" + b64.EncodeToString(m.Sum(nil))
 }
 
 // overLimit names the limit that n attempts for a username and m from an

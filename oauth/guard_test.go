@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -153,7 +154,7 @@ func TestLockoutReportedOncePerWindow(t *testing.T) {
 		f.password(t, addr, fmt.Sprintf("user%d", i), "wrong")
 	}
 	want("address", 1)
-	if strings.Contains(logs.String(), "alice") || strings.Contains(logs.String(), tokenKey("alice")) {
+	if strings.Contains(logs.String(), "alice") || strings.Contains(logs.String(), f.p.usernameKey("alice")) {
 		t.Errorf("a lockout log names the username or its key:\n%s", logs.String())
 	}
 }
@@ -416,7 +417,7 @@ func TestCancelledLoginSettlesItsAttempt(t *testing.T) {
 	if r := f.password(t, ctx, "alice", "correct horse"); r.status == http.StatusOK {
 		t.Fatal("a login whose request ended got tokens")
 	}
-	keys := []string{"user:" + tokenKey("alice"), "addr:192.0.2.12"}
+	keys := []string{f.p.usernameKey("alice"), "addr:192.0.2.12"}
 	counts, err := store.CountAttempts(context.Background(), f.clock.Now(), keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -563,5 +564,46 @@ func TestOperatorsQueueForHashing(t *testing.T) {
 	<-f.p.pw.slots
 	if err := <-done; err != nil {
 		t.Fatalf("CreateUser after the slot freed: %v", err)
+	}
+}
+
+// TestUsernameCountersAreKeyedBySecret: people type passwords into the
+// username field, so the guard keys a username's counter with an HMAC under
+// the server secret, never a bare hash a dictionary reverses. No counter
+// lies under SHA-256 of the name, and a node with another secret counts the
+// name apart: a lockout on one is none on the other.
+func TestUsernameCountersAreKeyedBySecret(t *testing.T) {
+	t.Parallel()
+	a, b := sqlstoretest.NewPair(t)
+	nodeA := newFixtureOn(t, a, func(c *Config) { c.LoginMaxFailures = 1 })
+	cfgB := nodeA.cfg
+	cfgB.Secret = make([]byte, 32)
+	_, _ = rand.Read(cfgB.Secret)
+	nodeB := nodeA.nodeWith(t, b, cfgB)
+	ctx := context.Background()
+
+	const typo = "correct horse" // a password, typed as a username
+	wantGrantError(t, nodeA.password(t, ctx, typo, "x"))
+	keyA, keyB := nodeA.p.usernameKey(typo), nodeB.p.usernameKey(typo)
+	if keyA == keyB {
+		t.Errorf("two secrets give %q the same counter key", typo)
+	}
+	counts, err := a.CountAttempts(ctx, nodeA.clock.Now(), "user:"+tokenKey(typo), keyA, keyB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[0].Count != 0 {
+		t.Error("the failure is counted under the unsalted SHA-256 of the username")
+	}
+	if counts[1].Count != 1 || counts[2].Count != 0 {
+		t.Errorf("counters under the keys of the two secrets: %d and %d, want 1 and 0", counts[1].Count, counts[2].Count)
+	}
+
+	wantGrantError(t, nodeA.password(t, ctx, "alice", "wrong"))
+	if r := nodeA.password(t, ctx, "alice", "correct horse"); r.status == http.StatusOK {
+		t.Fatal("alice is not locked out on the node that counted her failure")
+	}
+	if r := nodeB.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Errorf("a node with another secret shares the lockout: %d %q", r.status, r.Error)
 	}
 }

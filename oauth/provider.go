@@ -95,6 +95,7 @@ type Provider struct {
 	pw       *passwords
 	keys     *keyRing
 	lockouts lockoutLog
+	guardKey []byte // keys the login guard's username counters (guard.go)
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -125,6 +126,10 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		cfg.DefaultAudience = cfg.Issuer
 	}
 	global, err := hmacKey(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	guardKey, err := loginGuardKey(cfg.Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +185,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		log:      cfg.Logger,
 		metrics:  newMetrics(cfg.Registerer),
 		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
+		guardKey: guardKey,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
 	fc.ClientAuthenticationStrategy = p.authenticateClient

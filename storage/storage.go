@@ -308,8 +308,8 @@ type PurgeCounts struct {
 	Keys     int64
 }
 
-// AttemptStore counts password attempts per key (a hashed username or a
-// client address) for the brute-force guard. Each counter lives until
+// AttemptStore counts password attempts per key (a username under an HMAC
+// that package oauth keys, or a client address) for the brute-force guard. Each counter lives until
 // ExpiresAt; every reservation pushes that to now+window.
 type AttemptStore interface {
 	// ReserveAttempt atomically adds one attempt to key and returns the count
