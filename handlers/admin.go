@@ -264,6 +264,18 @@ func handleSetPassword(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	})
 }
 
+// handleUnlockUser serves DELETE /admin/users/{id}/lockout: the user's
+// failed logins are forgotten, and the user can log in again at once.
+func handleUnlockUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return noContent(logger, func(r *http.Request) error {
+		id, err := pathVar(r, "id")
+		if err != nil {
+			return err
+		}
+		return p.UnlockUser(r.Context(), id)
+	})
+}
+
 func handleListSessions(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathVar(r, "id")

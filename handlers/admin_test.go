@@ -57,6 +57,7 @@ func TestAdminAuth(t *testing.T) {
 		{http.MethodPut, "/admin/clients"},
 		{http.MethodPatch, "/admin/clients/app"},
 		{http.MethodGet, "/admin/users/x/password"},
+		{http.MethodDelete, "/admin/users/x/lockout"},
 		{http.MethodGet, "/admin/nothing"},
 		{http.MethodGet, "/admin/"},
 	}
@@ -384,6 +385,7 @@ func TestAdminUsers(t *testing.T) {
 			{http.MethodGet, "/admin/users/nope", nil},
 			{http.MethodPatch, "/admin/users/nope", map[string]any{"disabled": true}},
 			{http.MethodPut, "/admin/users/nope/password", map[string]any{"password": "x"}},
+			{http.MethodDelete, "/admin/users/nope/lockout", nil},
 			{http.MethodDelete, "/admin/users/nope", nil},
 			{http.MethodGet, "/admin/users/nope/sessions", nil},
 			{http.MethodDelete, "/admin/users/nope/sessions", nil},
@@ -443,6 +445,37 @@ func TestAdminUsers(t *testing.T) {
 			t.Errorf("find deleted user: %s", res)
 		}
 	})
+}
+
+// TestAdminLiftsALockout: a user locked out by failed logins gets back in
+// at once when an operator deletes the lockout or sets a new password.
+func TestAdminLiftsALockout(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, withLoginLimits(2, 0))
+	app := s.newPasswordClient(t, "app", "client_secret_basic")
+	id := s.createUser(t, "alice", "pw-alice")
+	lockOut := func(password string) {
+		t.Helper()
+		for range 2 {
+			wantOAuthError(t, "wrong password", s.post(t, "/oauth2/token", app, pwForm("alice", "wrong")), 400, "invalid_grant")
+		}
+		wantOAuthError(t, "the right password, locked out", s.post(t, "/oauth2/token", app, pwForm("alice", password)), 400, "invalid_grant")
+	}
+
+	lockOut("pw-alice")
+	if res := s.adminDo(t, http.MethodDelete, "/admin/users/"+id+"/lockout", nil); res.status != http.StatusNoContent || len(res.body) != 0 {
+		t.Fatalf("unlock: %s, want 204 and no body", res)
+	}
+	s.login(t, app, "alice", "pw-alice", "")
+	if res := s.adminDo(t, http.MethodDelete, "/admin/users/"+id+"/lockout", nil); res.status != http.StatusNoContent {
+		t.Errorf("unlock a user who is not locked out: %s, want 204", res)
+	}
+
+	lockOut("pw-alice")
+	if res := s.adminDo(t, http.MethodPut, "/admin/users/"+id+"/password", map[string]string{"password": "pw-alice-2"}); res.status != http.StatusNoContent {
+		t.Fatalf("set password: %s", res)
+	}
+	s.login(t, app, "alice", "pw-alice-2", "")
 }
 
 func pwForm(username, password string) map[string][]string {

@@ -100,6 +100,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.Handle("/users/{id}", handlePatchUser(logger, provider)).Methods(http.MethodPatch).Name("admin_user")
 	admin.Handle("/users/{id}", handleDeleteUser(logger, provider)).Methods(http.MethodDelete).Name("admin_user")
 	admin.Handle("/users/{id}/password", handleSetPassword(logger, provider)).Methods(http.MethodPut).Name("admin_user_password")
+	admin.Handle("/users/{id}/lockout", handleUnlockUser(logger, provider)).Methods(http.MethodDelete).Name("admin_user_lockout")
 	admin.Handle("/users/{id}/sessions", handleListSessions(logger, provider)).Methods(http.MethodGet).Name("admin_user_sessions")
 	admin.Handle("/users/{id}/sessions", handleRevokeUserSessions(logger, provider)).Methods(http.MethodDelete).Name("admin_user_sessions")
 	admin.Handle("/sessions/{id}", handleRevokeSession(logger, provider)).Methods(http.MethodDelete).Name("admin_session")

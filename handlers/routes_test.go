@@ -45,6 +45,7 @@ func TestRouting(t *testing.T) {
 		{http.MethodPatch, "/admin/clients/app", bearer, 405, "DELETE, GET"},
 		{http.MethodPost, "/admin/users/x", bearer, 405, "DELETE, GET, PATCH"},
 		{http.MethodGet, "/admin/users/x/password", bearer, 405, "PUT"},
+		{http.MethodGet, "/admin/users/x/lockout", bearer, 405, "DELETE"},
 		{http.MethodPost, "/admin/users/x/sessions", bearer, 405, "DELETE, GET"},
 		{http.MethodGet, "/admin/sessions/x", bearer, 405, "DELETE"},
 		{http.MethodDelete, "/admin/sessions/x/events", bearer, 405, "GET"},

@@ -222,7 +222,9 @@ func (p *Provider) UserByUsername(ctx context.Context, username string) (*storag
 	return p.store.GetUserByUsername(ctx, username)
 }
 
-// SetPassword replaces a user's password and ends every login of the user.
+// SetPassword replaces a user's password, ends every login of the user and
+// lifts the user's lockout (see [Provider.UnlockUser]): an operator's reset
+// is how a locked-out user gets back in.
 func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
 	hash, err := p.hashPassword(ctx, password)
 	if err != nil {
@@ -232,8 +234,23 @@ func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
 		if err := p.store.SetPassword(ctx, id, hash, p.now()); err != nil {
 			return err
 		}
-		return p.revokeAll(ctx, storage.FamilyFilter{UserID: id}, storage.ReasonPasswordChanged)
+		if err := p.revokeAll(ctx, storage.FamilyFilter{UserID: id}, storage.ReasonPasswordChanged); err != nil {
+			return err
+		}
+		return p.unlock(ctx, id)
 	})
+}
+
+// UnlockUser clears the failed logins counted against a user's username,
+// so that a user locked out by them can log in again at once. What is
+// counted against a client address stays: it is about the caller, not the
+// user. Errors wrap storage.ErrNotFound when the user does not exist.
+func (p *Provider) UnlockUser(ctx context.Context, id string) error {
+	if err := p.unlock(ctx, id); err != nil {
+		return err
+	}
+	p.log.InfoContext(ctx, "login guard: lockout lifted", "user_id", id)
+	return nil
 }
 
 // SetUserDisabled disables or re-enables a user. Disabling ends every login

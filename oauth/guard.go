@@ -173,6 +173,24 @@ func (p *Provider) settle(ctx context.Context, a *loginAttempt) error {
 	return p.onKeys(ctx, a, p.store.ResetAttempts, p.store.ReleaseAttempt)
 }
 
+// unlock clears the username counter of user id, last in the caller's
+// transaction, if any, as a login settles its attempt: the counter, which
+// every login of the username updates, stays locked for the shortest time.
+func (p *Provider) unlock(ctx context.Context, id string) error {
+	u, err := p.store.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	key := p.usernameKey(u.Username)
+	if err := p.store.ResetAttempts(ctx, key); err != nil {
+		return err
+	}
+	// A lockout after this one is news again (on this node; the others
+	// forget it within LoginLockout).
+	p.lockouts.forget(key)
+	return nil
+}
+
 // succeeded settles a, in a transaction of its own, for a login whose own
 // transaction failed.
 func (p *Provider) succeeded(ctx context.Context, a *loginAttempt) {
@@ -220,6 +238,13 @@ func (p *Provider) onKeys(ctx context.Context, a *loginAttempt, onUser, onAddr f
 type lockoutLog struct {
 	mu    sync.Mutex
 	until map[string]time.Time
+}
+
+// forget drops what is known of key.
+func (l *lockoutLog) forget(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.until, key)
 }
 
 // first reports whether key is not yet known locked out at now, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -605,5 +606,50 @@ func TestUsernameCountersAreKeyedBySecret(t *testing.T) {
 	}
 	if r := nodeB.password(t, ctx, "alice", "correct horse"); r.status != http.StatusOK {
 		t.Errorf("a node with another secret shares the lockout: %d %q", r.status, r.Error)
+	}
+}
+
+// TestOperatorLiftsALockout: a user locked out by failed logins is let back
+// in by an operator, at once, with a password reset or an unlock; without
+// one the right password is refused until the lockout ends.
+func TestOperatorLiftsALockout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		lift     func(ctx context.Context, p *Provider, id string) error
+		password string // the right password afterwards
+	}{
+		{"password reset", func(ctx context.Context, p *Provider, id string) error {
+			return p.SetPassword(ctx, id, "battery staple")
+		}, "battery staple"},
+		{"unlock", func(ctx context.Context, p *Provider, id string) error {
+			return p.UnlockUser(ctx, id)
+		}, "correct horse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 3 })
+			ctx := context.Background()
+			u, err := f.p.UserByUsername(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				wantGrantError(t, f.password(t, ctx, "alice", "wrong"))
+			}
+			if r := f.password(t, ctx, "alice", "correct horse"); r.status == http.StatusOK {
+				t.Fatal("the right password got through a lockout")
+			}
+			if err := tc.lift(ctx, f.p, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			if r := f.password(t, ctx, "alice", tc.password); r.status != http.StatusOK {
+				t.Errorf("after the %s: %d %q", tc.name, r.status, r.Error)
+			}
+		})
+	}
+	f := newFixture(t, nil)
+	if err := f.p.UnlockUser(context.Background(), "nobody"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UnlockUser(unknown) = %v, want storage.ErrNotFound", err)
 	}
 }
