@@ -41,13 +41,13 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		define = func(fs *flag.FlagSet) {
 			fs.StringVar(&user, "user", "", "end every login of this user (id or username)")
 		}
-	case "clients list", "clients delete", "users create", "users passwd", "users disable", "users delete", "users import", "sessions list":
+	case "clients list", "clients delete", "users create", "users passwd", "users unlock", "users disable", "users delete", "users import", "sessions list":
 		define = func(*flag.FlagSet) {}
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("latch: unknown command %q", cmd)
 	}
-	check := func(_ *config, pos []string) error {
+	check := func(cfg *config, pos []string) error {
 		switch cmd {
 		case "clients create":
 			return wantArgs(cmd, pos, 0, "no positional arguments (flags only)")
@@ -67,6 +67,14 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 				return wantArgs(cmd, pos, 0, "no SESSION_ID together with --user")
 			}
 			return wantArgs(cmd, pos, 1, "SESSION_ID, or --user USER")
+		case "users passwd", "users unlock":
+			if err := wantArgs(cmd, pos, 1, "USER (an id or a username)"); err != nil {
+				return err
+			}
+			// Both clear the user's lockout, whose counter is keyed
+			// under the server's secret: it must be the very secret
+			// serve uses (with SQLite, the one kept beside the database).
+			return resolveSecret(cfg)
 		}
 		return wantArgs(cmd, pos, 1, "USER (an id or a username)")
 	}
@@ -175,7 +183,12 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		if err := p.SetPassword(ctx, u.ID, password); err != nil {
 			return cliError(cmd, err)
 		}
-		fmt.Fprintf(stdout, "password of %s changed; every login of the user has ended\n", u.Username)
+		fmt.Fprintf(stdout, "password of %s changed; every login of the user has ended, and any lockout too\n", u.Username)
+	case "users unlock":
+		if err := p.UnlockUser(ctx, u.ID); err != nil {
+			return cliError(cmd, err)
+		}
+		fmt.Fprintf(stdout, "cleared the failed logins of %s; the user can log in again\n", u.Username)
 	case "users disable":
 		if _, err := p.SetUserDisabled(ctx, u.ID, true); err != nil {
 			return cliError(cmd, err)

@@ -91,7 +91,9 @@ usage:
   latch clients delete CLIENT_ID
   latch users create USERNAME               password read from standard input
                                             (at a terminal: prompted for, not echoed)
-  latch users passwd USER                   new password read from standard input
+  latch users passwd USER                   new password read from standard input;
+                                            also lifts the user's lockout
+  latch users unlock USER                   let a user locked out by failed logins in again
   latch users disable USER
   latch users delete USER
   latch users import [FILE]                 JSON lines of username and password_hash

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/storage/sqlstore"
+)
+
+// TestRunUsersUnlock: a user locked out by failed logins on the server gets
+// back in after "latch users unlock" or "latch users passwd". Both must key
+// the lockout counter with the server's secret (here the one kept beside
+// the SQLite file), not with the throwaway secret of other commands.
+func TestRunUsersUnlock(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.mustRun("pw-alice\n", "users", "create", "alice")
+	m := clientSecretLine.FindStringSubmatch(c.mustRun("", "clients", "create", "--id", "app", "--grant-types", "password"))
+	if m == nil {
+		t.Fatal("clients create printed no secret")
+	}
+	clientSecret := m[1]
+
+	// The server: its secret is the one serve keeps beside the database.
+	secret, err := loadOrCreateSecret(c.db + ".secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, "sqlite:"+c.db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	p, err := oauth.NewProvider(oauth.Config{
+		Issuer: "http://127.0.0.1:8080", Secret: secret, LoginMaxFailures: 2,
+		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SessionMaxAge: time.Hour,
+	}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(password string) bool {
+		form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {password}}
+		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("app", clientSecret)
+		_, _, err := p.Token(ctx, r)
+		return err == nil
+	}
+	lockOut := func(password string) {
+		t.Helper()
+		for range 2 {
+			if login("wrong") {
+				t.Fatal("a wrong password logged in")
+			}
+		}
+		if login(password) {
+			t.Fatal("the right password got through a lockout")
+		}
+	}
+
+	lockOut("pw-alice")
+	if out := c.mustRun("", "users", "unlock", "alice"); !strings.Contains(out, "failed logins of alice") {
+		t.Errorf("users unlock printed %q", out)
+	}
+	if !login("pw-alice") {
+		t.Error("alice is still locked out after users unlock")
+	}
+
+	lockOut("pw-alice")
+	if out := c.mustRun("pw-alice-2\n", "users", "passwd", "alice"); !strings.Contains(out, "password of alice changed") {
+		t.Errorf("users passwd printed %q", out)
+	}
+	if !login("pw-alice-2") {
+		t.Error("alice is still locked out after users passwd")
+	}
+
+	if err := c.mustFail("", "users", "unlock", "nobody"); !strings.Contains(err.Error(), `"nobody"`) {
+		t.Errorf("users unlock for an unknown user: err = %v, want it to name the user", err)
+	}
+	if err := c.mustFail("", "users", "unlock"); !strings.Contains(err.Error(), "USER") {
+		t.Errorf("users unlock without a user: err = %v", err)
+	}
+}
