@@ -27,24 +27,8 @@ func TestRunUsersUnlock(t *testing.T) {
 	}
 	clientSecret := m[1]
 
-	// The server: its secret is the one serve keeps beside the database.
-	secret, err := loadOrCreateSecret(c.db + ".secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newServerProvider(t, c, oauth.Config{LoginMaxFailures: 2})
 	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, "sqlite:"+c.db, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	p, err := oauth.NewProvider(oauth.Config{
-		Issuer: "http://127.0.0.1:8080", Secret: secret, LoginMaxFailures: 2,
-		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: time.Hour, SessionMaxAge: time.Hour,
-	}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
 	login := func(password string) bool {
 		form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {password}}
 		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
@@ -87,4 +71,30 @@ func TestRunUsersUnlock(t *testing.T) {
 	if err := c.mustFail("", "users", "unlock"); !strings.Contains(err.Error(), "USER") {
 		t.Errorf("users unlock without a user: err = %v", err)
 	}
+}
+
+// newServerProvider is the provider "latch serve" runs on c's database: its
+// secret is the one kept beside the SQLite file (created if there is none
+// yet), and cfg gives the other settings; lifetimes left zero are 10m, 1h
+// and 1h.
+func newServerProvider(t testing.TB, c *cli, cfg oauth.Config) *oauth.Provider {
+	t.Helper()
+	secret, err := loadOrCreateSecret(c.db + ".secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlstore.Open(context.Background(), "sqlite:"+c.db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg.Issuer, cfg.Secret = "http://127.0.0.1:8080", secret
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL, cfg.RefreshTokenTTL, cfg.SessionMaxAge = 10*time.Minute, time.Hour, time.Hour
+	}
+	p, err := oauth.NewProvider(cfg, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
