@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,8 @@ var errHashBusy = errors.New("oauth: password hashing is saturated")
 // acquire takes a hashing slot. A login waits at most pw.wait, then is
 // answered 503; an operator's request (bounded false) waits as long as its
 // context allows, so that a flood of logins cannot make the admin API fail.
+// A request that ends while it waits gets its context's error: it judged
+// nothing, and [Canceled] says so.
 func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 	select {
 	case pw.slots <- struct{}{}:
@@ -49,7 +52,7 @@ func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 		case pw.slots <- struct{}{}:
 			return nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("oauth: wait for a hashing slot: %w", ctx.Err())
 		}
 	}
 	t := time.NewTimer(pw.wait)
@@ -60,7 +63,7 @@ func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 	case <-t.C:
 		return errHashBusy
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("oauth: wait for a hashing slot: %w", ctx.Err())
 	}
 }
 

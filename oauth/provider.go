@@ -217,15 +217,15 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 		return nil, nil, err
 	}
 	if err := p.prepareSigning(ctx); err != nil {
-		return nil, nil, p.mapError(err)
+		return nil, nil, p.mapError(ctx, err)
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {
-		return ar, nil, p.mapError(err)
+		return ar, nil, p.mapError(ctx, err)
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
 	if err != nil {
-		return ar, nil, p.mapError(err)
+		return ar, nil, p.mapError(ctx, err)
 	}
 	return ar, resp, nil
 }
@@ -249,7 +249,7 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if err := checkClientCredentials(r); err != nil {
 		return err
 	}
-	return p.mapError(p.fosite.NewRevocationRequest(ctx, r))
+	return p.mapError(ctx, p.fosite.NewRevocationRequest(ctx, r))
 }
 
 // Ready reports whether the database answers.
@@ -290,10 +290,16 @@ func parseForm(r *http.Request) error {
 
 // mapError turns storage failures anywhere in err's chain into 503
 // temporarily_unavailable, so that a database outage never reads as a bad
-// credential or a 500.
-func (p *Provider) mapError(err error) error {
+// credential or a 500, and a request that ended before its answer into
+// [StatusClientClosedRequest]: no one reads that answer, and it must not
+// count or log as a failure of the server.
+func (p *Provider) mapError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
+	}
+	if Canceled(ctx, err) {
+		// First: a store may report the end of the request as an outage.
+		return errRequestEnded.WithWrap(err)
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The database is unavailable; retry later.").WithWrap(err)
@@ -303,6 +309,29 @@ func (p *Provider) mapError(err error) error {
 		return fosite.ErrServerError.WithWrap(err)
 	}
 	return err
+}
+
+// StatusClientClosedRequest answers a request that ended before it was
+// answered: nginx's 499 "client closed request". It is no 5xx, which
+// metrics and logs would count as a failure of the server.
+const StatusClientClosedRequest = 499
+
+// errRequestEnded is the answer to a request that ended before it was
+// answered; its client hung up or ran out of time and will not read it.
+var errRequestEnded = &fosite.RFC6749Error{
+	ErrorField:       "request_canceled",
+	DescriptionField: "The request ended before it was answered.",
+	CodeField:        StatusClientClosedRequest,
+}
+
+// Canceled reports whether a request ended before it was answered: err
+// holds [context.Canceled] or [context.DeadlineExceeded], or ctx, the
+// request's context, has ended (a database driver interrupted by the end
+// of a context may say only "interrupted"). Such a request is no outage
+// and no failed authentication: it is answered quietly, logged at Debug,
+// and counts toward no lockout.
+func Canceled(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil
 }
 
 // storageError wraps a storage error for fosite: not-found reads as
