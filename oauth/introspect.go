@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -91,13 +90,9 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 }
 
 // clientIDOf is the client id a request authenticates with, as fosite reads
-// it (RFC 6749 §2.3.1: Basic credentials are form-url-encoded).
+// it.
 func clientIDOf(r *http.Request) (string, bool) {
-	if id, _, ok := r.BasicAuth(); ok {
-		id, err := url.QueryUnescape(id)
-		return id, err == nil && id != ""
-	}
-	id := r.PostForm.Get("client_id")
+	id, _ := clientCredentials(r, r.PostForm)
 	return id, id != ""
 }
 

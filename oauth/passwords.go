@@ -12,9 +12,10 @@ import (
 	"github.com/ory/fosite"
 )
 
-// passwords hashes and verifies user passwords in a bounded pool. argon2id
-// costs ~19 MiB and tens of milliseconds of a core per call: a flood of
-// password grants queues here and, past a short wait, is answered 503, so it
+// passwords hashes and verifies user passwords, and client secrets that an
+// operator chose, in a bounded pool. argon2id costs ~19 MiB and tens of
+// milliseconds of a core per call: a flood of password grants or of wrong
+// client secrets queues here and, past a short wait, is answered 503, so it
 // cannot starve refresh, introspection or revocation of CPU and memory.
 type passwords struct {
 	params argon2Params
@@ -24,8 +25,8 @@ type passwords struct {
 	dummyOnce sync.Once
 	dummy     string
 
-	// checks counts password verifications actually run (tests use it to
-	// show that the guard refuses without hashing).
+	// checks counts verifications actually run (tests use it to show that
+	// the guards refuse without hashing).
 	checks atomic.Int64
 }
 
@@ -131,5 +132,5 @@ func lowPriority(work func()) {
 
 // busyError answers a saturated hashing pool with 503 and a Retry-After.
 func busyError(err error) error {
-	return fosite.ErrTemporarilyUnavailable.WithHint("Too many logins at once; retry shortly.").WithWrap(&retryAfter{d: time.Second, err: err})
+	return fosite.ErrTemporarilyUnavailable.WithHint("Too many password checks at once; retry shortly.").WithWrap(&retryAfter{d: time.Second, err: err})
 }

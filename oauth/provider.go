@@ -67,6 +67,14 @@ type Config struct {
 	LoginMaxFailuresPerAddress int
 	LoginLockout               time.Duration
 
+	// ClientAuthMaxFailures is the failed authentications allowed per client
+	// id within ClientAuthLockout, for ids whose secret costs an argon2id
+	// verification (secrets an operator chose, and unknown ids); past it,
+	// that id's authentications are refused, without hashing, for
+	// ClientAuthLockout. Zero means 20 and 15 minutes (see clientguard.go).
+	ClientAuthMaxFailures int
+	ClientAuthLockout     time.Duration
+
 	// Argon2 is the cost of password hashes; the zero value is OWASP's
 	// minimum. Hashes of another cost are upgraded at the next login.
 	Argon2 Argon2Params
@@ -145,6 +153,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	if cfg.LoginLockout <= 0 {
 		cfg.LoginLockout = 15 * time.Minute
 	}
+	if cfg.ClientAuthMaxFailures <= 0 {
+		cfg.ClientAuthMaxFailures = defaultClientAuthMaxFailures
+	}
+	if cfg.ClientAuthLockout <= 0 {
+		cfg.ClientAuthLockout = defaultClientAuthLockout
+	}
 	if cfg.HashConcurrency <= 0 {
 		cfg.HashConcurrency = runtime.NumCPU()
 	}
@@ -156,6 +170,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return nil, errors.New("oauth: argon2 parameters need time >= 1, threads >= 1 and memory >= 8 KiB per thread")
 	}
 
+	pw := newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait)
 	// Every field fosite would otherwise default lazily is set here: its lazy
 	// defaults race under concurrent first requests (FOSITE.md §1.3).
 	fc := &fosite.Config{
@@ -164,7 +179,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		GlobalSecret:               global,
 		RotatedGlobalSecrets:       rotated,
 		TokenEntropy:               32,
-		ClientSecretsHasher:        secretHasher{argon},
+		ClientSecretsHasher:        secretHasher{pw},
 		ScopeStrategy:              fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:   fosite.ExactAudienceMatchingStrategy,
 		RefreshTokenScopes:         []string{},
@@ -179,7 +194,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		strategy: newTokenStrategy(fc),
 		log:      cfg.Logger,
 		metrics:  newMetrics(cfg.Registerer),
-		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
+		pw:       pw,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
 	fc.ClientAuthenticationStrategy = p.authenticateClient
