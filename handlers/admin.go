@@ -423,7 +423,11 @@ func jsonKind(goKind string) string {
 
 // writeAdminError maps errors to statuses in one place: bad input 400,
 // missing 404, taken 409, database down 503, anything else a logged 500.
+// A request that ended first is answered by answerEnded.
 func writeAdminError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if answerEnded(w, r, logger, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, oauth.ErrInvalid):
 		writeJSONError(w, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), oauth.ErrInvalid.Error()+": "))

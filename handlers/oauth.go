@@ -81,6 +81,20 @@ func writeOAuthError(ctx context.Context, logger *slog.Logger, w http.ResponseWr
 	p.WriteAccessError(ctx, w, ar, err)
 }
 
+// answerEnded answers a request that ended before its answer (its client
+// hung up or ran out of time, [oauth.Canceled]) with 499, logged at Debug,
+// and reports whether it did. Such a request is no outage and no failure:
+// a 5xx would log a WARN line or an ERROR and count as one in the metrics.
+// The OAuth endpoints get the same answer from the provider.
+func answerEnded(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) bool {
+	if !oauth.Canceled(r.Context(), err) {
+		return false
+	}
+	logger.DebugContext(r.Context(), "request ended before its answer", "err", err)
+	writeJSONError(w, oauth.StatusClientClosedRequest, "request_canceled", "The request ended before it was answered.")
+	return true
+}
+
 // withCaller adds the caller's address and user agent for the audit trail.
 func withCaller(r *http.Request, clients func(*http.Request) string) context.Context {
 	return oauth.WithRequestInfo(r.Context(), oauth.RequestInfo{Address: clients(r), UserAgent: r.UserAgent()})

@@ -27,7 +27,8 @@ var errBadCredentials = errors.New("oauth: bad credentials")
 // and wrong passwords all return errBadCredentials after one argon2id
 // verification, so none can be told apart by answer or by time. A hash with
 // outdated parameters, or a bcrypt hash imported from elsewhere, is replaced
-// by a current argon2id hash.
+// by a current argon2id hash. Any other error (busy, a request that ended
+// while it waited for a hashing slot, a database error) judged no password.
 func (p *Provider) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
 	user, err := p.store.GetUserByUsername(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -44,6 +45,10 @@ func (p *Provider) authenticate(ctx context.Context, username, password string) 
 		case errors.Is(err, errHashBusy):
 			return nil, busyError(err)
 		case errors.Is(err, errHashMismatch):
+		case Canceled(ctx, err):
+			// The client hung up or ran out of time while it waited for a
+			// slot: nothing was checked, nothing must count.
+			return nil, err
 		case user != nil:
 			p.log.ErrorContext(ctx, "unusable password hash", "user_id", user.ID, "err", err)
 		}
@@ -71,6 +76,9 @@ func (p *Provider) rehash(ctx context.Context, u *storage.User, password string)
 		upgraded, err = p.store.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, h)
 	}
 	switch {
+	case err != nil && Canceled(ctx, err):
+		// The login is answered already, or its client gone.
+		p.log.DebugContext(ctx, "password rehash postponed: the request ended", "user_id", u.ID, "err", err)
 	case err != nil:
 		p.log.WarnContext(ctx, "password rehash postponed", "user_id", u.ID, "err", err)
 	case !upgraded:

@@ -313,7 +313,7 @@ func checkKeyAlg(alg string, pub crypto.PublicKey) error {
 func (p *Provider) EnsureSigningKey(ctx context.Context) error {
 	set, err := p.keys.load(ctx)
 	if err != nil {
-		return p.mapError(err)
+		return p.mapError(ctx, err)
 	}
 	if set.signKey == nil {
 		k, err := newSigningKey(AlgES256, p.cfg.Secret, p.now())
@@ -401,7 +401,7 @@ type JSONWebKeySet struct {
 func (p *Provider) JWKS(ctx context.Context) (*JSONWebKeySet, error) {
 	set, err := p.keys.load(ctx)
 	if err != nil {
-		return nil, p.mapError(err)
+		return nil, p.mapError(ctx, err)
 	}
 	now := p.now()
 	out := &JSONWebKeySet{Keys: []JSONWebKey{}}

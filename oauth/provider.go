@@ -67,6 +67,14 @@ type Config struct {
 	LoginMaxFailuresPerAddress int
 	LoginLockout               time.Duration
 
+	// ClientAuthMaxFailures is the failed authentications allowed per client
+	// id within ClientAuthLockout, for ids whose secret costs an argon2id
+	// verification (secrets an operator chose, and unknown ids); past it,
+	// that id's authentications are refused, without hashing, for
+	// ClientAuthLockout. Zero means 20 and 15 minutes (see clientguard.go).
+	ClientAuthMaxFailures int
+	ClientAuthLockout     time.Duration
+
 	// Argon2 is the cost of password hashes; the zero value is OWASP's
 	// minimum. Hashes of another cost are upgraded at the next login.
 	Argon2 Argon2Params
@@ -150,6 +158,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	if cfg.LoginLockout <= 0 {
 		cfg.LoginLockout = 15 * time.Minute
 	}
+	if cfg.ClientAuthMaxFailures <= 0 {
+		cfg.ClientAuthMaxFailures = defaultClientAuthMaxFailures
+	}
+	if cfg.ClientAuthLockout <= 0 {
+		cfg.ClientAuthLockout = defaultClientAuthLockout
+	}
 	if cfg.HashConcurrency <= 0 {
 		cfg.HashConcurrency = runtime.NumCPU()
 	}
@@ -161,6 +175,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return nil, errors.New("oauth: argon2 parameters need time >= 1, threads >= 1 and memory >= 8 KiB per thread")
 	}
 
+	pw := newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait)
 	// Every field fosite would otherwise default lazily is set here: its lazy
 	// defaults race under concurrent first requests (FOSITE.md §1.3).
 	fc := &fosite.Config{
@@ -169,7 +184,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		GlobalSecret:               global,
 		RotatedGlobalSecrets:       rotated,
 		TokenEntropy:               32,
-		ClientSecretsHasher:        secretHasher{argon},
+		ClientSecretsHasher:        secretHasher{pw},
 		ScopeStrategy:              fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:   fosite.ExactAudienceMatchingStrategy,
 		RefreshTokenScopes:         []string{},
@@ -184,7 +199,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		strategy: newTokenStrategy(fc),
 		log:      cfg.Logger,
 		metrics:  newMetrics(cfg.Registerer),
-		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
+		pw:       pw,
 		guardKey: guardKey,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
@@ -223,15 +238,15 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 		return nil, nil, err
 	}
 	if err := p.prepareSigning(ctx); err != nil {
-		return nil, nil, p.mapError(err)
+		return nil, nil, p.mapError(ctx, err)
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {
-		return ar, nil, p.mapError(err)
+		return ar, nil, p.mapError(ctx, err)
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
 	if err != nil {
-		return ar, nil, p.mapError(err)
+		return ar, nil, p.mapError(ctx, err)
 	}
 	return ar, resp, nil
 }
@@ -255,7 +270,7 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if err := checkClientCredentials(r); err != nil {
 		return err
 	}
-	return p.mapError(p.fosite.NewRevocationRequest(ctx, r))
+	return p.mapError(ctx, p.fosite.NewRevocationRequest(ctx, r))
 }
 
 // Ready reports whether the database answers.
@@ -296,10 +311,16 @@ func parseForm(r *http.Request) error {
 
 // mapError turns storage failures anywhere in err's chain into 503
 // temporarily_unavailable, so that a database outage never reads as a bad
-// credential or a 500.
-func (p *Provider) mapError(err error) error {
+// credential or a 500, and a request that ended before its answer into
+// [StatusClientClosedRequest]: no one reads that answer, and it must not
+// count or log as a failure of the server.
+func (p *Provider) mapError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
+	}
+	if Canceled(ctx, err) {
+		// First: a store may report the end of the request as an outage.
+		return errRequestEnded.WithWrap(err)
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The database is unavailable; retry later.").WithWrap(err)
@@ -309,6 +330,29 @@ func (p *Provider) mapError(err error) error {
 		return fosite.ErrServerError.WithWrap(err)
 	}
 	return err
+}
+
+// StatusClientClosedRequest answers a request that ended before it was
+// answered: nginx's 499 "client closed request". It is no 5xx, which
+// metrics and logs would count as a failure of the server.
+const StatusClientClosedRequest = 499
+
+// errRequestEnded is the answer to a request that ended before it was
+// answered; its client hung up or ran out of time and will not read it.
+var errRequestEnded = &fosite.RFC6749Error{
+	ErrorField:       "request_canceled",
+	DescriptionField: "The request ended before it was answered.",
+	CodeField:        StatusClientClosedRequest,
+}
+
+// Canceled reports whether a request ended before it was answered: err
+// holds [context.Canceled] or [context.DeadlineExceeded], or ctx, the
+// request's context, has ended (a database driver interrupted by the end
+// of a context may say only "interrupted"). Such a request is no outage
+// and no failed authentication: it is answered quietly, logged at Debug,
+// and counts toward no lockout.
+func Canceled(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil
 }
 
 // storageError wraps a storage error for fosite: not-found reads as

@@ -31,6 +31,9 @@ var (
 	ErrConflict = errors.New("storage: conflict")
 	// ErrUnavailable means the database could not be reached or failed in a way
 	// that says nothing about the data. Callers answer 503 and retry later.
+	// A call whose context ended first returns an error that wraps the
+	// context's error (context.Canceled or DeadlineExceeded) instead: that
+	// is the caller's decision, not an outage.
 	ErrUnavailable = errors.New("storage: unavailable")
 )
 

@@ -273,6 +273,9 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyExists)
 	case isConflict(err):
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrConflict, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The caller's context ended: its decision, not an outage.
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrUnavailable, err)
 }

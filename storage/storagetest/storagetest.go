@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Denylist", testDenylist},
 		{"PurgeGuard", testPurgeGuard},
 		{"UnholdableText", testUnholdableText},
+		{"EndedContext", testEndedContext},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
