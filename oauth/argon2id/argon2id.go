@@ -253,20 +253,12 @@ func (g geometry) refIndex(pass, slice, i uint32, sameLane bool, j1 uint32) uint
 }
 
 // nextAddresses advances the counter of the input block and computes the
-// next 128 addresses: G(ZERO, G(ZERO, input)) (section 3.4.1.2). With X =
-// ZERO, G(X, Y) is P(Y) XOR Y.
+// next 128 addresses: G(ZERO, G(ZERO, input)) (section 3.4.1.2).
 func nextAddresses(addr, in *block) {
+	var zero block
 	in[6]++
-	*addr = *in
-	permute(addr)
-	for k := range addr {
-		addr[k] ^= in[k]
-	}
-	r := *addr
-	permute(addr)
-	for k := range addr {
-		addr[k] ^= r[k]
-	}
+	compress(addr, &zero, in, false)
+	compress(addr, &zero, addr, false)
 }
 
 // hPrime is H' (RFC 9106, section 3.3): len(out) bytes from in, which are
