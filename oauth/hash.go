@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchhq/latch/oauth/argon2id"
 )
 
 // Hash formats are self-describing so that both kinds verify side by side and
@@ -69,9 +70,9 @@ func hashArgon2id(secret string, p argon2Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("oauth: read salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, p.keyLen)
+	key := argon2id.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, p.keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.memory, p.time, p.threads,
+		argon2id.Version, p.memory, p.time, p.threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
@@ -101,7 +102,7 @@ func verifyHash(hash, secret string) error {
 		if err != nil {
 			return err
 		}
-		got := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, uint32(len(want)))
+		got := argon2id.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, uint32(len(want)))
 		if subtle.ConstantTimeCompare(want, got) != 1 {
 			return errHashMismatch
 		}
@@ -118,7 +119,7 @@ func parseArgon2id(hash string) (p argon2Params, salt, key []byte, err error) {
 		return p, nil, nil, errors.New("oauth: malformed argon2id hash")
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
 		return p, nil, nil, errors.New("oauth: unsupported argon2id version")
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
