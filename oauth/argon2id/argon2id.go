@@ -145,7 +145,7 @@ func (g geometry) hash(mem []block, h0 *[blake2b.Size]byte, keyLen uint32) []byt
 	// That shape is not needed for p=1 but it is the one measured to
 	// give other requests the shorter tail beside a password flood
 	// (docs/performance.md, "Why nice 10 and SCHED_IDLE changed
-	// nothing"), so that the only difference from x/crypto is the memory.
+	// nothing"), so that besides G in pure Go the memory is the difference.
 	var wg sync.WaitGroup
 	for pass := range g.passes {
 		for slice := range uint32(syncPoints) {
