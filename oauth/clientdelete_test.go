@@ -225,3 +225,44 @@ func TestClientDeletedDuringGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteClientRacingRefresh: a stream of refreshes of one login racing
+// the deletion of its client (on two nodes) leaves no token of the login
+// live, before or after the client is recreated under its id and secret.
+// The refresh locks the family and DeleteClient's revocation updates it,
+// so one waits for the other.
+func TestDeleteClientRacingRefresh(t *testing.T) {
+	t.Parallel()
+	a, b := sqlstoretest.NewPair(t)
+	nodeA := newFixtureOn(t, a, func(c *Config) { c.RefreshGrace = 0 })
+	nodeB := nodeA.node(t, b)
+	for round := range 3 {
+		r0 := nodeA.login(t)
+		ref := startRefresher(nodeB, r0.RefreshToken)
+		time.Sleep(time.Duration(round) * 5 * time.Millisecond)
+		if err := nodeA.p.DeleteClient(context.Background(), "app"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(ref.stop)
+		ref.wg.Wait()
+		if ref.lastErr != nil || ref.last.status != 0 && ref.last.Error != "invalid_grant" && ref.last.Error != "invalid_client" {
+			t.Fatalf("round %d: a refresh racing the delete got %d %q (%v)", round, ref.last.status, ref.last.Error, ref.lastErr)
+		}
+		if _, _, err := nodeA.p.CreateClient(context.Background(), ClientSpec{
+			ID: "app", Secret: nodeA.secret, GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read write",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range append(append(ref.access, ref.refresh...), r0.AccessToken, r0.RefreshToken) {
+			if nodeA.active(t, tok) {
+				t.Fatalf("round %d: a token of the deleted client's login is live", round)
+			}
+		}
+		for _, rt := range append(ref.refresh, r0.RefreshToken) {
+			if r := nodeA.refresh(t, rt); r.status == http.StatusOK {
+				t.Fatalf("round %d: a refresh token of the deleted client refreshed for the recreated one", round)
+			}
+		}
+	}
+}

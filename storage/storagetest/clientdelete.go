@@ -79,16 +79,24 @@ func testConcurrentDeleteClient(ctx context.Context, t *testing.T, a, b storage.
 	const workers = 8
 	var (
 		created, refused atomic.Int64
-		deleting         atomic.Bool
+		deleting, over   atomic.Bool
 		wg               sync.WaitGroup
 		errs             = make(chan error, workers)
 	)
 	for w := range workers {
 		s := []storage.Store{a, b}[w%2]
 		wg.Go(func() {
-			// Go on until a family is refused: grants that started
-			// before the delete still land, or wait and are refused.
+			// Go on until a family is refused, which it must be soon
+			// after the delete: grants that started before it land,
+			// or wait and are refused.
+			after := 0
 			for i := 0; ; i++ {
+				if over.Load() {
+					if after++; after > 4 {
+						errs <- fmt.Errorf("CreateFamily on store %d: stored after the delete", w%2)
+						return
+					}
+				}
 				id := fmt.Sprintf("f-%d-%d", w, i)
 				f, tok := clientFamily(id, c)
 				tokens := []*storage.Token{tok}[:i%2] // with a token and without
@@ -123,6 +131,7 @@ func testConcurrentDeleteClient(ctx context.Context, t *testing.T, a, b storage.
 		revoked, err = a.RevokeFamilies(ctx, storage.FamilyFilter{ClientID: c.ID}, storage.ReasonClientDeleted, at(time.Minute))
 		return err
 	}))
+	over.Store(true)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
