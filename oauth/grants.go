@@ -187,12 +187,11 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 	}
 	out, traces, err := p.generate(ctx, ar, fam, fam.Scopes, false, "", now)
 	if err == nil {
-		err = p.store.CreateFamily(ctx, fam, traces...)
+		if err = p.store.CreateFamily(ctx, fam, traces...); errors.Is(err, storage.ErrNotFound) {
+			return clientGone(fam, err)
+		}
 	}
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return clientGone(fam, err)
-	case err != nil:
+	if err != nil {
 		return storageError("client credentials grant", err)
 	}
 	out.write(resp, fam.Scopes, now)
