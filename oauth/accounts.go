@@ -192,13 +192,19 @@ func (p *Provider) Clients(ctx context.Context) ([]storage.Client, error) {
 }
 
 // DeleteClient removes a client and ends every login it holds, in one
-// transaction, so no token of it works once this returns.
+// transaction, so no token of it works once this returns, on any node.
+// The client goes first: from then on the store holds it, so a grant that
+// authenticated it before and is now storing its login either has stored
+// it already, and the revocation that follows ends it, or waits and then
+// fails (storage.ClientStore.DeleteClient). Revoking first left a window
+// in which such a login was stored after the revocation and lived on,
+// and a client created again under the id took it over (issue 14).
 func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 	return p.inTx(ctx, func(ctx context.Context) error {
-		if err := p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted); err != nil {
+		if err := p.store.DeleteClient(ctx, id); err != nil {
 			return err
 		}
-		return p.store.DeleteClient(ctx, id)
+		return p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted)
 	})
 }
 

@@ -139,8 +139,15 @@ func tokenRequest(ctx context.Context, f *fixture, form url.Values) *http.Reques
 // tryToken is token for goroutines other than the test's, which must not
 // call t.Fatal.
 func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse, error) {
+	return f.tryTokenAs(ctx, "app", f.secret, form)
+}
+
+// tryTokenAs is tryToken as client id with secret.
+func (f *fixture) tryTokenAs(ctx context.Context, id, secret string, form url.Values) (tokenResponse, error) {
 	w := httptest.NewRecorder()
-	ar, resp, err := f.p.Token(ctx, tokenRequest(ctx, f, form))
+	r := tokenRequest(ctx, f, form)
+	r.SetBasicAuth(id, secret)
+	ar, resp, err := f.p.Token(ctx, r)
 	if err != nil {
 		f.p.WriteAccessError(ctx, w, ar, err)
 	} else {

@@ -26,6 +26,17 @@ func TestConformancePostgres(t *testing.T) {
 	storagetest.Run(t, func(t testing.TB) storage.Store { return sqlstoretest.NewPostgres(t) })
 }
 
+// TestConformancePairSQLite runs the cases of two nodes on one database:
+// two stores (two connections) on one SQLite file.
+func TestConformancePairSQLite(t *testing.T) {
+	storagetest.RunPair(t, func(t testing.TB) (storage.Store, storage.Store) { return sqlstoretest.NewSQLitePair(t) })
+}
+
+func TestConformancePairPostgres(t *testing.T) {
+	sqlstoretest.NewPostgres(t) // skips unless LATCH_TEST_DATABASE_URL is set
+	storagetest.RunPair(t, func(t testing.TB) (storage.Store, storage.Store) { return sqlstoretest.NewPostgresPair(t) })
+}
+
 func TestOpenUnknownScheme(t *testing.T) {
 	for _, u := range []string{"mysql://root:hunter2@localhost/db", "latch.db", ""} {
 		_, err := sqlstore.Open(t.Context(), u, sqlstore.Options{})
