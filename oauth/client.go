@@ -10,6 +10,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
+	"github.com/latchhq/latch/reqlog"
 	"github.com/latchhq/latch/storage"
 )
 
@@ -117,9 +118,14 @@ func isBasic(authorization string) bool {
 // and which method that client uses ("The OAuth 2.0 Client supports client
 // authentication method 'client_secret_basic' ..."), where an unknown id
 // got no such detail.
+//
+// An authenticated client is named in the request's log scope: from here
+// on every line of the request, the access line too, carries its client_id.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	c, err := p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
 	if err == nil {
+		reqlog.SetClientID(ctx, c.GetID())
+		p.log.DebugContext(ctx, "client authenticated", "public", c.IsPublic())
 		return c, nil
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
