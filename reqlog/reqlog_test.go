@@ -82,13 +82,15 @@ func TestHandlerNoDuplicateKeys(t *testing.T) {
 	}
 }
 
+type otherKey struct{}
+
 // TestSetClientIDSharedByTheRequest: the client id set deep inside, on a
 // context derived from the edge's, is seen through the edge's context, and
 // a concurrent reader sees either nothing or the whole id (run with -race).
 func TestSetClientIDSharedByTheRequest(t *testing.T) {
 	t.Parallel()
 	edge := reqlog.NewContext(t.Context(), "r1")
-	deep, cancel := context.WithCancel(context.WithValue(edge, struct{}{}, 1))
+	deep, cancel := context.WithCancel(context.WithValue(edge, otherKey{}, 1))
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
