@@ -113,7 +113,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	tokenEndpoints := noStore("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
 	browserApps := crossOrigin("/oauth2/token", "/oauth2/revoke", metadataPath, "/.well-known/jwks.json")
 	under := issuerPath(provider.Issuer(), r)
-	return recoverPanics(logger, requestID(securityHeaders(under(tokenEndpoints(browserApps(logRequests(logger, r)))))))
+	return requestID(recoverPanics(logger, securityHeaders(under(tokenEndpoints(browserApps(logRequests(logger, r)))))))
 }
 
 // metadataPath is RFC 8414's well-known path for an issuer without a path.

@@ -306,11 +306,6 @@ func (p *Provider) Sessions(ctx context.Context, userID string) ([]storage.Famil
 	return p.store.ListLiveFamilies(ctx, storage.FamilyFilter{UserID: userID}, p.now())
 }
 
-// Session returns one login, live or not.
-func (p *Provider) Session(ctx context.Context, id string) (*storage.Family, error) {
-	return p.store.GetFamily(ctx, id)
-}
-
 // SessionEvents returns the audit trail of one login, oldest first. The
 // trail outlives the login's row, which the janitor removes once it ended.
 func (p *Provider) SessionEvents(ctx context.Context, id string) ([]storage.Event, error) {

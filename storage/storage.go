@@ -7,6 +7,13 @@
 // decides whether a token is valid (expiry, revocation, rotation) lives in
 // package oauth; backends only store and fetch faithfully.
 //
+// A login is a [Family] here and a "session" outside: in the admin API, the
+// CLI and their JSON. The code keeps "family", the name of the chain of
+// refresh tokens that rotation (RFC 9700 §4.14.2) makes, because the
+// rotation and reuse rules are written against it; operators see
+// "session". One family is one session, and a session's id is its
+// family's id.
+//
 // Backends live in sub-packages (storage/sqlstore); storage/storagetest is the
 // conformance suite they all pass.
 package storage
@@ -91,7 +98,8 @@ const (
 
 // Family is one login: the chain of refresh and access tokens that descends
 // from one password grant (or one client_credentials grant). Revoking the
-// family ends every token in it.
+// family ends every token in it. The admin API, the CLI and their JSON call
+// it a session, with the same id (see the package doc).
 type Family struct {
 	ID       string
 	ClientID string

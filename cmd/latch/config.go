@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/latchhq/latch/reqlog"
 	"github.com/latchhq/latch/storage/sqlstore"
 )
 
@@ -53,6 +54,7 @@ type config struct {
 	accessTokenFormat string // "opaque" or "jwt"
 	defaultAudience   string
 	logFormat         string // "text" or "json"
+	logLevel          slog.Level
 
 	tlsCert string // path; empty with tlsKey: plain HTTP
 	tlsKey  string
@@ -174,6 +176,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		tokenFormat   = str("access-token-format", "LATCH_ACCESS_TOKEN_FORMAT", "opaque", "opaque or jwt (RFC 9068)")
 		audience      = str("default-audience", "LATCH_DEFAULT_AUDIENCE", "", "JWT aud for clients without an audience (default the issuer)")
 		logFormat     = str("log-format", "LATCH_LOG_FORMAT", "", "text or json (default text on a terminal, else json)")
+		logLevel      = str("log-level", "LATCH_LOG_LEVEL", "info", "debug, info, warn or error")
 		tlsCert       = str("tls-cert", "LATCH_TLS_CERT", "", "TLS certificate file (PEM)")
 		tlsKey        = str("tls-key", "LATCH_TLS_KEY", "", "TLS private key file (PEM)")
 	)
@@ -237,6 +240,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 	default:
 		return nil, fs, fmt.Errorf("latch: --log-format (LATCH_LOG_FORMAT): %q is not text or json", cfg.logFormat)
+	}
+	if cfg.logLevel, err = parseLogLevel(*logLevel); err != nil {
+		return nil, fs, fmt.Errorf("latch: --log-level (LATCH_LOG_LEVEL): %w", err)
 	}
 	if !cfg.isPostgres() {
 		if path, ok := cfg.sqlitePath(); !ok || path == "" {
@@ -585,10 +591,30 @@ func readSecretFile(path string) ([]byte, error) {
 	return secret, nil
 }
 
-// newLogger returns the program's logger, writing text or JSON to w.
-func newLogger(format string, w io.Writer) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+// logLevels are the values of LATCH_LOG_LEVEL. slog's own parser would
+// also take "INFO+2" and "warning"; the setting has four spellings.
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	if l, ok := logLevels[s]; ok {
+		return l, nil
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return 0, fmt.Errorf("%.20q is not debug, info, warn or error", s)
+}
+
+// newLogger returns the program's logger, writing text or JSON to w the
+// lines at level or above. Every line logged with a request's context
+// carries the request's request_id and client_id (package reqlog).
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(reqlog.NewHandler(h))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -54,13 +55,14 @@ func TestParseConfigDefaults(t *testing.T) {
 		accessTokenFormat:          "opaque",
 		defaultAudience:            "http://127.0.0.1:8080",
 		logFormat:                  "json", // io.Discard is no terminal
+		logLevel:                   slog.LevelInfo,
 	}
 	if cfg.addr != want.addr || cfg.databaseURL != want.databaseURL || cfg.issuer != want.issuer ||
 		cfg.accessTokenTTL != want.accessTokenTTL || cfg.refreshTokenTTL != want.refreshTokenTTL ||
 		cfg.sessionMaxAge != want.sessionMaxAge || cfg.refreshGrace != want.refreshGrace ||
 		cfg.loginMaxFailures != want.loginMaxFailures || cfg.loginMaxFailuresPerAddress != want.loginMaxFailuresPerAddress ||
 		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat ||
-		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat {
+		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat || cfg.logLevel != want.logLevel {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
 	if cfg.secret != nil || cfg.oldSecrets != nil || cfg.adminToken != "" || cfg.trustedProxies != nil || cfg.tlsCert != "" {
@@ -98,6 +100,12 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool { return c.accessTokenFormat == "jwt" }},
 		{"log format flag", []string{"--log-format", "text"}, map[string]string{"LATCH_LOG_FORMAT": "json"},
 			func(c *config) bool { return c.logFormat == "text" }},
+		{"env log level", nil, map[string]string{"LATCH_LOG_LEVEL": "debug"},
+			func(c *config) bool { return c.logLevel == slog.LevelDebug }},
+		{"log level flag", []string{"--log-level=error"}, map[string]string{"LATCH_LOG_LEVEL": "warn"},
+			func(c *config) bool { return c.logLevel == slog.LevelError }},
+		{"flag fixes bad log level", []string{"--log-level", "warn"}, map[string]string{"LATCH_LOG_LEVEL": "loud"},
+			func(c *config) bool { return c.logLevel == slog.LevelWarn }},
 		{"issuer trailing slash dropped", nil, map[string]string{"LATCH_ISSUER": "https://auth.example.com/"},
 			func(c *config) bool {
 				return c.issuer == "https://auth.example.com" && c.defaultAudience == "https://auth.example.com"
@@ -167,6 +175,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"max failures zero", nil, map[string]string{"LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS": "0"}, "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS"},
 		{"bad token format", []string{"--access-token-format=paseto"}, nil, "opaque or jwt"},
 		{"bad log format", nil, map[string]string{"LATCH_LOG_FORMAT": "xml"}, "text or json"},
+		{"bad log level", nil, map[string]string{"LATCH_LOG_LEVEL": "verbose"}, `--log-level (LATCH_LOG_LEVEL): "verbose" is not debug, info, warn or error`},
+		{"log level in slog's other spellings", []string{"--log-level=INFO+2"}, nil, "is not debug, info, warn or error"},
+		{"log level named by number", []string{"--log-level=0"}, nil, "is not debug, info, warn or error"},
 		{"bad proxy", nil, map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,example.com"}, "not a CIDR"},
 		{"bad database url", []string{"--database-url=mysql://x"}, nil, "sqlite:PATH or a postgres:// URL"},
 		{"tls cert without key", []string{"--tls-cert=c.pem"}, nil, "go together"},
@@ -524,14 +535,39 @@ func TestIsTerminal(t *testing.T) {
 func TestNewLogger(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	newLogger("json", &buf).Info("hello", "client_id", "c1")
+	newLogger("json", slog.LevelInfo, &buf).Info("hello", "client_id", "c1")
 	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"client_id":"c1"`) {
 		t.Errorf("json log = %q", buf.String())
 	}
 	buf.Reset()
-	newLogger("text", &buf).Info("hello", "client_id", "c1")
+	newLogger("text", slog.LevelInfo, &buf).Info("hello", "client_id", "c1")
 	if !strings.Contains(buf.String(), "msg=hello client_id=c1") {
 		t.Errorf("text log = %q", buf.String())
+	}
+}
+
+// TestNewLoggerLevel: each LATCH_LOG_LEVEL lets through the lines at its
+// level and above, and no others.
+func TestNewLoggerLevel(t *testing.T) {
+	t.Parallel()
+	for name, level := range logLevels {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			l := newLogger("json", level, &buf)
+			l.Debug("d")
+			l.Info("i")
+			l.Warn("w")
+			l.Error("e")
+			for _, msg := range []struct {
+				text  string
+				level slog.Level
+			}{{`"msg":"d"`, slog.LevelDebug}, {`"msg":"i"`, slog.LevelInfo}, {`"msg":"w"`, slog.LevelWarn}, {`"msg":"e"`, slog.LevelError}} {
+				if got, want := strings.Contains(buf.String(), msg.text), msg.level >= level; got != want {
+					t.Errorf("%s line written = %v, want %v:\n%s", msg.level, got, want, buf.String())
+				}
+			}
+		})
 	}
 }
 
@@ -547,7 +583,7 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	newLogger("text", &buf).Info("config", "config", cfg)
+	newLogger("text", slog.LevelInfo, &buf).Info("config", "config", cfg)
 	for _, s := range []string{testKeyHex, "top-secret-admin", "dbpassword", "qpassword", "ab ab"} {
 		if strings.Contains(buf.String(), s) {
 			t.Errorf("log leaks %q: %s", s, buf.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +12,7 @@ func TestBatchWriterFlushes(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
 	b := newBatchWriter(&out, 10*time.Millisecond)
-	newLogger("json", b).Info("first", "client_id", "c1")
+	newLogger("json", slog.LevelInfo, b).Info("first", "client_id", "c1")
 	if out.String() != "" {
 		t.Fatal("a line was written through at once; it should wait for the batch")
 	}
@@ -24,7 +25,7 @@ func TestBatchWriterFlushes(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 50 {
-		wg.Go(func() { newLogger("json", b).Info("many") })
+		wg.Go(func() { newLogger("json", slog.LevelInfo, b).Info("many") })
 	}
 	wg.Wait()
 	b.Close()

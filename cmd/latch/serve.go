@@ -53,7 +53,7 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	if err := cfg.checkSQLiteDir(); err != nil {
 		return nil, err
 	}
-	logger := newLogger(cfg.logFormat, logs)
+	logger := newLogger(cfg.logFormat, cfg.logLevel, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	store, err := sqlstore.Open(openCtx, cfg.databaseURL, sqlstore.Options{Logger: logger})

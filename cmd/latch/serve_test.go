@@ -437,3 +437,79 @@ func TestPrintWelcome(t *testing.T) {
 		}
 	}
 }
+
+// TestRunServeLogsCarryTheRequest: the lines a password grant causes deep
+// inside (oauth's client authentication at debug, its audit line at info) carry
+// the request_id of the access line and of the X-Request-Id header, and the
+// client_id the request authenticated as; LATCH_LOG_LEVEL filters them.
+func TestRunServeLogsCarryTheRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		level string // LATCH_LOG_LEVEL
+		want  []string
+		never []string
+	}{
+		{"debug", []string{"client authenticated", "audit", "request"}, nil},
+		{"info", []string{"audit", "request"}, []string{"client authenticated"}},
+		{"warn", nil, []string{"client authenticated", "audit", "request"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.level, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t)
+			secret := clientSecretLine.FindStringSubmatch(c.mustRun("", "clients", "create", "--id", "svc", "--grant-types", "password", "--scope", "read"))[1]
+			c.mustRun("a long password\n", "users", "create", "alice")
+			c.env["LATCH_ADDR"] = "127.0.0.1:0"
+			c.env["LATCH_LOG_FORMAT"] = "json"
+			c.env["LATCH_LOG_LEVEL"] = tc.level
+			logs, stdout := new(syncBuffer), new(syncBuffer)
+			stop, done := startServe(t, c, stdout, logs)
+			base := waitIssuer(t, stdout, done, logs)
+			client := &http.Client{Timeout: 5 * time.Second}
+			waitServing(t, client, base+"/healthz", done, logs)
+			req, err := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader("grant_type=password&username=alice&password=a+long+password"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("svc", secret)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			id := resp.Header.Get("X-Request-Id")
+			if resp.StatusCode != http.StatusOK || id == "" {
+				t.Fatalf("token: %s, X-Request-Id %q", resp.Status, id)
+			}
+			stop()
+			waitServeReturns(t, done, logs)
+
+			seen := map[string]bool{}
+			for raw := range strings.Lines(logs.String()) {
+				var line map[string]any
+				if err := json.Unmarshal([]byte(raw), &line); err != nil {
+					t.Fatalf("not a JSON line: %q", raw)
+				}
+				if line["request_id"] != id {
+					continue
+				}
+				msg, _ := line["msg"].(string)
+				seen[msg] = true
+				if line["client_id"] != "svc" {
+					t.Errorf("%q line of the request: client_id %v, want svc", msg, line["client_id"])
+				}
+			}
+			for _, msg := range tc.want {
+				if !seen[msg] {
+					t.Errorf("no %q line with request_id %s:\n%s", msg, id, logs.String())
+				}
+			}
+			for _, msg := range tc.never {
+				if strings.Contains(logs.String(), `"msg":"`+msg+`"`) {
+					t.Errorf("a %q line at LATCH_LOG_LEVEL=%s:\n%s", msg, tc.level, logs.String())
+				}
+			}
+		})
+	}
+}
