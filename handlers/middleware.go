@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchhq/latch/oauth/bearer"
-	"github.com/latchhq/latch/reqlog"
+	"github.com/latchhq/latch/oauth/reqlog"
 )
 
 // requestID gives every request an id, in the X-Request-Id answer header

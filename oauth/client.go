@@ -11,7 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
-	"github.com/latchhq/latch/reqlog"
+	"github.com/latchhq/latch/oauth/reqlog"
 	"github.com/latchhq/latch/storage"
 )
 

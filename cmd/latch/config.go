@@ -21,7 +21,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/latchhq/latch/reqlog"
+	"github.com/latchhq/latch/oauth/reqlog"
 	"github.com/latchhq/latch/storage/sqlstore"
 )
 

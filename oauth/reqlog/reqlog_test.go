@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/latchhq/latch/reqlog"
+	"github.com/latchhq/latch/oauth/reqlog"
 )
 
 // mustLog returns a logger through a reqlog handler and a function that
