@@ -153,73 +153,67 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		d(fs)
 	}
 
-	str := func(flagName, env, def, usage string) *string {
-		if v := getenv(env); v != "" {
+	values := make(map[string]*string)
+	for _, st := range settings {
+		if st.kind != flagSetting {
+			continue
+		}
+		def := st.def
+		if v := getenv(st.env); v != "" {
 			def = v
 		}
-		return fs.String(flagName, def, usage+" ("+env+")")
+		values[st.env] = fs.String(st.flag(), def, st.usage+" ("+st.env+")")
 	}
-	var (
-		addr          = str("addr", "LATCH_ADDR", "127.0.0.1:8080", "listen address")
-		databaseURL   = str("database-url", "LATCH_DATABASE_URL", "sqlite:latch.db", "sqlite:PATH or postgres://...")
-		issuer        = str("issuer", "LATCH_ISSUER", "", "issuer URL; must be https unless the listener is loopback (default http:// + the listen address)")
-		accessTTL     = str("access-token-ttl", "LATCH_ACCESS_TOKEN_TTL", "15m", "access token lifetime")
-		refreshTTL    = str("refresh-token-ttl", "LATCH_REFRESH_TOKEN_TTL", "720h", "idle lifetime of a refresh token")
-		sessionMaxAge = str("session-max-age", "LATCH_SESSION_MAX_AGE", "2160h", "absolute lifetime of a login")
-		refreshGrace  = str("refresh-grace", "LATCH_REFRESH_GRACE", "10s", "how long a spent refresh token gets the same response again")
-		maxFailures   = str("login-max-failures", "LATCH_LOGIN_MAX_FAILURES", "5", "failed password grants per username before a lockout")
-		maxPerAddr    = str("login-max-failures-per-address", "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", "50", "failed password grants per client address before a lockout")
-		lockout       = str("login-lockout", "LATCH_LOGIN_LOCKOUT", "15m", "how long a lockout lasts")
-		proxies       = str("trusted-proxies", "LATCH_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
-		tokenFormat   = str("access-token-format", "LATCH_ACCESS_TOKEN_FORMAT", "opaque", "opaque or jwt (RFC 9068)")
-		audience      = str("default-audience", "LATCH_DEFAULT_AUDIENCE", "", "JWT aud for clients without an audience (default the issuer)")
-		logFormat     = str("log-format", "LATCH_LOG_FORMAT", "", "text or json (default text on a terminal, else json)")
-		tlsCert       = str("tls-cert", "LATCH_TLS_CERT", "", "TLS certificate file (PEM)")
-		tlsKey        = str("tls-key", "LATCH_TLS_KEY", "", "TLS private key file (PEM)")
-	)
+	// value returns the setting of a variable in settings.
+	value := func(env string) string {
+		v, ok := values[env]
+		if !ok {
+			panic("latch: " + env + " is not a flag setting") // a typo in this file
+		}
+		return *v
+	}
 	if flagName, ok := secretFlag(fs, args); ok {
-		return nil, fs, secretFlags[flagName]
+		return nil, fs, secretFlagError(flagName)
 	}
 	// The usage shows each default, and this one comes from
 	// LATCH_DATABASE_URL, which may hold a password.
-	fs.Lookup("database-url").DefValue = sqlstore.RedactURL(*databaseURL)
+	fs.Lookup("database-url").DefValue = sqlstore.RedactURL(value("LATCH_DATABASE_URL"))
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
 
 	cfg := &config{
-		addr:              *addr,
-		databaseURL:       *databaseURL,
-		accessTokenFormat: *tokenFormat,
-		logFormat:         *logFormat,
-		tlsCert:           *tlsCert,
-		tlsKey:            *tlsKey,
+		addr:              value("LATCH_ADDR"),
+		databaseURL:       value("LATCH_DATABASE_URL"),
+		accessTokenFormat: value("LATCH_ACCESS_TOKEN_FORMAT"),
+		logFormat:         value("LATCH_LOG_FORMAT"),
+		tlsCert:           value("LATCH_TLS_CERT"),
+		tlsKey:            value("LATCH_TLS_KEY"),
 	}
 	var err error
 	durations := []struct {
-		dst       *time.Duration
-		value     string
-		flag, env string
-		zeroOK    bool
+		dst    *time.Duration
+		env    string
+		zeroOK bool
 	}{
-		{&cfg.accessTokenTTL, *accessTTL, "access-token-ttl", "LATCH_ACCESS_TOKEN_TTL", false},
-		{&cfg.refreshTokenTTL, *refreshTTL, "refresh-token-ttl", "LATCH_REFRESH_TOKEN_TTL", false},
-		{&cfg.sessionMaxAge, *sessionMaxAge, "session-max-age", "LATCH_SESSION_MAX_AGE", false},
-		{&cfg.refreshGrace, *refreshGrace, "refresh-grace", "LATCH_REFRESH_GRACE", true},
-		{&cfg.loginLockout, *lockout, "login-lockout", "LATCH_LOGIN_LOCKOUT", false},
+		{&cfg.accessTokenTTL, "LATCH_ACCESS_TOKEN_TTL", false},
+		{&cfg.refreshTokenTTL, "LATCH_REFRESH_TOKEN_TTL", false},
+		{&cfg.sessionMaxAge, "LATCH_SESSION_MAX_AGE", false},
+		{&cfg.refreshGrace, "LATCH_REFRESH_GRACE", true},
+		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
 	}
 	for _, d := range durations {
-		if *d.dst, err = parseDuration(d.value, d.zeroOK); err != nil {
-			return nil, fs, fmt.Errorf("latch: --%s (%s): %w", d.flag, d.env, err)
+		if *d.dst, err = parseDuration(value(d.env), d.zeroOK); err != nil {
+			return nil, fs, fmt.Errorf("latch: %s: %w", settingName(d.env), err)
 		}
 	}
-	if cfg.loginMaxFailures, err = parsePositiveInt(*maxFailures); err != nil {
+	if cfg.loginMaxFailures, err = parsePositiveInt(value("LATCH_LOGIN_MAX_FAILURES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --login-max-failures (LATCH_LOGIN_MAX_FAILURES): %w", err)
 	}
-	if cfg.loginMaxFailuresPerAddress, err = parsePositiveInt(*maxPerAddr); err != nil {
+	if cfg.loginMaxFailuresPerAddress, err = parsePositiveInt(value("LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --login-max-failures-per-address (LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS): %w", err)
 	}
-	if cfg.trustedProxies, err = parsePrefixes(*proxies); err != nil {
+	if cfg.trustedProxies, err = parsePrefixes(value("LATCH_TRUSTED_PROXIES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --trusted-proxies (LATCH_TRUSTED_PROXIES): %w", err)
 	}
 
@@ -250,18 +244,19 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if _, err := isLoopbackAddr(cfg.addr); err != nil {
 		return nil, fs, fmt.Errorf("latch: --addr (LATCH_ADDR): %w", err)
 	}
-	if *issuer == "" {
+	issuer := value("LATCH_ISSUER")
+	if issuer == "" {
 		scheme := "http://"
 		if cfg.tlsCert != "" {
 			scheme = "https://"
 		}
-		*issuer = scheme + cfg.addr
+		issuer = scheme + cfg.addr
 		cfg.issuerFromAddr = true
 	}
-	if cfg.issuer, err = parseIssuer(*issuer); err != nil {
+	if cfg.issuer, err = parseIssuer(issuer); err != nil {
 		return nil, fs, fmt.Errorf("latch: --issuer (LATCH_ISSUER): %w", err)
 	}
-	cfg.defaultAudience = *audience
+	cfg.defaultAudience = value("LATCH_DEFAULT_AUDIENCE")
 	if cfg.defaultAudience == "" {
 		cfg.defaultAudience = cfg.issuer
 	}
@@ -317,17 +312,21 @@ func checkServe(cfg *config, getenv func(string) string) error {
 	return nil
 }
 
-// secretFlags answers the secret settings given as flags. API.md makes every
-// setting a flag, but a flag's value shows in the process list, to every
-// user of the machine; so these are refused with a pointer to the
+// secretFlagError answers a secret setting given as a flag. API.md makes
+// every setting a flag, but a flag's value shows in the process list, to
+// every user of the machine; so these are refused with a pointer to the
 // variables rather than with the flag package's usage dump.
-var secretFlags = map[string]error{
-	"secret":           errors.New("latch: --secret is not a flag: secrets would show in the process list; set LATCH_SECRET or LATCH_SECRET_FILE"),
-	"secret-old":       errors.New("latch: --secret-old is not a flag: secrets would show in the process list; set LATCH_SECRET_OLD or LATCH_SECRET_OLD_FILE"),
-	"admin-token":      errors.New("latch: --admin-token is not a flag: secrets would show in the process list; set LATCH_ADMIN_TOKEN or LATCH_ADMIN_TOKEN_FILE"),
-	"secret-file":      errors.New("latch: --secret-file is not a flag: secrets come only from the environment; set LATCH_SECRET_FILE"),
-	"secret-old-file":  errors.New("latch: --secret-old-file is not a flag: secrets come only from the environment; set LATCH_SECRET_OLD_FILE"),
-	"admin-token-file": errors.New("latch: --admin-token-file is not a flag: secrets come only from the environment; set LATCH_ADMIN_TOKEN_FILE"),
+func secretFlagError(name string) error {
+	for _, st := range settings {
+		switch {
+		case st.kind != secretSetting:
+		case name == st.flag():
+			return fmt.Errorf("latch: --%s is not a flag: secrets would show in the process list; set %s or %s_FILE", name, st.env, st.env)
+		case name == st.flag()+"-file":
+			return fmt.Errorf("latch: --%s is not a flag: secrets come only from the environment; set %s_FILE", name, st.env)
+		}
+	}
+	return nil
 }
 
 // secretFlag finds the first flag in args that names a secret, reading
@@ -341,7 +340,7 @@ func secretFlag(fs *flag.FlagSet, args []string) (name string, ok bool) {
 			return "", false
 		}
 		name, _, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
-		if _, ok := secretFlags[name]; ok {
+		if secretFlagError(name) != nil {
 			return name, true
 		}
 		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) {

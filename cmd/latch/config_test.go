@@ -28,6 +28,17 @@ func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
+// environFunc lists env as os.Environ does.
+func environFunc(env map[string]string) func() []string {
+	return func() []string {
+		var kv []string
+		for k, v := range env {
+			kv = append(kv, k+"="+v)
+		}
+		return kv
+	}
+}
+
 func mustParseConfig(t testing.TB, args []string, env map[string]string) *config {
 	t.Helper()
 	cfg, _, err := parseConfig("latch", args, envFunc(env), io.Discard)

@@ -69,7 +69,7 @@ func main() {
 		tuneRuntime(os.Getenv)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,13 +132,20 @@ func noArgs(cmd string) func(*config, []string) error {
 }
 
 // run is the whole program, testable: arguments, environment and streams
-// are parameters.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// are parameters. getenv reads one variable, environ lists them all
+// ("NAME=value"), as os.Getenv and os.Environ do.
+func run(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("latch: a command is required")
 	}
 	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve", "migrate", "janitor", "clients", "users", "sessions", "keys":
+		if err := checkEnviron(environ()); err != nil {
+			return err
+		}
+	}
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, getenv, stdout, stderr)

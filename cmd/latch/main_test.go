@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +43,20 @@ func newCLI(t testing.TB) *cli {
 func (c *cli) run(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
 	c.t.Helper()
 	var out, errOut bytes.Buffer
-	err = run(ctx, args, envFunc(c.env), strings.NewReader(stdin), &out, &errOut)
+	err = run(ctx, args, c.getenv(), environFunc(c.env), strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// getenv reads c.env, and fails the test when the program asks for a
+// LATCH_* variable that is not in settings: checkEnviron would refuse it.
+func (c *cli) getenv() func(string) string {
+	known := knownVariables()
+	return func(k string) string {
+		if strings.HasPrefix(k, "LATCH_") && !slices.Contains(known, k) {
+			c.t.Errorf("the program reads %s, which is not in settings; add it there", k)
+		}
+		return c.env[k]
+	}
 }
 
 // mustRun runs "latch args..." and fails the test if it returns an error.
@@ -631,7 +644,7 @@ func TestRunServe(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+		done <- run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 	}()
 
 	base := waitIssuer(t, &stdout, done, &stderr)

@@ -65,7 +65,7 @@ func startServe(t *testing.T, c *cli, stdout, stderr io.Writer) (stop context.Ca
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), stdout, stderr)
+		errc <- run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -367,7 +367,7 @@ func TestRunServeTLSBadFiles(t *testing.T) {
 			var stdout, stderr syncBuffer
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+			err := run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), "TLS certificate") {
 				t.Fatalf("serve = %v, want a TLS certificate error", err)
 			}
