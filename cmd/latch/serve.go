@@ -131,6 +131,7 @@ var cpus = runtime.GOMAXPROCS(0)
 //   - Each argon2id hash allocates 19 MiB, and a heap left to double before
 //     the next collection put the resident size over 150 MB after ten
 //     minutes of mixed load; a soft limit makes the collector run earlier.
+//     It grows with the hashing pool, see [memoryLimit].
 //
 // GOMAXPROCS and GOMEMLIMIT in the environment win.
 func tuneRuntime(getenv func(string) string) {
@@ -138,8 +139,20 @@ func tuneRuntime(getenv func(string) string) {
 		runtime.GOMAXPROCS(2 * cpus)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(100 << 20)
+		debug.SetMemoryLimit(memoryLimit(cpus))
 	}
+}
+
+// baseMemory is the heap of serve beside its password hashes: 100 MiB, the
+// limit measured on two CPUs, less those two hashes.
+const baseMemory = 64 << 20
+
+// memoryLimit is serve's soft memory limit when up to concurrency password
+// hashes run at once (serve's pool has one slot per CPU): a fixed limit
+// that suits two CPUs would, on sixteen, have the collector run without
+// pause while every slot holds its hash.
+func memoryLimit(concurrency int) int64 {
+	return baseMemory + int64(concurrency)*oauth.DefaultArgon2MemoryKiB<<10
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchhq/latch/oauth"
 )
 
 func TestNewHTTPServer(t *testing.T) {
@@ -434,6 +436,30 @@ func TestPrintWelcome(t *testing.T) {
 		printWelcome(&out, &config{issuer: issuer, adminToken: "set"})
 		if first, _, _ := strings.Cut(out.String(), "Create"); first != want {
 			t.Errorf("welcome for %s starts %q, want %q", issuer, first, want)
+		}
+	}
+}
+
+// TestMemoryLimit checks that serve's soft memory limit leaves room for
+// every hash its pool may run at once: the 100 MiB it was on two CPUs, and
+// one argon2id hash more per CPU.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	perHash := int64(oauth.DefaultArgon2MemoryKiB) << 10
+	for _, tc := range []struct {
+		concurrency int
+		want        int64
+	}{
+		{1, 83 * mib},
+		{2, 102 * mib},
+		{16, 368 * mib},
+	} {
+		if got := memoryLimit(tc.concurrency); got != tc.want {
+			t.Errorf("memoryLimit(%d) = %d MiB, want %d MiB", tc.concurrency, got/mib, tc.want/mib)
+		}
+		if got := memoryLimit(tc.concurrency) - memoryLimit(tc.concurrency-1); got != perHash {
+			t.Errorf("memoryLimit grows by %d bytes per hashing slot, want %d", got, perHash)
 		}
 	}
 }
