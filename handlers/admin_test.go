@@ -369,6 +369,41 @@ func TestAdminStrictJSON(t *testing.T) {
 	}
 }
 
+// TestAdminHead: every GET of the admin API answers HEAD as it answers GET,
+// status and headers, without a body (RFC 9110 §9.3.2); and without the
+// bearer, HEAD is refused like GET.
+func TestAdminHead(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	s.createClient(t, map[string]any{"client_id": "app", "grant_types": []string{"client_credentials"}})
+	id := s.createUser(t, "alice", "pw-alice")
+	for _, path := range []string{
+		"/admin/clients",
+		"/admin/clients/app",
+		"/admin/clients/nope",
+		"/admin/users?username=alice",
+		"/admin/users/" + id,
+		"/admin/users/" + id + "/sessions",
+		"/admin/sessions/nope/events",
+	} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			get := s.adminDo(t, http.MethodGet, path, nil)
+			head := s.adminDo(t, http.MethodHead, path, nil)
+			if head.status != get.status || head.header.Get("Content-Type") != get.header.Get("Content-Type") {
+				t.Errorf("HEAD: %d %q, want GET's %d %q", head.status, head.header.Get("Content-Type"), get.status, get.header.Get("Content-Type"))
+			}
+			if len(head.body) != 0 {
+				t.Errorf("HEAD answered a body: %q", head.body)
+			}
+		})
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, s.URL+"/admin/clients", nil)
+	if res := s.do(t, req); res.status != http.StatusUnauthorized {
+		t.Errorf("HEAD without the bearer: %d, want 401", res.status)
+	}
+}
+
 func TestAdminUsers(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, withGrace(0))
