@@ -330,6 +330,14 @@ func TestRunServeTLS(t *testing.T) {
 	waitServing(t, client, base+"/healthz", done, stderr)
 
 	wantMetadata(t, client, base)
+	if resp, err := client.Get(base + "/healthz"); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+			t.Errorf("Strict-Transport-Security = %q over TLS, want max-age=...", got)
+		}
+	}
 
 	// Plain HTTP to the TLS port gets Go's 400, never the metadata.
 	plain := &http.Client{Timeout: 5 * time.Second}
