@@ -126,6 +126,8 @@ func TestSecurityHeaders(t *testing.T) {
 		{"console", fetch("/admin/ui/", nil), 200, consoleCSP, false},
 		{"console script", fetch("/admin/ui/static/console.js", nil), 200, consoleCSP, false},
 		{"console missing file", fetch("/admin/ui/static/nope.js", nil), 404, consoleCSP, false},
+		// A directory is not listed.
+		{"console static directory", fetch("/admin/ui/static/", nil), 404, consoleCSP, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := tc.send(t)
