@@ -309,6 +309,39 @@ func checkServe(cfg *config, getenv func(string) string) error {
 	if strings.ContainsAny(cfg.adminToken, " \t\r\n") {
 		return errors.New("latch: LATCH_ADMIN_TOKEN must not contain spaces or line breaks: a bearer token cannot carry them")
 	}
+	if cfg.adminToken != "" {
+		if err := checkAdminToken(cfg.adminToken); err != nil {
+			return fmt.Errorf("latch: LATCH_ADMIN_TOKEN: %w; openssl rand -hex 32 makes one", err)
+		}
+	}
+	return nil
+}
+
+// minAdminTokenLen is the shortest admin token serve accepts, in bytes: the
+// token opens every account and client, so it should be as hard to guess
+// as the HMAC key (minSecretLen).
+const minAdminTokenLen = 32
+
+// checkAdminToken refuses an admin token that is short or trivially
+// guessable. Its text is the caller's to choose, so length is all that can
+// be asked of it, and that a long one is not a few characters repeated: 32
+// random hex digits show fewer than 5 different ones with a chance of about
+// 1e-16. Errors never repeat the token.
+func checkAdminToken(token string) error {
+	if len(token) < minAdminTokenLen {
+		return fmt.Errorf("%d bytes, want at least %d random ones", len(token), minAdminTokenLen)
+	}
+	var seen [256]bool
+	distinct := 0
+	for i := range len(token) {
+		if !seen[token[i]] {
+			seen[token[i]] = true
+			distinct++
+		}
+	}
+	if distinct < 5 {
+		return errors.New("a few characters repeated, want random bytes")
+	}
 	return nil
 }
 

@@ -637,7 +637,7 @@ func TestRunServe(t *testing.T) {
 	c := newCLI(t)
 	// Any port: the default issuer names the one the system picks.
 	c.env["LATCH_ADDR"] = "127.0.0.1:0"
-	c.env["LATCH_ADMIN_TOKEN"] = "test-admin-token"
+	c.env["LATCH_ADMIN_TOKEN"] = testAdminToken
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -657,7 +657,7 @@ func TestRunServe(t *testing.T) {
 
 	// The admin API is on with LATCH_ADMIN_TOKEN.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/admin/clients", nil)
-	req.Header.Set("Authorization", "Bearer test-admin-token")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /admin/clients: %v, %v", resp, err)
 	} else {
@@ -675,7 +675,7 @@ func TestRunServe(t *testing.T) {
 	if !strings.Contains(stdout.String(), base) {
 		t.Errorf("welcome lacks the issuer:\n%s", stdout.String())
 	}
-	if strings.Contains(stderr.String(), "test-admin-token") || strings.Contains(stdout.String(), "test-admin-token") {
+	if strings.Contains(stderr.String(), testAdminToken) || strings.Contains(stdout.String(), testAdminToken) {
 		t.Error("the admin token was printed")
 	}
 
