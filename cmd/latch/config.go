@@ -137,17 +137,20 @@ func (c *config) isPostgres() bool {
 	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
 }
 
-// parseConfig reads the settings of API.md's "Settings" table. args are the
-// arguments after the command name (and subcommand, if any); the positional
-// arguments left over are in the returned FlagSet's Args. Each flag's default
-// comes from its LATCH_* variable through getenv, and a flag wins over its
-// variable. Flag errors and usage go to stderr; -h answers [flag.ErrHelp].
-// define adds a subcommand's own flags before parsing.
+// parseConfig reads the settings of API.md's "Settings" table for command
+// cmd ("serve", "clients create"). args are the arguments after the command
+// name; the positional arguments left over are in the returned FlagSet's
+// Args. Each setting comes from its LATCH_* variable through getenv, or
+// from its default; the settings cmd takes as flags (see [setting.flagOf])
+// are flags as well, and a flag wins over its variable. A flag of another
+// command's setting is refused, naming the commands it belongs to. Flag
+// errors and usage go to stderr; -h answers [flag.ErrHelp]. define adds the
+// command's own flags before parsing.
 //
 // The secret is decoded when LATCH_SECRET or LATCH_SECRET_FILE is set;
 // otherwise cfg.secret stays nil and [resolveSecret] decides.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet("latch "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	for _, d := range define {
 		d(fs)
@@ -162,7 +165,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if v := getenv(st.env); v != "" {
 			def = v
 		}
-		values[st.env] = fs.String(st.flag(), def, st.usage+" ("+st.env+")")
+		if st.flagOf(cmd) {
+			values[st.env] = fs.String(st.flag(), def, st.usage+" ("+st.env+")")
+		} else {
+			values[st.env] = &def
+		}
 	}
 	// value returns the setting of a variable in settings.
 	value := func(env string) string {
@@ -172,11 +179,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		return *v
 	}
-	if flagName, ok := secretFlag(fs, args); ok {
-		return nil, fs, secretFlagError(flagName)
+	if err := refusedFlag(cmd, fs, args); err != nil {
+		return nil, fs, err
 	}
 	// The usage shows each default, and this one comes from
-	// LATCH_DATABASE_URL, which may hold a password.
+	// LATCH_DATABASE_URL, which may hold a password. (Every command takes
+	// it as a flag.)
 	fs.Lookup("database-url").DefValue = sqlstore.RedactURL(value("LATCH_DATABASE_URL"))
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
@@ -362,25 +370,33 @@ func secretFlagError(name string) error {
 	return nil
 }
 
-// secretFlag finds the first flag in args that names a secret, reading
-// args as fs.Parse would: flags end at "--" or at the first argument that
-// is not a flag, and a flag other than a boolean one without "=value"
-// takes the next argument as its value.
-func secretFlag(fs *flag.FlagSet, args []string) (name string, ok bool) {
+// refusedFlag answers the first flag in args that names a secret, or a
+// setting that command cmd does not take as a flag, which the flag
+// package would refuse with its usage dump and no word on where the flag
+// belongs. It reads args as fs.Parse would: flags end at "--" or at the
+// first argument that is not a flag, and a flag other than a boolean one
+// without "=value" takes the next argument as its value.
+func refusedFlag(cmd string, fs *flag.FlagSet, args []string) error {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if len(a) < 2 || a[0] != '-' || a == "--" {
-			return "", false
+			return nil
 		}
 		name, _, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
-		if secretFlagError(name) != nil {
-			return name, true
+		if err := secretFlagError(name); err != nil {
+			return err
 		}
-		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) {
+		if f := fs.Lookup(name); f == nil {
+			for _, st := range settings {
+				if st.kind == flagSetting && st.flag() == name {
+					return fmt.Errorf("latch %s: --%s is not a flag of this command, only of latch %s (%s)", cmd, name, strings.Join(st.commands, " and latch "), st.env)
+				}
+			}
+		} else if !hasValue && !isBoolFlag(f) {
 			i++
 		}
 	}
-	return "", false
+	return nil
 }
 
 func isBoolFlag(f *flag.Flag) bool {

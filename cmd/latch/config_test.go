@@ -44,7 +44,7 @@ func environFunc(env map[string]string) func() []string {
 
 func mustParseConfig(t testing.TB, args []string, env map[string]string) *config {
 	t.Helper()
-	cfg, _, err := parseConfig("latch", args, envFunc(env), io.Discard)
+	cfg, _, err := parseConfig("serve", args, envFunc(env), io.Discard)
 	if err != nil {
 		t.Fatalf("parseConfig(%q): %v", args, err)
 	}
@@ -204,7 +204,7 @@ func TestParseConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stderr bytes.Buffer
-			_, _, err := parseConfig("latch", tc.args, envFunc(tc.env), &stderr)
+			_, _, err := parseConfig("serve", tc.args, envFunc(tc.env), &stderr)
 			if err == nil {
 				t.Fatalf("parseConfig(%q) succeeded, want error containing %q", tc.args, tc.want)
 			}
@@ -227,7 +227,7 @@ func TestParseConfigHelp(t *testing.T) {
 	var out bytes.Buffer
 	// The usage shows the defaults, this one from the environment.
 	env := map[string]string{"LATCH_DATABASE_URL": "postgres://bob:hunter2pw@127.0.0.1:5432/test?password=qsecretpw"}
-	_, _, err := parseConfig("latch", []string{"-h"}, envFunc(env), &out)
+	_, _, err := parseConfig("serve", []string{"-h"}, envFunc(env), &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
@@ -248,7 +248,7 @@ func TestParseConfigHelp(t *testing.T) {
 
 func TestParseConfigArgsLeft(t *testing.T) {
 	t.Parallel()
-	_, fs, err := parseConfig("latch clients create", []string{"--addr", "127.0.0.1:1", "my-client"}, envFunc(nil), io.Discard)
+	_, fs, err := parseConfig("clients create", []string{"--database-url", "sqlite:x.db", "my-client"}, envFunc(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -485,6 +485,12 @@ func TestRunFlagErrors(t *testing.T) {
 		{"argument to keys list", []string{"keys", "list", "extra"}, "latch keys list: expected no positional arguments"},
 		{"two files to import", []string{"users", "import", "a", "b"}, "at most one FILE"},
 		{"unknown flag", []string{"clients", "list", "--bogus"}, "not defined: -bogus"},
+		// Each command takes the flags of the settings it uses, no others.
+		{"serve flag to clients list", []string{"clients", "list", "--addr", "127.0.0.1:1"}, "latch clients list: --addr is not a flag of this command, only of latch serve (LATCH_ADDR)"},
+		{"serve flag to migrate", []string{"migrate", "-issuer=https://auth.example.com"}, "latch migrate: --issuer is not a flag of this command, only of latch serve (LATCH_ISSUER)"},
+		{"serve flag after a command flag", []string{"clients", "create", "--id", "app", "--login-lockout", "1m"}, "--login-lockout is not a flag of this command"},
+		{"flag of two commands", []string{"users", "create", "--access-token-ttl", "1h", "alice"}, "only of latch serve and latch keys rotate (LATCH_ACCESS_TOKEN_TTL)"},
+		{"janitor's flag to keys list", []string{"keys", "list", "--refresh-grace", "0s"}, "only of latch serve and latch janitor"},
 		{"unknown serve flag", []string{"serve", "--bogus"}, "not defined: -bogus"},
 		{"unknown migrate flag", []string{"migrate", "--bogus"}, "not defined: -bogus"},
 		{"bad duration", []string{"serve", "--access-token-ttl", "forever"}, "--access-token-ttl"},
@@ -531,6 +537,29 @@ func TestRunHelp(t *testing.T) {
 	}
 	if strings.Contains(errOut, "-secret") || strings.Contains(errOut, "-admin-token") {
 		t.Errorf("a secret is offered as a flag:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "-addr") || strings.Contains(errOut, "-access-token-ttl") {
+		t.Errorf("clients create -h offers serve's flags:\n%s", errOut)
+	}
+
+	// Every command is in the usage.
+	for _, cmd := range commands {
+		if !strings.Contains(usage, "latch "+cmd.name+" ") && !strings.Contains(usage, "latch "+cmd.name+"\n") {
+			t.Errorf("usage lacks latch %s", cmd.name)
+		}
+	}
+}
+
+// TestRunCommandFlags: each command takes as flags the settings it uses:
+// every one the database and the log format, janitor the grace, keys
+// rotate the access token lifetime.
+func TestRunCommandFlags(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.mustRun("", "migrate", "--database-url", "sqlite:"+c.db, "--log-format", "json")
+	c.mustRun("", "janitor", "--refresh-grace", "0s")
+	if out := c.mustRun("", "keys", "rotate", "--access-token-ttl", "1h"); !strings.Contains(out, "published for 1h1m0s") {
+		t.Errorf("keys rotate --access-token-ttl 1h printed %q", out)
 	}
 }
 

@@ -25,6 +25,16 @@ type setting struct {
 	kind  settingKind
 	def   string // default of a flag setting
 	usage string // of a flag setting
+	// commands take a flag setting as a flag; nil means every command.
+	// Every command reads every variable, so that one environment (a
+	// container's) serves them all; a flag is offered only where it
+	// matters, and refused by the others.
+	commands []string
+}
+
+// flagOf reports whether command cmd takes the setting as a flag.
+func (s setting) flagOf(cmd string) bool {
+	return s.kind == flagSetting && (s.commands == nil || slices.Contains(s.commands, cmd))
 }
 
 // flag returns the setting's flag name: the variable without LATCH_, in
@@ -40,26 +50,31 @@ func (s setting) flag() string {
 // passing silently. Variables that API.md names but Latch does not read yet
 // are not here, since accepting them would be the same silent failure.
 var settings = []setting{
-	{env: "LATCH_ADDR", def: "127.0.0.1:8080", usage: "listen address"},
+	{env: "LATCH_ADDR", def: "127.0.0.1:8080", usage: "listen address", commands: serveOnly},
 	{env: "LATCH_DATABASE_URL", def: "sqlite:latch.db", usage: "sqlite:PATH or postgres://..."},
-	{env: "LATCH_ISSUER", usage: "issuer URL; must be https unless the listener is loopback (default http:// + the listen address)"},
+	{env: "LATCH_ISSUER", usage: "issuer URL; must be https unless the listener is loopback (default http:// + the listen address)", commands: serveOnly},
 	{env: "LATCH_SECRET", kind: secretSetting},
 	{env: "LATCH_SECRET_OLD", kind: secretSetting},
 	{env: "LATCH_ADMIN_TOKEN", kind: secretSetting},
-	{env: "LATCH_ACCESS_TOKEN_TTL", def: "15m", usage: "access token lifetime"},
-	{env: "LATCH_REFRESH_TOKEN_TTL", def: "720h", usage: "idle lifetime of a refresh token"},
-	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login"},
-	{env: "LATCH_REFRESH_GRACE", def: "10s", usage: "how long a spent refresh token gets the same response again"},
-	{env: "LATCH_LOGIN_MAX_FAILURES", def: "5", usage: "failed password grants per username before a lockout"},
-	{env: "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", def: "50", usage: "failed password grants per client address before a lockout"},
-	{env: "LATCH_LOGIN_LOCKOUT", def: "15m", usage: "how long a lockout lasts"},
-	{env: "LATCH_TRUSTED_PROXIES", usage: "comma-separated CIDRs whose X-Forwarded-For is believed"},
-	{env: "LATCH_ACCESS_TOKEN_FORMAT", def: "opaque", usage: "opaque or jwt (RFC 9068)"},
-	{env: "LATCH_DEFAULT_AUDIENCE", usage: "JWT aud for clients without an audience (default the issuer)"},
+	// keys rotate keeps the old keys published as long as the tokens they signed live.
+	{env: "LATCH_ACCESS_TOKEN_TTL", def: "15m", usage: "access token lifetime", commands: []string{"serve", "keys rotate"}},
+	{env: "LATCH_REFRESH_TOKEN_TTL", def: "720h", usage: "idle lifetime of a refresh token", commands: serveOnly},
+	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login", commands: serveOnly},
+	// The janitor wipes the stored grace responses once the grace is over.
+	{env: "LATCH_REFRESH_GRACE", def: "10s", usage: "how long a spent refresh token gets the same response again", commands: []string{"serve", "janitor"}},
+	{env: "LATCH_LOGIN_MAX_FAILURES", def: "5", usage: "failed password grants per username before a lockout", commands: serveOnly},
+	{env: "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", def: "50", usage: "failed password grants per client address before a lockout", commands: serveOnly},
+	{env: "LATCH_LOGIN_LOCKOUT", def: "15m", usage: "how long a lockout lasts", commands: serveOnly},
+	{env: "LATCH_TRUSTED_PROXIES", usage: "comma-separated CIDRs whose X-Forwarded-For is believed", commands: serveOnly},
+	{env: "LATCH_ACCESS_TOKEN_FORMAT", def: "opaque", usage: "opaque or jwt (RFC 9068)", commands: serveOnly},
+	{env: "LATCH_DEFAULT_AUDIENCE", usage: "JWT aud for clients without an audience (default the issuer)", commands: serveOnly},
 	{env: "LATCH_LOG_FORMAT", usage: "text or json (default text on a terminal, else json)"},
-	{env: "LATCH_TLS_CERT", usage: "TLS certificate file (PEM)"},
-	{env: "LATCH_TLS_KEY", usage: "TLS private key file (PEM)"},
+	{env: "LATCH_TLS_CERT", usage: "TLS certificate file (PEM)", commands: serveOnly},
+	{env: "LATCH_TLS_KEY", usage: "TLS private key file (PEM)", commands: serveOnly},
 }
+
+// serveOnly is the commands of a setting that only a listening server uses.
+var serveOnly = []string{"serve"}
 
 // settingName names a flag setting in errors: its flag and its variable.
 func settingName(env string) string {
