@@ -158,8 +158,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 
 	values := make(map[string]*string)
 	for _, st := range settings {
-		if st.kind != flagSetting {
-			continue
+		switch st.kind {
+		case secretSetting, envSetting:
+			continue // read where they are used, never flags
 		}
 		def := st.def
 		if v := getenv(st.env); v != "" {
