@@ -34,7 +34,15 @@ func requestID(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets headers that make answers safe to render nowhere.
+// hsts is the Strict-Transport-Security of answers over TLS: browsers use
+// https for the host for two years (RFC 6797). No includeSubDomains: the
+// domain's other hosts are not Latch's to decide.
+const hsts = "max-age=63072000"
+
+// securityHeaders sets headers that make answers safe to render nowhere,
+// and, on a request that reached Latch over TLS (LATCH_TLS_CERT), the HSTS
+// header, which RFC 6797 §7.2 forbids over plain HTTP. Behind a proxy that
+// ends TLS, HSTS is the proxy's to send.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -42,6 +50,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

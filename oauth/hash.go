@@ -44,7 +44,11 @@ type argon2Params struct {
 	keyLen  uint32
 }
 
-var defaultArgon2 = argon2Params{memory: 19 * 1024, time: 2, threads: 1, keyLen: 32}
+// DefaultArgon2MemoryKiB is the memory of one password hash at the default
+// cost: what each slot of the hashing pool may hold at once.
+const DefaultArgon2MemoryKiB = 19 * 1024
+
+var defaultArgon2 = argon2Params{memory: DefaultArgon2MemoryKiB, time: 2, threads: 1, keyLen: 32}
 
 // needsRehash reports whether hash is not argon2id with exactly p's cost.
 func needsRehash(hash string, p argon2Params) bool {

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchhq/latch/oauth"
 )
 
 func TestNewHTTPServer(t *testing.T) {
@@ -65,7 +67,7 @@ func startServe(t *testing.T, c *cli, stdout, stderr io.Writer) (stop context.Ca
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), stdout, stderr)
+		errc <- run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -328,6 +330,14 @@ func TestRunServeTLS(t *testing.T) {
 	waitServing(t, client, base+"/healthz", done, stderr)
 
 	wantMetadata(t, client, base)
+	if resp, err := client.Get(base + "/healthz"); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+			t.Errorf("Strict-Transport-Security = %q over TLS, want max-age=...", got)
+		}
+	}
 
 	// Plain HTTP to the TLS port gets Go's 400, never the metadata.
 	plain := &http.Client{Timeout: 5 * time.Second}
@@ -367,7 +377,7 @@ func TestRunServeTLSBadFiles(t *testing.T) {
 			var stdout, stderr syncBuffer
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+			err := run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), "TLS certificate") {
 				t.Fatalf("serve = %v, want a TLS certificate error", err)
 			}
@@ -511,5 +521,29 @@ func TestRunServeLogsCarryTheRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMemoryLimit checks that serve's soft memory limit leaves room for
+// every hash its pool may run at once: the 100 MiB it was on two CPUs, and
+// one argon2id hash more per CPU.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	perHash := int64(oauth.DefaultArgon2MemoryKiB) << 10
+	for _, tc := range []struct {
+		concurrency int
+		want        int64
+	}{
+		{1, 83 * mib},
+		{2, 102 * mib},
+		{16, 368 * mib},
+	} {
+		if got := memoryLimit(tc.concurrency); got != tc.want {
+			t.Errorf("memoryLimit(%d) = %d MiB, want %d MiB", tc.concurrency, got/mib, tc.want/mib)
+		}
+		if got := memoryLimit(tc.concurrency) - memoryLimit(tc.concurrency-1); got != perHash {
+			t.Errorf("memoryLimit grows by %d bytes per hashing slot, want %d", got, perHash)
+		}
 	}
 }
