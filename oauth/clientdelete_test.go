@@ -250,7 +250,7 @@ func TestDeleteClientRacingRefresh(t *testing.T) {
 			t.Fatalf("round %d: a refresh racing the delete got %d %q (%v)", round, ref.last.status, ref.last.Error, ref.lastErr)
 		}
 		if _, _, err := nodeA.p.CreateClient(context.Background(), ClientSpec{
-			ID: "app", Secret: nodeA.secret, GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read write",
+			ID: "app", Secret: nodeA.secret, GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read write", CanIntrospect: true,
 		}); err != nil {
 			t.Fatal(err)
 		}
