@@ -28,16 +28,31 @@ type setup struct {
 	fs    *flag.FlagSet
 	log   *slog.Logger
 	store *sqlstore.Store
+	// schemaFrom and schemaTo are the schema versions before and after
+	// the migration (equal when there was nothing to do, 0 when a
+	// read-only command did not migrate).
+	schemaFrom, schemaTo int64
 	// hashers bounds concurrent password hashes; 0 means the default.
 	hashers int
 }
 
+// readOnly lists the commands that only read the database. They never
+// migrate it, which would be a surprise from a command that lists: they
+// check that its schema is this binary's, and ask for "latch migrate"
+// when it is older.
+var readOnly = map[string]bool{
+	"latch clients list":  true,
+	"latch sessions list": true,
+	"latch keys list":     true,
+}
+
 // open parses the settings of a command, runs check on them and on the
-// positional arguments, and opens the store, migrated: a command refused
-// for its arguments or settings leaves the database alone. Flag errors and
-// usage go to stderr, which also decides the default log format (text on a
-// terminal); the logger writes to logs, which may be stderr or a writer in
-// front of it.
+// positional arguments, and opens the store, migrated (or, for a readOnly
+// command, checked): a command refused for its arguments or settings leaves
+// the database alone. Every command refuses a database whose schema is
+// newer than this binary. Flag errors and usage go to stderr, which also
+// decides the default log format (text on a terminal); the logger writes to
+// logs, which may be stderr or a writer in front of it.
 func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
 	var defines []func(*flag.FlagSet)
 	if define != nil {
@@ -53,6 +68,12 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	if err := cfg.checkSQLiteDir(); err != nil {
 		return nil, err
 	}
+	if readOnly[name] {
+		// Opening a SQLite file that is not there would create it.
+		if err := cfg.checkSQLiteFile(); err != nil {
+			return nil, fmt.Errorf("%s: %w; run latch migrate", name, err)
+		}
+	}
 	logger := newLogger(cfg.logFormat, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -60,11 +81,27 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	if err != nil {
 		return nil, fmt.Errorf("latch: cannot open the database: %w", err)
 	}
-	if err := store.Migrate(openCtx); err != nil {
+	s := &setup{cfg: cfg, fs: fs, log: logger, store: store}
+	if readOnly[name] {
+		if err := store.CheckSchema(openCtx); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return s, nil
+	}
+	// Migrate under ctx, not openCtx: a migration of a big table may take
+	// minutes, and a signal still stops it.
+	if s.schemaFrom, _, err = store.SchemaVersion(ctx); err == nil {
+		err = store.Migrate(ctx)
+	}
+	if err == nil {
+		s.schemaTo, _, err = store.SchemaVersion(ctx)
+	}
+	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("latch: cannot migrate the database: %w", err)
 	}
-	return &setup{cfg: cfg, fs: fs, log: logger, store: store}, nil
+	return s, nil
 }
 
 func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
@@ -97,7 +134,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer s.store.Close()
-	fmt.Fprintln(stdout, "latch: database is up to date")
+	if s.schemaFrom == s.schemaTo {
+		fmt.Fprintf(stdout, "latch: database is up to date (schema version %d)\n", s.schemaTo)
+	} else {
+		fmt.Fprintf(stdout, "latch: migrated the database from schema version %d to %d\n", s.schemaFrom, s.schemaTo)
+	}
 	return nil
 }
 
