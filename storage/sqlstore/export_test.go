@@ -86,6 +86,10 @@ func (s *Store) InitVersionTable(ctx context.Context) error {
 	return s.initVersionTable(ctx, nil)
 }
 
+// UseMigrations makes Migrate run the files of fsys instead of the
+// embedded ones.
+func (s *Store) UseMigrations(fsys fs.FS) { s.migrationFiles = fsys }
+
 // Exec runs a statement on the store's database (placeholders: ?).
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	return s.db.WithContext(ctx).Exec(query, args...).Error

@@ -160,6 +160,9 @@ func (s *Store) provider(locker lock.SessionLocker) (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrate: %w", err)
 	}
+	if s.migrationFiles != nil {
+		fsys = s.migrationFiles
+	}
 	opts := []goose.ProviderOption{
 		// Only the embedded files; no Go migration registered elsewhere.
 		goose.WithDisableGlobalRegistry(true),

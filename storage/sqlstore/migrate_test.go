@@ -2,13 +2,16 @@ package sqlstore_test
 
 import (
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/latchhq/latch/migrations"
 	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
@@ -197,3 +200,72 @@ func latestOf(t *testing.T, s *sqlstore.Store) int64 {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestMigrateWithoutTransaction runs a migration marked
+// "-- +goose NO TRANSACTION", written as the doc of package migrations says:
+// on PostgreSQL a CREATE INDEX CONCURRENTLY, which cannot run in a
+// transaction and waits for every transaction with an older snapshot. Two
+// stores migrate at once, so one waits for the lock while the other builds
+// the index; waiting in a blocking pg_advisory_lock would hold such a
+// snapshot, and the two would deadlock.
+func TestMigrateWithoutTransaction(t *testing.T) {
+	for _, tc := range emptyDatabases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			u := tc.url(t)
+			s := mustOpen(t, u)
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			embedded, err := migrations.FS(s.Dialect())
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := fstest.MapFS{}
+			if err := fs.WalkDir(embedded, ".", func(name string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				b, err := fs.ReadFile(embedded, name)
+				files[name] = &fstest.MapFile{Data: b}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			index := "CREATE INDEX CONCURRENTLY IF NOT EXISTS tokens_client_id_idx ON tokens (client_id);"
+			if s.Dialect() == migrations.SQLite {
+				index = "CREATE INDEX IF NOT EXISTS tokens_client_id_idx ON tokens (client_id);"
+			}
+			files["9000_tokens_client_id.sql"] = &fstest.MapFile{Data: []byte("-- +goose NO TRANSACTION\n-- +goose Up\n" + index + "\n")}
+
+			errs := make(chan error, 2)
+			for range 2 {
+				go func() {
+					s, err := sqlstore.Open(ctx, u, sqlstore.Options{})
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer s.Close()
+					s.UseMigrations(files)
+					errs <- s.Migrate(ctx)
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			if got := mustInt64s(t, s, "SELECT MAX(version_id) FROM goose_db_version"); !slices.Equal(got, []int64{9000}) {
+				t.Errorf("schema version %v, want 9000", got)
+			}
+			query := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'tokens_client_id_idx'"
+			if s.Dialect() == migrations.Postgres {
+				query = "SELECT COUNT(*) FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid WHERE relname = 'tokens_client_id_idx' AND indisvalid"
+			}
+			if got := mustInt64s(t, s, query); !slices.Equal(got, []int64{1}) {
+				t.Errorf("valid indexes tokens_client_id_idx: %v, want 1", got)
+			}
+		})
+	}
+}

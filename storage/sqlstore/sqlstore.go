@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -54,6 +55,9 @@ type Store struct {
 	dialect string
 	hot     hotSQL
 	log     *slog.Logger
+	// migrationFiles replaces the embedded files of package migrations in
+	// tests; nil in Latch.
+	migrationFiles fs.FS
 }
 
 // Open connects to databaseURL, which is either sqlite:PATH or a
