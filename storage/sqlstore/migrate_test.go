@@ -59,6 +59,33 @@ func mustInt64s(t *testing.T, s *sqlstore.Store, query string) []int64 {
 	return got
 }
 
+// migrateAtOnce migrates the database at u from two stores at once, as two
+// nodes starting together do, with files instead of the embedded migrations
+// unless that is nil.
+func migrateAtOnce(t *testing.T, u string, files fs.FS) {
+	t.Helper()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			s, err := sqlstore.Open(t.Context(), u, sqlstore.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			if files != nil {
+				s.UseMigrations(files)
+			}
+			errs <- s.Migrate(t.Context())
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // upTo returns 0, 1, ..., n: goose's version table after n migrations.
 func upTo(n int64) []int64 {
 	var vs []int64
@@ -238,24 +265,7 @@ func TestMigrateWithoutTransaction(t *testing.T) {
 			}
 			files["9000_tokens_client_id.sql"] = &fstest.MapFile{Data: []byte("-- +goose NO TRANSACTION\n-- +goose Up\n" + index + "\n")}
 
-			errs := make(chan error, 2)
-			for range 2 {
-				go func() {
-					s, err := sqlstore.Open(ctx, u, sqlstore.Options{})
-					if err != nil {
-						errs <- err
-						return
-					}
-					defer s.Close()
-					s.UseMigrations(files)
-					errs <- s.Migrate(ctx)
-				}()
-			}
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Error(err)
-				}
-			}
+			migrateAtOnce(t, u, files)
 			if got := mustInt64s(t, s, "SELECT MAX(version_id) FROM goose_db_version"); !slices.Equal(got, []int64{9000}) {
 				t.Errorf("schema version %v, want 9000", got)
 			}

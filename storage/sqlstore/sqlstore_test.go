@@ -192,23 +192,7 @@ func testMigrateConcurrently(t *testing.T, u string, withTable bool) {
 			t.Fatal(err)
 		}
 	}
-	errs := make(chan error, 2)
-	for range 2 {
-		go func() {
-			s, err := sqlstore.Open(t.Context(), u, sqlstore.Options{})
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer s.Close()
-			errs <- s.Migrate(t.Context())
-		}()
-	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
-	}
+	migrateAtOnce(t, u, nil)
 	s := mustOpen(t, u)
 	_, latest := mustVersions(t, s)
 	if got := mustInt64s(t, s, "SELECT version_id FROM goose_db_version ORDER BY version_id"); !slices.Equal(got, upTo(latest)) {
