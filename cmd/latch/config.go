@@ -94,18 +94,41 @@ func (c *config) sqlitePath() (path string, ok bool) {
 // asked to create a file in a missing directory, answers "unable to open
 // database file: out of memory (14)".
 func (c *config) checkSQLiteDir() error {
-	path, ok := c.sqlitePath()
-	if !ok || path == ":memory:" || strings.HasPrefix(path, "file:") {
+	path, ok := c.sqliteFile()
+	if !ok {
 		return nil
 	}
-	// sqlstore reads "sqlite://x.db" as x.db.
-	dir := filepath.Dir(strings.TrimPrefix(path, "//"))
+	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("latch: cannot open the database: directory %s does not exist", dir)
 	case err == nil && !fi.IsDir():
 		return fmt.Errorf("latch: cannot open the database: %s is not a directory", dir)
+	}
+	return nil
+}
+
+// sqliteFile returns the file of a "sqlite:PATH" database URL as sqlstore
+// reads it ("sqlite://x.db" is x.db). ok is false for other databases, and
+// for ":memory:" and "file:" URIs, which name no plain file.
+func (c *config) sqliteFile() (path string, ok bool) {
+	path, ok = c.sqlitePath()
+	if !ok || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return "", false
+	}
+	return strings.TrimPrefix(path, "//"), true
+}
+
+// checkSQLiteFile checks that a SQLite file exists, for the commands that
+// must not create one.
+func (c *config) checkSQLiteFile() error {
+	path, ok := c.sqliteFile()
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database at %s", path)
 	}
 	return nil
 }

@@ -135,6 +135,11 @@ type command struct {
 	// batchLogs sends the logs through a [batchWriter]: serve logs a line
 	// per request.
 	batchLogs bool
+	// readOnly commands only read the database. They never migrate it,
+	// which would be a surprise from a command that lists: they check that
+	// its schema is this binary's, and ask for "latch migrate" when it is
+	// older.
+	readOnly bool
 }
 
 // action is a command whose flags are defined.
@@ -152,7 +157,7 @@ var commands = []command{
 	{name: "migrate", define: defineMigrate},
 	{name: "janitor", define: defineJanitor},
 	{name: "clients create", define: defineClientsCreate},
-	{name: "clients list", define: defineClientsList},
+	{name: "clients list", define: defineClientsList, readOnly: true},
 	{name: "clients delete", define: defineClientsDelete},
 	{name: "users create", define: defineUsersCreate},
 	{name: "users passwd", define: defineUsersPasswd},
@@ -160,9 +165,9 @@ var commands = []command{
 	{name: "users disable", define: defineUsersDisable},
 	{name: "users delete", define: defineUsersDelete},
 	{name: "users import", define: defineUsersImport},
-	{name: "sessions list", define: defineSessionsList},
+	{name: "sessions list", define: defineSessionsList, readOnly: true},
 	{name: "sessions revoke", define: defineSessionsRevoke},
-	{name: "keys list", define: defineKeysList},
+	{name: "keys list", define: defineKeysList, readOnly: true},
 	{name: "keys rotate", define: defineKeysRotate},
 }
 
@@ -239,7 +244,7 @@ func runCommand(ctx context.Context, c *command, args []string, inv *invocation)
 	var a action
 	define := func(fs *flag.FlagSet) { a = c.define(fs, inv) }
 	check := func(cfg *config, pos []string) error { return a.check(cfg, pos) }
-	s, err := open(ctx, inv, args, logs, define, check)
+	s, err := open(ctx, inv, c.readOnly, args, logs, define, check)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -161,14 +162,131 @@ func TestRunCommandErrors(t *testing.T) {
 	}
 }
 
-func TestRunMigrateTwice(t *testing.T) {
+// TestRunMigrate checks that migrate says what it did: from which schema
+// version to which, and on a second run that there was nothing to do.
+func TestRunMigrate(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	for range 2 {
-		if out := c.mustRun("", "migrate"); !strings.Contains(out, "up to date") {
-			t.Errorf("migrate printed %q", out)
+	out := c.mustRun("", "migrate")
+	m := regexp.MustCompile(`^latch: migrated the database from schema version 0 to ([1-9][0-9]*)\n$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("first migrate printed %q", out)
+	}
+	if out := c.mustRun("", "migrate"); out != "latch: database is up to date (schema version "+m[1]+")\n" {
+		t.Errorf("second migrate printed %q", out)
+	}
+}
+
+// TestRunReadOnlyCommandsDoNotMigrate checks that the commands that only
+// read ask for "latch migrate" instead of migrating: they create no
+// database where there is none, and leave an empty one empty.
+func TestRunReadOnlyCommandsDoNotMigrate(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	commands := [][]string{{"clients", "list"}, {"sessions", "list", "alice"}, {"keys", "list"}}
+	for _, args := range commands {
+		err := c.mustFail("", args...)
+		if !strings.Contains(err.Error(), "no database at "+c.db+"; run latch migrate") {
+			t.Errorf("latch %s without a database: err = %v, want no database ...; run latch migrate", strings.Join(args, " "), err)
+		}
+		if _, err := os.Stat(c.db); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("latch %s created the database: %v", strings.Join(args, " "), err)
 		}
 	}
+
+	// An empty file is an empty SQLite database.
+	if err := os.WriteFile(c.db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range commands {
+		err := c.mustFail("", args...)
+		if !strings.Contains(err.Error(), "has no schema yet") || !strings.HasSuffix(err.Error(), "; run latch migrate") {
+			t.Errorf("latch %s on an empty database: err = %v, want no schema yet ...; run latch migrate", strings.Join(args, " "), err)
+		}
+	}
+	if tables := mustQueryTables(t, c.db); len(tables) > 0 {
+		t.Errorf("read-only commands created tables %v", tables)
+	}
+
+	c.mustRun("", "migrate")
+	c.mustRun("", "clients", "list")
+	c.mustRun("", "keys", "list")
+}
+
+// TestRunRefusesNewerSchema checks that every command that opens the
+// database, serve included, refuses one that a later latch migrated, and
+// changes nothing in it.
+func TestRunRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.env["LATCH_ADDR"] = "127.0.0.1:0"
+	c.mustRun("", "migrate")
+	db := mustOpenSQLite(t, c.db)
+	if _, err := db.Exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	before := mustQueryTables(t, c.db)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, args := range [][]string{
+		{"serve"},
+		{"migrate"},
+		{"janitor"},
+		{"clients", "list"},
+		{"clients", "create", "--grant-types", "client_credentials"},
+		{"users", "create", "alice"},
+		{"sessions", "list", "alice"},
+		{"keys", "list"},
+		{"keys", "rotate"},
+	} {
+		_, _, err := c.run(ctx, "pw\n", args...)
+		if err == nil || !strings.Contains(err.Error(), "database schema version 999 is newer than this latch (") || !strings.HasSuffix(err.Error(), "); upgrade latch") {
+			t.Errorf("latch %s: err = %v, want database schema version 999 is newer than this latch (N); upgrade latch", strings.Join(args, " "), err)
+		}
+	}
+	if after := mustQueryTables(t, c.db); !slices.Equal(after, before) {
+		t.Errorf("tables changed from %v to %v", before, after)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM clients").Scan(&n); err != nil || n != 0 {
+		t.Errorf("clients: %d, %v; want none", n, err)
+	}
+}
+
+// mustOpenSQLite opens the SQLite file at path with database/sql, beside
+// the program's own connections.
+func mustOpenSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path) // registered by glebarez/go-sqlite, under sqlstore
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// mustQueryTables returns the names of the tables in the SQLite file at
+// path, sorted.
+func mustQueryTables(t *testing.T, path string) []string {
+	t.Helper()
+	rows, err := mustOpenSQLite(t, path).Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 var (

@@ -29,17 +29,22 @@ type setup struct {
 	fs    *flag.FlagSet
 	log   *slog.Logger
 	store *sqlstore.Store
+	// schemaFrom and schemaTo are the schema versions before and after
+	// the migration (equal when there was nothing to do, 0 when a
+	// read-only command did not migrate).
+	schemaFrom, schemaTo int64
 	// hashers bounds concurrent password hashes; 0 means the default.
 	hashers int
 }
 
 // open parses the settings of a command, runs check on them and on the
-// positional arguments, and opens the store, migrated: a command refused
-// for its arguments or settings leaves the database alone. Flag errors and
-// usage go to stderr, which also decides the default log format (text on a
-// terminal); the logger writes to logs, which may be stderr or a writer in
-// front of it.
-func open(ctx context.Context, inv *invocation, args []string, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
+// positional arguments, and opens the store, migrated (or, for a
+// read-only command, checked): a command refused for its arguments or
+// settings leaves the database alone. Every command refuses a database
+// whose schema is newer than this binary. Flag errors and usage go to
+// stderr, which also decides the default log format (text on a terminal);
+// the logger writes to logs, which may be stderr or a writer in front of it.
+func open(ctx context.Context, inv *invocation, readOnly bool, args []string, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
 	cfg, fs, err := parseConfig(inv.name, args, inv.getenv, inv.stderr, define)
 	if err != nil {
 		return nil, err
@@ -50,6 +55,12 @@ func open(ctx context.Context, inv *invocation, args []string, logs io.Writer, d
 	if err := cfg.checkSQLiteDir(); err != nil {
 		return nil, err
 	}
+	if readOnly {
+		// Opening a SQLite file that is not there would create it.
+		if err := cfg.checkSQLiteFile(); err != nil {
+			return nil, fmt.Errorf("latch %s: %w; run latch migrate", inv.name, err)
+		}
+	}
 	logger := newLogger(cfg.logFormat, cfg.logLevel, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -57,11 +68,27 @@ func open(ctx context.Context, inv *invocation, args []string, logs io.Writer, d
 	if err != nil {
 		return nil, fmt.Errorf("latch: cannot open the database: %w", err)
 	}
-	if err := store.Migrate(openCtx); err != nil {
+	s := &setup{inv: inv, cfg: cfg, fs: fs, log: logger, store: store}
+	if readOnly {
+		if err := store.CheckSchema(openCtx); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("latch %s: %w", inv.name, err)
+		}
+		return s, nil
+	}
+	// Migrate under ctx, not openCtx: a migration of a big table may take
+	// minutes, and a signal still stops it.
+	if s.schemaFrom, _, err = store.SchemaVersion(ctx); err == nil {
+		err = store.Migrate(ctx)
+	}
+	if err == nil {
+		s.schemaTo, _, err = store.SchemaVersion(ctx)
+	}
+	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("latch: cannot migrate the database: %w", err)
 	}
-	return &setup{inv: inv, cfg: cfg, fs: fs, log: logger, store: store}, nil
+	return s, nil
 }
 
 func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
@@ -105,7 +132,11 @@ func defineMigrate(_ *flag.FlagSet, inv *invocation) action {
 	return action{
 		check: positional(inv.name, 0, "no arguments (flags only)"),
 		run: func(_ context.Context, s *setup) error {
-			fmt.Fprintln(inv.stdout, "latch: database is up to date")
+			if s.schemaFrom == s.schemaTo {
+				fmt.Fprintf(inv.stdout, "latch: database is up to date (schema version %d)\n", s.schemaTo)
+			} else {
+				fmt.Fprintf(inv.stdout, "latch: migrated the database from schema version %d to %d\n", s.schemaFrom, s.schemaTo)
+			}
 			return nil
 		},
 	}

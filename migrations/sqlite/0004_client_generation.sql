@@ -1,3 +1,4 @@
+-- +goose Up
 -- Latch schema, version 4 (SQLite).
 -- clients.generation: a random value that CreateClient gives each client, so
 -- that a client deleted and created again under the same id is another

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"database/sql"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -45,7 +46,11 @@ func testMigrationEndsOrphanedLogins(t *testing.T, dialect, driver, url string) 
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ms, err := migrations.Load(dialect)
+	fsys, err := migrations.FS(dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +63,12 @@ func testMigrationEndsOrphanedLogins(t *testing.T, dialect, driver, url string) 
 			t.Fatalf("%.60s: %v", q, err)
 		}
 	}
-	for _, m := range ms[:3] {
-		exec(m.SQL)
+	for _, name := range files[:3] { // fs.Glob sorts, and the names begin with the version
+		sql, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(sql))
 	}
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -79,7 +88,11 @@ func testMigrationEndsOrphanedLogins(t *testing.T, dialect, driver, url string) 
 	family("gone", "deleted", false)         // its client was deleted
 	family("taken-over", "recreated", false) // older than its client
 	family("ended", "deleted", true)         // ended by the delete already
-	exec(ms[3].SQL)
+	v4, err := fs.ReadFile(fsys, files[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(string(v4))
 
 	s, err := sqlstore.Open(ctx, url, sqlstore.Options{})
 	if err != nil {

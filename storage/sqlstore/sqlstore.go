@@ -41,7 +41,8 @@ const slowStatement = 200 * time.Millisecond
 // Options configure [Open].
 type Options struct {
 	// Logger receives GORM's warnings (slow queries, errors) with bound
-	// values left out. Nil discards them.
+	// values left out, and the migrations that [Store.Migrate] applies.
+	// Nil discards them.
 	Logger *slog.Logger
 }
 
@@ -54,11 +55,16 @@ type Store struct {
 	pool    *pgxpool.Pool
 	dialect string
 	hot     hotSQL
+	log     *slog.Logger
+	// migrationFiles replaces the embedded files of package migrations in
+	// tests; nil in Latch.
+	migrationFiles fs.FS
 }
 
 // Open connects to databaseURL, which is either sqlite:PATH or a
 // postgres:// (postgresql://) URL, and checks that the database answers. It
-// does not change the schema: call [Store.Migrate] for that.
+// neither reads nor changes the schema: call [Store.Migrate] to bring it to
+// this binary's version, or [Store.CheckSchema] to check that it is.
 //
 // An unreachable database gives an error that wraps [storage.ErrUnavailable].
 // Error messages never contain the URL's passwords (user info, password
@@ -151,7 +157,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect)}
+	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect), log: l}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, databaseURL))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -215,35 +216,31 @@ func TestPostgresRecovers(t *testing.T) {
 	t.Fatal("the store did not recover")
 }
 
-// TestMigrateConcurrently starts two stores on one empty database at once, as
-// two processes starting together do: both Migrate calls succeed.
+// TestMigrateConcurrently starts two stores on one database at once, as two
+// processes starting together do: both Migrate calls succeed, and each
+// version is applied once. The database is empty, or has goose's version
+// table, as when a release with new migrations starts on several nodes at
+// once: then nothing makes the two wait for each other but the lock around
+// goose's run.
 func TestMigrateConcurrently(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		url  func(testing.TB) string
-	}{
-		{"sqlite", func(t testing.TB) string { return "sqlite:" + t.TempDir() + "/latch.db" }},
-		{"postgres", sqlstoretest.PostgresURL},
-	} {
+	for _, tc := range emptyDatabases {
 		t.Run(tc.name, func(t *testing.T) {
-			u := tc.url(t)
-			errs := make(chan error, 2)
-			for range 2 {
-				go func() {
-					s, err := sqlstore.Open(t.Context(), u, sqlstore.Options{})
-					if err != nil {
-						errs <- err
-						return
-					}
-					defer s.Close()
-					errs <- s.Migrate(t.Context())
-				}()
-			}
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Error(err)
-				}
-			}
+			t.Run("empty", func(t *testing.T) { testMigrateConcurrently(t, tc.url(t), false) })
+			t.Run("version table", func(t *testing.T) { testMigrateConcurrently(t, tc.url(t), true) })
 		})
+	}
+}
+
+func testMigrateConcurrently(t *testing.T, u string, withTable bool) {
+	if withTable {
+		if err := mustOpen(t, u).InitVersionTable(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	migrateAtOnce(t, u, nil)
+	s := mustOpen(t, u)
+	_, latest := mustVersions(t, s)
+	if got := mustInt64s(t, s, "SELECT version_id FROM goose_db_version ORDER BY version_id"); !slices.Equal(got, upTo(latest)) {
+		t.Errorf("goose_db_version holds %v, want %v", got, upTo(latest))
 	}
 }
