@@ -145,6 +145,8 @@ func tuneRuntime(getenv func(string) string) {
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	logs := newBatchWriter(stderr, 50*time.Millisecond)
 	defer logs.Close()
+	var drain drainSetting
+	var drainDelay time.Duration
 	// The secret is settled before the database is touched: a PostgreSQL
 	// without LATCH_SECRET is refused before anything is migrated.
 	check := func(cfg *config, pos []string) error {
@@ -154,11 +156,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := checkServe(cfg, getenv); err != nil {
 			return err
 		}
+		var err error
+		if drainDelay, err = drain.parse(); err != nil {
+			return err
+		}
 		return resolveSecret(cfg)
 	}
 	// stderr, not logs, decides the log format: the batching writer hides
 	// whether a terminal is behind it.
-	s, err := open(ctx, "latch serve", args, getenv, stderr, logs, nil, check)
+	s, err := open(ctx, "latch serve", args, getenv, stderr, logs, drain.define(getenv), check)
 	if err != nil {
 		return err
 	}
@@ -208,7 +214,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies: cfg.trustedProxies,
 		Registry:       reg,
 	})
-	srv := newHTTPServer(handler, s.log)
+	drainer := newDrainer(cfg.issuer)
+	srv := newHTTPServer(drainer.wrap(handler), s.log)
 	srv.TLSConfig = tlsConfig
 	// The janitor keeps the tables the size of the live logins; it stops
 	// before the store closes.
@@ -238,6 +245,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err := <-errc:
 		return fmt.Errorf("latch: server stopped: %w", err)
 	case <-ctx.Done():
+	}
+	if drainDelay > 0 {
+		// Readiness fails first, and the node serves on meanwhile, so that
+		// a load balancer moves the traffic away before connections are
+		// refused.
+		drainer.draining.Store(true)
+		s.log.Info("latch draining: /readyz answers 503", "drain_delay", drainDelay)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("latch: server stopped: %w", err)
+		case <-time.After(drainDelay):
+		}
 	}
 	// Finish in-flight requests before the store closes.
 	s.log.Info("latch shutting down")
