@@ -39,7 +39,7 @@ var invariantNames = [numInvariants]string{
 	invLiveActive:      "live tokens introspect active",
 	invRecovery:        "recovery after the database returns",
 	invReadyz:          "/readyz 503 while db down, 200 after",
-	invDrain:           "SIGTERM drains: no failed request",
+	invDrain:           "SIGTERM: drained first, no failure",
 	invStartup:         "nodes start at once on a fresh db",
 	invNonRoot:         "static binary as uid 65532, empty dir",
 	invSQLiteIntegrity: "SQLite integrity_check after kill -9",

@@ -626,11 +626,11 @@ func (s *suite) rollingRestart(ctx context.Context) error {
 		default:
 			s.pgLedger.count(invDrain)
 		}
-		down := "never, before the exit"
+		down := "balancer did NOT mark it DOWN before its exit"
 		if downFirst {
-			down = fmt.Sprintf("%.1fs", downAt.Seconds())
+			down = fmt.Sprintf("balancer marked it DOWN after %.1fs", downAt.Seconds())
 		}
-		s.fault(at, "SIGTERM "+n.name+" (rolling)", fmt.Sprintf("balancer marked it DOWN after %s; exit %d after %.1fs; ready %.1fs after restart, UP %.1fs later; client-visible failures: %d%s",
+		s.fault(at, "SIGTERM "+n.name+" (rolling)", fmt.Sprintf("%s; exit %d after %.1fs; ready %.1fs after restart, UP %.1fs later; client-visible failures: %d%s",
 			down, code, took.Seconds(), ready.Seconds(), up.Seconds(), len(failed), summarize(failed)))
 	}
 	return nil
@@ -695,33 +695,33 @@ func (s *suite) stopPostgres(ctx context.Context) error {
 
 // exhaustConnections takes every connection PostgreSQL allows and holds
 // them for 5 s. The running nodes keep the connections their pools hold;
-// one node is restarted meanwhile, with an empty pool, and must stay out of
-// rotation until it can connect. A node that exits because it cannot open
-// the database is started again a second later, as systemd's
+// one node, stopped before, starts meanwhile with an empty pool and must
+// stay out of rotation until it can connect. A node that exits because it
+// cannot open the database is started again a second later, as systemd's
 // Restart=on-failure would.
 func (s *suite) exhaustConnections(ctx context.Context) error {
 	at := s.since()
 	collect := s.pgLedger.watch()
 	n := s.nodes[len(s.nodes)-1]
+	// Stopped first, so that its connections are taken too.
+	if _, _, err := n.signal(syscall.SIGTERM, 60*time.Second); err != nil {
+		return err
+	}
 	var heldN int
 	var refusal error
 	var startNote string
 	s.pg.exhaust(ctx, 200, 5*time.Second, func(held int, err error) {
 		heldN, refusal = held, err
-		s.logf("max_connections: holding %d connections; the next was refused: %v; restarting %s meanwhile", held, refusalText(err), n.name)
-		if _, _, err := n.signal(syscall.SIGTERM, 60*time.Second); err != nil {
-			startNote = err.Error()
-			return
-		}
+		s.logf("max_connections: holding %d connections; the next was refused: %v; starting %s meanwhile", held, refusalText(err), n.name)
 		if err := n.start(); err != nil {
 			startNote = err.Error()
 			return
 		}
 		sleep(ctx, 2*time.Second)
 		if n.running() {
-			startNote = n.name + " restarted during the exhaustion and kept running"
+			startNote = n.name + " started during the exhaustion and kept running"
 		} else {
-			startNote = fmt.Sprintf("%s restarted during the exhaustion exited %d (%s)", n.name, n.exitCode, lastMessage(n.log))
+			startNote = fmt.Sprintf("%s started during the exhaustion exited %d (%s)", n.name, n.exitCode, lastMessage(n.log))
 		}
 	})
 	released := time.Now()
