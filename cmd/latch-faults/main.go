@@ -528,6 +528,21 @@ func (s *suite) waitBalancer(ctx context.Context, n *node, want string, limit ti
 	return 0, fmt.Errorf("latch-faults: HAProxy did not mark %s %s within %s", n.name, want, limit)
 }
 
+// bringBack starts a stopped node and waits until it is ready and the
+// balancer sends it traffic again; it returns how long each took.
+func (s *suite) bringBack(ctx context.Context, n *node) (ready, up time.Duration, err error) {
+	t0 := time.Now()
+	if err := n.start(); err != nil {
+		return 0, 0, err
+	}
+	if err := n.waitReady(ctx, s.hc, 30*time.Second); err != nil {
+		return 0, 0, err
+	}
+	ready = time.Since(t0)
+	up, err = s.waitBalancer(ctx, n, "UP", 15*time.Second)
+	return ready, up, err
+}
+
 // killNode kills a node with SIGKILL, restarts it, and waits until the
 // balancer sends it traffic again.
 func (s *suite) killNode(ctx context.Context) error {
@@ -542,15 +557,7 @@ func (s *suite) killNode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	if err := n.start(); err != nil {
-		return err
-	}
-	if err := n.waitReady(ctx, s.hc, 30*time.Second); err != nil {
-		return err
-	}
-	ready := time.Since(t0)
-	up, err := s.waitBalancer(ctx, n, "UP", 15*time.Second)
+	ready, up, err := s.bringBack(ctx, n)
 	if err != nil {
 		return err
 	}
@@ -604,15 +611,7 @@ func (s *suite) rollingRestart(ctx context.Context) error {
 		if !downFirst {
 			s.pgLedger.violate(invDrain, fmt.Sprintf("%s exited %.1fs after SIGTERM before the balancer marked it DOWN", n.name, took.Seconds()))
 		}
-		t0 = time.Now()
-		if err := n.start(); err != nil {
-			return err
-		}
-		if err := n.waitReady(ctx, s.hc, 30*time.Second); err != nil {
-			return err
-		}
-		ready := time.Since(t0)
-		up, err := s.waitBalancer(ctx, n, "UP", 15*time.Second)
+		ready, up, err := s.bringBack(ctx, n)
 		if err != nil {
 			return err
 		}
