@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -172,7 +173,23 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 	if !strings.Contains(databaseURL, "pool_max_conn_lifetime=") {
 		cfg.MaxConnLifetime = 30 * time.Minute
 	}
-	return pgxpool.NewWithConfig(context.Background(), cfg)
+	// A server that shuts down (a restart, a failover) ends every
+	// connection with 57P01 or 57P02, and each idle one would fail the next
+	// request it is handed: with 16 per node, 16 failed requests. The first
+	// such error empties the pool instead, so that the next requests
+	// connect anew. The fault suite measured 26 failed requests over three
+	// nodes per pg_ctl restart before this.
+	var created atomic.Pointer[pgxpool.Pool]
+	onError := cfg.ConnConfig.OnPgError
+	cfg.ConnConfig.OnPgError = func(c *pgconn.PgConn, err *pgconn.PgError) bool {
+		if p := created.Load(); p != nil && (err.Code == "57P01" || err.Code == "57P02") {
+			p.Reset()
+		}
+		return onError == nil || onError(c, err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	created.Store(pool)
+	return pool, err
 }
 
 // sqliteDSN adds our connection settings to path: WAL so that readers do not

@@ -1,0 +1,99 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchhq/latch/storage"
+	"github.com/latchhq/latch/storage/sqlstore"
+	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
+)
+
+// TestPoolAfterServerEndsConnections checks what a PostgreSQL restart (or a
+// failover) costs: the server ends every connection, and the pool must not
+// hand the dead ones out one request after another. pg_terminate_backend
+// ends them here as a fast shutdown does (SQLSTATE 57P01), without
+// restarting the shared server. At most one call may fail: the one that
+// found out.
+func TestPoolAfterServerEndsConnections(t *testing.T) {
+	base := sqlstoretest.PostgresURL(t) // skips without LATCH_TEST_DATABASE_URL
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := "latch_pool_test_" + time.Now().Format("150405.000000000")
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	ctx := t.Context()
+	s, err := sqlstore.Open(ctx, u.String(), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Open several connections at once: each transaction holds one until
+	// all have begun.
+	const conns = 6
+	var begun, release sync.WaitGroup
+	begun.Add(conns)
+	release.Add(1)
+	errs := make(chan error, conns)
+	for range conns {
+		go func() {
+			errs <- s.InTx(ctx, func(ctx context.Context) error {
+				begun.Done()
+				release.Wait()
+				_, err := s.GetClient(ctx, "nosuch")
+				if errors.Is(err, storage.ErrNotFound) {
+					return nil
+				}
+				return err
+			})
+		}()
+	}
+	begun.Wait()
+	release.Done()
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	admin, err := pgx.Connect(ctx, os.Getenv(sqlstoretest.EnvDatabaseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var ended int
+	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	if ended < conns {
+		t.Fatalf("ended %d connections, want the pool's %d", ended, conns)
+	}
+	time.Sleep(100 * time.Millisecond) // the server's messages arrive
+
+	failed := 0
+	for range conns {
+		if _, err := s.GetClient(ctx, "nosuch"); !errors.Is(err, storage.ErrNotFound) {
+			failed++
+			if !errors.Is(err, storage.ErrUnavailable) {
+				t.Errorf("GetClient on an ended connection = %v, want ErrUnavailable", err)
+			}
+		}
+	}
+	if failed > 1 {
+		t.Errorf("%d of %d calls after the server ended the connections failed, want at most 1: the pool handed out dead connections", failed, conns)
+	}
+}
