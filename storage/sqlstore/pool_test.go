@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"os"
 	"sync"
@@ -95,5 +96,49 @@ func TestPoolAfterServerEndsConnections(t *testing.T) {
 	}
 	if failed > 1 {
 		t.Errorf("%d of %d calls after the server ended the connections failed, want at most 1: the pool handed out dead connections", failed, conns)
+	}
+}
+
+// TestOpenSilentServer checks that connecting to a server that accepts the
+// connection and then says nothing (a frozen or overloaded PostgreSQL, a
+// black-holing firewall) fails within the default connect timeout, whatever
+// the caller's context: requests must answer 503 soon, not pile up.
+func TestOpenSilentServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = sqlstore.Open(ctx, "postgres://postgres@"+ln.Addr().String()+"/test?sslmode=disable", sqlstore.Options{})
+	took := time.Since(start)
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("Open(silent server) = %v, want ErrUnavailable", err)
+	}
+	if took > 15*time.Second {
+		t.Errorf("Open(silent server) took %.1fs, want the connect timeout (5s), not the caller's deadline", took.Seconds())
 	}
 }

@@ -173,6 +173,12 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 	if !strings.Contains(databaseURL, "pool_max_conn_lifetime=") {
 		cfg.MaxConnLifetime = 30 * time.Minute
 	}
+	// A server that takes the connection and then says nothing (frozen,
+	// overloaded, behind a black hole) would otherwise keep a request, and
+	// a pool slot, until the client gives up; requests answer 503 instead.
+	if !strings.Contains(databaseURL, "connect_timeout=") {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
 	// A server that shuts down (a restart, a failover) ends every
 	// connection with 57P01 or 57P02, and each idle one would fail the next
 	// request it is handed: with 16 per node, 16 failed requests. The first
