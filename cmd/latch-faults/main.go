@@ -639,6 +639,7 @@ func (s *suite) rollingRestart(ctx context.Context) error {
 func (s *suite) restartPostgres(ctx context.Context) error {
 	at := s.since()
 	collect := s.pgLedger.watch()
+	pids := s.nodePIDs()
 	t0 := time.Now()
 	if err := s.pg.restart(); err != nil {
 		return err
@@ -646,9 +647,19 @@ func (s *suite) restartPostgres(ctx context.Context) error {
 	back := time.Since(t0)
 	rec := s.recovery(ctx, time.Now())
 	failed := collect()
-	s.fault(at, "pg_ctl restart -m fast", fmt.Sprintf("database back after %.1fs; %s; client-visible 503s and errors: %d%s",
-		back.Seconds(), rec, len(failed), summarize(failed)))
+	s.fault(at, "pg_ctl restart -m fast", fmt.Sprintf("database back after %.1fs; %s; client-visible 503s and errors: %d%s%s",
+		back.Seconds(), rec, len(failed), summarize(failed), s.samePIDs(pids)))
 	return nil
+}
+
+// samePIDs checks that no node was restarted since pids were taken: a
+// database fault must be ridden out by the running processes.
+func (s *suite) samePIDs(pids string) string {
+	if s.nodePIDs() == pids {
+		return ""
+	}
+	s.pgLedger.violate(invRecovery, "a node's pid changed during a database fault")
+	return "; a node was restarted meanwhile!"
 }
 
 // stopPostgres stops PostgreSQL for 10 s. Meanwhile every node's /readyz
@@ -682,11 +693,7 @@ func (s *suite) stopPostgres(ctx context.Context) error {
 	}
 	rec := s.recovery(ctx, time.Now())
 	failed := collect()
-	restarted := ""
-	if got := s.nodePIDs(); got != pids {
-		restarted = "; a node was restarted meanwhile!"
-		s.pgLedger.violate(invRecovery, "a node's pid changed during the database outage")
-	}
+	restarted := s.samePIDs(pids)
 	s.fault(at, "PostgreSQL stopped for 10s", fmt.Sprintf("/readyz probes while down: %d, %d not 503; %s; client-visible 503s and errors: %d%s%s",
 		probes, bad, rec, len(failed), summarize(failed), restarted))
 	return nil
