@@ -181,10 +181,9 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 	}
 	// A server that shuts down (a restart, a failover) ends every
 	// connection with 57P01 or 57P02, and each idle one would fail the next
-	// request it is handed: with 16 per node, 16 failed requests. The first
-	// such error empties the pool instead, so that the next requests
-	// connect anew. The fault suite measured 26 failed requests over three
-	// nodes per pg_ctl restart before this.
+	// request it is handed: up to 16 failed requests per node once the
+	// server is back. The first such error empties the pool instead, so
+	// that the next requests connect anew.
 	var created atomic.Pointer[pgxpool.Pool]
 	onError := cfg.ConnConfig.OnPgError
 	cfg.ConnConfig.OnPgError = func(c *pgconn.PgConn, err *pgconn.PgError) bool {
