@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -24,24 +25,8 @@ import (
 // restarting the shared server. At most one call may fail: the one that
 // found out.
 func TestPoolAfterServerEndsConnections(t *testing.T) {
-	base := sqlstoretest.PostgresURL(t) // skips without LATCH_TEST_DATABASE_URL
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := "latch_pool_test_" + time.Now().Format("150405.000000000")
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
+	s, app := mustOpenNamed(t) // skips without LATCH_TEST_DATABASE_URL
 	ctx := t.Context()
-	s, err := sqlstore.Open(ctx, u.String(), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	// Open several connections at once: each transaction holds one until
 	// all have begun.
@@ -71,16 +56,7 @@ func TestPoolAfterServerEndsConnections(t *testing.T) {
 		}
 	}
 
-	admin, err := pgx.Connect(ctx, os.Getenv(sqlstoretest.EnvDatabaseURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	var ended int
-	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&ended); err != nil {
-		t.Fatal(err)
-	}
-	if ended < conns {
+	if ended := terminateBackends(t, app); ended < conns {
 		t.Fatalf("ended %d connections, want the pool's %d", ended, conns)
 	}
 	time.Sleep(100 * time.Millisecond) // the server's messages arrive
@@ -141,4 +117,45 @@ func TestOpenSilentServer(t *testing.T) {
 	if took > 15*time.Second {
 		t.Errorf("Open(silent server) took %.1fs, want the connect timeout (5s), not the caller's deadline", took.Seconds())
 	}
+}
+
+// mustOpenNamed opens a fresh, migrated PostgreSQL store whose connections
+// carry a unique application_name, which it returns, so that a test can end
+// them (see terminateBackends). It skips without LATCH_TEST_DATABASE_URL.
+func mustOpenNamed(t *testing.T) (*sqlstore.Store, string) {
+	t.Helper()
+	u, err := url.Parse(sqlstoretest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fmt.Sprintf("latch_test_%d", time.Now().UnixNano())
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	s, err := sqlstore.Open(t.Context(), u.String(), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s, app
+}
+
+// terminateBackends ends every server connection named app, as a fast
+// shutdown does (57P01), and returns how many it ended.
+func terminateBackends(t *testing.T, app string) int {
+	t.Helper()
+	ctx := t.Context()
+	admin, err := pgx.Connect(ctx, os.Getenv(sqlstoretest.EnvDatabaseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var ended int
+	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	return ended
 }
