@@ -45,6 +45,9 @@ type config struct {
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
 	refreshGrace    time.Duration
+	// drainDelay is how long serve's /readyz answers 503 on SIGTERM
+	// before it stops accepting connections.
+	drainDelay time.Duration
 
 	loginMaxFailures           int
 	loginMaxFailuresPerAddress int
@@ -235,6 +238,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		{&cfg.sessionMaxAge, "LATCH_SESSION_MAX_AGE", false},
 		{&cfg.refreshGrace, "LATCH_REFRESH_GRACE", true},
 		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
+		{&cfg.drainDelay, "LATCH_DRAIN_DELAY", true},
 	}
 	for _, d := range durations {
 		if *d.dst, err = parseDuration(value(d.env), d.zeroOK); err != nil {

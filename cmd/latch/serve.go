@@ -261,7 +261,8 @@ func serve(ctx context.Context, s *setup) error {
 		TrustedProxies: cfg.trustedProxies,
 		Registry:       reg,
 	})
-	srv := newHTTPServer(handler, s.log)
+	drainer := newDrainer(cfg.issuer)
+	srv := newHTTPServer(drainer.wrap(handler), s.log)
 	srv.TLSConfig = tlsConfig
 	// The janitor keeps the tables the size of the live logins; it stops
 	// before the store closes.
@@ -291,6 +292,18 @@ func serve(ctx context.Context, s *setup) error {
 	case err := <-errc:
 		return fmt.Errorf("latch: server stopped: %w", err)
 	case <-ctx.Done():
+	}
+	if drainDelay := s.cfg.drainDelay; drainDelay > 0 {
+		// Readiness fails first, and the node serves on meanwhile, so that
+		// a load balancer moves the traffic away before connections are
+		// refused.
+		drainer.draining.Store(true)
+		s.log.Info("latch draining: /readyz answers 503", "drain_delay", drainDelay)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("latch: server stopped: %w", err)
+		case <-time.After(drainDelay):
+		}
 	}
 	// Finish in-flight requests before the store closes.
 	s.log.Info("latch shutting down")

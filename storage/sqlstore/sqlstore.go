@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -183,7 +184,28 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 	if !strings.Contains(databaseURL, "pool_max_conn_lifetime=") {
 		cfg.MaxConnLifetime = 30 * time.Minute
 	}
-	return pgxpool.NewWithConfig(context.Background(), cfg)
+	// A server that takes the connection and then says nothing (frozen,
+	// overloaded, behind a black hole) would otherwise keep a request, and
+	// a pool slot, until the client gives up; requests answer 503 instead.
+	if !strings.Contains(databaseURL, "connect_timeout=") {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// A server that shuts down (a restart, a failover) ends every
+	// connection with 57P01 or 57P02, and each idle one would fail the next
+	// request it is handed: up to 16 failed requests per node once the
+	// server is back. The first such error empties the pool instead, so
+	// that the next requests connect anew.
+	var created atomic.Pointer[pgxpool.Pool]
+	onError := cfg.ConnConfig.OnPgError
+	cfg.ConnConfig.OnPgError = func(c *pgconn.PgConn, err *pgconn.PgError) bool {
+		if p := created.Load(); p != nil && (err.Code == "57P01" || err.Code == "57P02") {
+			p.Reset()
+		}
+		return onError == nil || onError(c, err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	created.Store(pool)
+	return pool, err
 }
 
 // createPrivate creates the SQLite file of path, when it does not exist,

@@ -2,15 +2,10 @@ package sqlstore_test
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 	"strings"
 	"testing"
 
@@ -169,37 +164,13 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 // database restart does, and checks that the store recovers by itself: calls
 // fail with ErrUnavailable (or not at all) and soon work again.
 func TestPostgresRecovers(t *testing.T) {
-	u, err := url.Parse(sqlstoretest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := fmt.Sprintf("latch_recover_%d", time.Now().UnixNano())
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
+	s, app := mustOpenNamed(t)
 	ctx := t.Context()
-	s, err := sqlstore.Open(ctx, u.String(), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := s.CreateClient(ctx, &storage.Client{ID: "c1", AuthMethod: storage.AuthMethodNone}); err != nil {
 		t.Fatal(err)
 	}
 
-	admin, err := pgx.Connect(ctx, os.Getenv(sqlstoretest.EnvDatabaseURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var killed int
-	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&killed); err != nil {
-		t.Fatal(err)
-	}
-	if killed == 0 {
+	if terminateBackends(t, app) == 0 {
 		t.Fatal("found no connection of the store to terminate")
 	}
 
