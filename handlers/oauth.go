@@ -127,7 +127,7 @@ func handleMetadata(issuer string, jwks bool) http.Handler {
 		TokenEndpoint:                    issuer + "/oauth2/token",
 		RevocationEndpoint:               issuer + "/oauth2/revoke",
 		IntrospectionEndpoint:            issuer + "/oauth2/introspect",
-		GrantTypesSupported:              []string{oauth.GrantPassword, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		GrantTypesSupported:              oauth.GrantTypes(),
 		ResponseTypesSupported:           []string{},
 		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},

@@ -118,17 +118,14 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 		return nil, "", invalid("can_introspect: a public client (token_endpoint_auth_method none) cannot introspect")
 	}
 	if len(spec.GrantTypes) == 0 {
-		return nil, "", invalid("grant_types: at least one of password, refresh_token, client_credentials is required")
+		return nil, "", invalid("grant_types: at least one of %s is required", grantList())
 	}
-	for _, g := range spec.GrantTypes {
-		switch g {
-		case GrantPassword, GrantRefreshToken:
-		case GrantClientCredentials:
-			if public {
-				return nil, "", invalid("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
-			}
-		default:
-			return nil, "", invalid("grant_types: %q is not supported (password, refresh_token, client_credentials)", truncate(g, 40))
+	for _, name := range spec.GrantTypes {
+		switch g, ok := grantNamed(name); {
+		case !ok:
+			return nil, "", invalid("grant_types: %q is not supported (%s)", truncate(name, 40), grantList())
+		case public && !g.publicClients:
+			return nil, "", invalid("grant_types: a public client (token_endpoint_auth_method none) cannot use %s", name)
 		}
 	}
 	if spec.ID == "" {

@@ -16,7 +16,35 @@ import (
 // (RFC 6749 §4.3). It starts a login: a new family with an absolute end at
 // SessionMaxAge, an access token and, when the client may refresh, a refresh
 // token — all in one transaction.
-type passwordGrant struct{ p *Provider }
+type passwordGrant struct {
+	p      passwordProvider
+	store  passwordStore
+	maxAge time.Duration // Config.SessionMaxAge: a login's absolute end
+}
+
+// passwordProvider is what the password grant uses of the [Provider]: the
+// login guard (guard.go), the password check, transactions with their
+// audit trail, and token minting.
+type passwordProvider interface {
+	minter
+	reserveLogin(ctx context.Context, username string) (*loginAttempt, error)
+	authenticate(ctx context.Context, username, password string) (*storage.User, error)
+	release(ctx context.Context, a *loginAttempt)
+	settle(ctx context.Context, a *loginAttempt) error
+	succeeded(ctx context.Context, a *loginAttempt)
+	inTx(ctx context.Context, fn func(ctx context.Context) error) error
+	audit(ctx context.Context, e storage.Event) error
+}
+
+// passwordStore locks the user while the login is recorded, and records it.
+type passwordStore interface {
+	storage.UserStore
+	storage.FamilyStore
+}
+
+func newPasswordGrant(p *Provider) fosite.TokenEndpointHandler {
+	return &passwordGrant{p: p, store: p.store, maxAge: p.cfg.SessionMaxAge}
+}
 
 var _ fosite.TokenEndpointHandler = (*passwordGrant)(nil)
 
@@ -88,7 +116,7 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		Audience:         ar.GetGrantedAudience(),
 		CreatedAt:        now,
 		LastUsedAt:       now,
-		ExpiresAt:        now.Add(p.cfg.SessionMaxAge),
+		ExpiresAt:        now.Add(g.maxAge),
 	}
 	// API.md: a refresh token comes with every password grant whose client
 	// may use the refresh_token grant, and with no other.
@@ -102,7 +130,7 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		// The user row is locked while the login is recorded: a concurrent
 		// disable, password change or delete either comes first (and the
 		// login is refused) or comes after (and ends it).
-		user, err := p.store.LockUser(ctx, fam.UserID)
+		user, err := g.store.LockUser(ctx, fam.UserID)
 		switch {
 		case errors.Is(err, storage.ErrNotFound) || err == nil && (user.Disabled || user.PasswordChangedAt.UnixMicro() != changedAt):
 			refused = fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
@@ -113,7 +141,7 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 			if out, traces, err = p.generate(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
 				return err
 			}
-			if err := p.store.CreateFamily(ctx, fam, traces...); err != nil {
+			if err := g.store.CreateFamily(ctx, fam, traces...); err != nil {
 				if errors.Is(err, storage.ErrNotFound) {
 					gone = err
 				}
@@ -145,7 +173,15 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 
 // clientCredentialsGrant is RFC 6749 §4.4. Its access token gets a family of
 // its own, so that revocation works the same for every token.
-type clientCredentialsGrant struct{ p *Provider }
+type clientCredentialsGrant struct {
+	mint     minter
+	families storage.FamilyStore
+	ttl      time.Duration // Config.AccessTokenTTL: the family ends with its token
+}
+
+func newClientCredentialsGrant(p *Provider) fosite.TokenEndpointHandler {
+	return &clientCredentialsGrant{mint: p, families: p.store, ttl: p.cfg.AccessTokenTTL}
+}
 
 var _ fosite.TokenEndpointHandler = (*clientCredentialsGrant)(nil)
 
@@ -164,9 +200,6 @@ func (g *clientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, a
 	if err := requireGrant(ar, GrantClientCredentials); err != nil {
 		return err
 	}
-	if ar.GetClient().IsPublic() {
-		return fosite.ErrUnauthorizedClient.WithHint("A public client cannot use the client_credentials grant.")
-	}
 	return grantRequested(ar)
 }
 
@@ -174,7 +207,7 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 	if !ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
 		return fosite.ErrUnknownRequest
 	}
-	p, now := g.p, g.p.now()
+	now := g.mint.now()
 	fam := &storage.Family{
 		ID:               ar.GetID(),
 		ClientID:         ar.GetClient().GetID(),
@@ -183,11 +216,11 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 		Audience:         ar.GetGrantedAudience(),
 		CreatedAt:        now,
 		LastUsedAt:       now,
-		ExpiresAt:        now.Add(p.cfg.AccessTokenTTL),
+		ExpiresAt:        now.Add(g.ttl),
 	}
-	out, traces, err := p.generate(ctx, ar, fam, fam.Scopes, false, "", now)
+	out, traces, err := g.mint.generate(ctx, ar, fam, fam.Scopes, false, "", now)
 	if err == nil {
-		if err = p.store.CreateFamily(ctx, fam, traces...); errors.Is(err, storage.ErrNotFound) {
+		if err = g.families.CreateFamily(ctx, fam, traces...); errors.Is(err, storage.ErrNotFound) {
 			return clientGone(fam, err)
 		}
 	}
@@ -217,14 +250,6 @@ func clientGeneration(c fosite.Client) string {
 // a window and cost a round trip.
 func clientGone(fam *storage.Family, cause error) error {
 	return clientAuthFailed(fmt.Sprintf("client %.64q was deleted during the grant", fam.ClientID), cause)
-}
-
-// requireGrant answers unauthorized_client unless the client lists grant.
-func requireGrant(ar fosite.AccessRequester, grant string) error {
-	if !ar.GetClient().GetGrantTypes().Has(grant) {
-		return fosite.ErrUnauthorizedClient.WithHintf("The client may not use the %s grant.", grant)
-	}
-	return nil
 }
 
 // grantRequested grants the requested scopes and audiences when the client
@@ -267,6 +292,13 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// minter is what every grant uses to issue tokens: the clock and
+// [Provider.generate].
+type minter interface {
+	now() time.Time
+	generate(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, []*storage.Token, error)
 }
 
 // minted holds freshly issued tokens until they are written to the client.

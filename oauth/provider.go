@@ -32,13 +32,6 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
-// Grant types Latch serves.
-const (
-	GrantPassword          = "password"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
-)
-
 // Config holds the settings of a [Provider].
 type Config struct {
 	// Issuer is the iss of metadata, introspection answers and JWTs.
@@ -207,12 +200,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
 	}
-	composed := compose.Compose(fc, clientManager{store}, p.strategy,
-		handler(&passwordGrant{p}),
-		handler(&refreshGrant{p}),
-		handler(&clientCredentialsGrant{p}),
-		handler(&revocation{p}),
-	)
+	handlers := make([]compose.Factory, 0, len(grants)+1)
+	for _, g := range grants {
+		handlers = append(handlers, handler(g.handler(p)))
+	}
+	handlers = append(handlers, handler(&revocation{p}))
+	composed := compose.Compose(fc, clientManager{store}, p.strategy, handlers...)
 	// Compose always builds a *fosite.Fosite; introspection needs its
 	// AuthenticateClient, which the OAuth2Provider interface does not expose.
 	p.fosite = composed.(*fosite.Fosite)
@@ -227,11 +220,11 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	if err := parseForm(r); err != nil {
 		return nil, nil, err
 	}
-	switch gt := r.PostForm.Get("grant_type"); gt {
-	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
-	case "":
+	gt := r.PostForm.Get("grant_type")
+	if gt == "" {
 		return nil, nil, fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing.")
-	default:
+	}
+	if _, ok := grantNamed(gt); !ok {
 		return nil, nil, fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", truncate(gt, 40))
 	}
 	if err := checkClientCredentials(r); err != nil {

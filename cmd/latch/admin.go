@@ -28,7 +28,7 @@ func defineClientsCreate(fs *flag.FlagSet, inv *invocation) action {
 	var grants, audience string
 	fs.StringVar(&spec.ID, "id", "", "client id (default: generated)")
 	fs.StringVar(&spec.Name, "name", "", "client name")
-	fs.StringVar(&grants, "grant-types", "", "comma-separated: password, refresh_token, client_credentials")
+	fs.StringVar(&grants, "grant-types", "", "comma-separated: "+strings.Join(oauth.GrantTypes(), ", "))
 	fs.StringVar(&spec.Scope, "scope", "", "space-separated scopes the client may ask for")
 	fs.StringVar(&spec.AuthMethod, "auth-method", storage.AuthMethodBasic, "client_secret_basic, client_secret_post or none (public)")
 	fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "allow the client to call the introspection endpoint")
