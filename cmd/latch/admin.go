@@ -228,10 +228,10 @@ func throwawaySecret(secret []byte) []byte {
 // findUser takes a user id or, failing that, a username.
 func findUser(ctx context.Context, p *oauth.Provider, ref string) (*storage.User, error) {
 	u, err := p.User(ctx, ref)
-	if errors.Is(err, storage.ErrNotFound) {
+	if oauth.ErrorCode(err) == oauth.ENotFound {
 		u, err = p.UserByUsername(ctx, ref)
 	}
-	if errors.Is(err, storage.ErrNotFound) {
+	if oauth.ErrorCode(err) == oauth.ENotFound {
 		return nil, &oauth.Error{Code: oauth.ENotFound, Message: fmt.Sprintf("no user with id or username %q", ref)}
 	}
 	return u, err
