@@ -7,7 +7,8 @@ SHELL := bash
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 LATCH_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-DEV_ADMIN_TOKEN ?= dev-admin-token
+# serve wants an admin token of 32 bytes or more.
+DEV_ADMIN_TOKEN ?= dev-admin-token-0123456789abcdef
 # What "latch version" prints for make build.
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 

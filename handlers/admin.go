@@ -373,13 +373,13 @@ func noContent(logger *slog.Logger, do func(*http.Request) error) http.Handler {
 	})
 }
 
-// decodeJSON reads one JSON object into v, answering 400 with the field at
-// fault when it cannot.
+// decodeJSON reads one JSON object into v with [decodeStrict], answering
+// 413 for a body over the cap and 400 with the field at fault when it
+// cannot decode it.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = decodeStrict(body, v)
 	}
 	if err == nil {
 		return true
@@ -387,11 +387,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	var tooBig *http.MaxBytesError
+	var invalid invalidBody
 	msg := "the body must be one JSON object"
 	switch {
 	case errors.As(err, &tooBig):
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
 		return false
+	case errors.As(err, &invalid):
+		msg = invalid.Error()
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		msg = fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
 	case errors.As(err, &typeErr):

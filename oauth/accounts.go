@@ -183,13 +183,19 @@ func (p *Provider) Clients(ctx context.Context) ([]storage.Client, error) {
 }
 
 // DeleteClient removes a client and ends every login it holds, in one
-// transaction, so no token of it works once this returns.
+// transaction, so no token of it works once this returns, on any node.
+// The client goes first: from then on the store holds it, so a grant that
+// authenticated it before and is now storing its login either has stored
+// it already, and the revocation that follows ends it, or waits and then
+// fails (storage.ClientStore.DeleteClient). Revoking first left a window
+// in which such a login was stored after the revocation and lived on,
+// and a client created again under the id took it over (issue 14).
 func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 	return p.inTx(ctx, func(ctx context.Context) error {
-		if err := p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted); err != nil {
+		if err := p.store.DeleteClient(ctx, id); err != nil {
 			return err
 		}
-		return p.store.DeleteClient(ctx, id)
+		return p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted)
 	})
 }
 
@@ -289,11 +295,6 @@ func (p *Provider) Sessions(ctx context.Context, userID string) ([]storage.Famil
 		return nil, err
 	}
 	return p.store.ListLiveFamilies(ctx, storage.FamilyFilter{UserID: userID}, p.now())
-}
-
-// Session returns one login, live or not.
-func (p *Provider) Session(ctx context.Context, id string) (*storage.Family, error) {
-	return p.store.GetFamily(ctx, id)
 }
 
 // SessionEvents returns the audit trail of one login, oldest first. The

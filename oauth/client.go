@@ -11,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
+	"github.com/latchhq/latch/oauth/reqlog"
 	"github.com/latchhq/latch/storage"
 )
 
@@ -120,11 +121,16 @@ func isBasic(authorization string) bool {
 // and which method that client uses ("The OAuth 2.0 Client supports client
 // authentication method 'client_secret_basic' ..."), where an unknown id
 // got no such detail. Each is counted in latch_client_auth_failures_total.
+//
+// An authenticated client is named in the request's log scope: from here
+// on every line of the request, the access line too, carries its client_id.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	ctx, err := p.verifyChosenSecret(ctx, r, form)
 	if err == nil {
 		var c fosite.Client
 		if c, err = p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form); err == nil {
+			reqlog.SetClientID(ctx, c.GetID())
+			p.log.DebugContext(ctx, "client authenticated", "public", c.IsPublic())
 			return c, nil
 		}
 	}

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -78,15 +79,16 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	p, now := g.p, g.p.now()
 	sess := ar.GetSession()
 	fam := &storage.Family{
-		ID:         ar.GetID(),
-		ClientID:   ar.GetClient().GetID(),
-		UserID:     sess.GetSubject(),
-		Username:   sess.GetUsername(),
-		Scopes:     ar.GetGrantedScopes(),
-		Audience:   ar.GetGrantedAudience(),
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(p.cfg.SessionMaxAge),
+		ID:               ar.GetID(),
+		ClientID:         ar.GetClient().GetID(),
+		ClientGeneration: clientGeneration(ar.GetClient()),
+		UserID:           sess.GetSubject(),
+		Username:         sess.GetUsername(),
+		Scopes:           ar.GetGrantedScopes(),
+		Audience:         ar.GetGrantedAudience(),
+		CreatedAt:        now,
+		LastUsedAt:       now,
+		ExpiresAt:        now.Add(p.cfg.SessionMaxAge),
 	}
 	// API.md: a refresh token comes with every password grant whose client
 	// may use the refresh_token grant, and with no other.
@@ -95,7 +97,7 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	extra := sess.(*fosite.DefaultSession).Extra
 	changedAt := extra[extraPasswordChangedAt]
 	attempt, _ := extra[extraLoginAttempt].(*loginAttempt)
-	var refused error
+	var refused, gone error
 	err := p.inTx(ctx, func(ctx context.Context) error {
 		// The user row is locked while the login is recorded: a concurrent
 		// disable, password change or delete either comes first (and the
@@ -112,6 +114,9 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 				return err
 			}
 			if err := p.store.CreateFamily(ctx, fam, traces...); err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					gone = err
+				}
 				return err
 			}
 			if err := p.audit(ctx, storage.Event{Type: EventIssued, FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID}); err != nil {
@@ -126,6 +131,9 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	if err != nil {
 		// Then the attempt was not settled either; it still may be.
 		p.succeeded(ctx, attempt)
+		if gone != nil {
+			return clientGone(fam, gone)
+		}
 		return storageError("password grant", err)
 	}
 	if refused != nil {
@@ -168,23 +176,47 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 	}
 	p, now := g.p, g.p.now()
 	fam := &storage.Family{
-		ID:         ar.GetID(),
-		ClientID:   ar.GetClient().GetID(),
-		Scopes:     ar.GetGrantedScopes(),
-		Audience:   ar.GetGrantedAudience(),
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(p.cfg.AccessTokenTTL),
+		ID:               ar.GetID(),
+		ClientID:         ar.GetClient().GetID(),
+		ClientGeneration: clientGeneration(ar.GetClient()),
+		Scopes:           ar.GetGrantedScopes(),
+		Audience:         ar.GetGrantedAudience(),
+		CreatedAt:        now,
+		LastUsedAt:       now,
+		ExpiresAt:        now.Add(p.cfg.AccessTokenTTL),
 	}
 	out, traces, err := p.generate(ctx, ar, fam, fam.Scopes, false, "", now)
 	if err == nil {
-		err = p.store.CreateFamily(ctx, fam, traces...)
+		if err = p.store.CreateFamily(ctx, fam, traces...); errors.Is(err, storage.ErrNotFound) {
+			return clientGone(fam, err)
+		}
 	}
 	if err != nil {
 		return storageError("client credentials grant", err)
 	}
 	out.write(resp, fam.Scopes, now)
 	return nil
+}
+
+// clientGeneration is the [storage.Client.Generation] of an authenticated
+// client, which the login it starts records.
+func clientGeneration(c fosite.Client) string {
+	if fc, ok := c.(fositeClient); ok {
+		return fc.c.Generation
+	}
+	return ""
+}
+
+// clientGone answers a grant whose login could not be stored because its
+// client, authenticated moments before, has been deleted (or deleted and
+// created again) since: the client no longer exists, so RFC 6749 §5.2's
+// invalid_client. The store checks the client in the statement that
+// stores the login, holding it against a concurrent DeleteClient, so that
+// no login outlives the deletion of its client (API.md: DELETE
+// /admin/clients/{client_id}); checking again before the write would leave
+// a window and cost a round trip.
+func clientGone(fam *storage.Family, cause error) error {
+	return clientAuthFailed(fmt.Sprintf("client %.64q was deleted during the grant", fam.ClientID), cause)
 }
 
 // requireGrant answers unauthorized_client unless the client lists grant.

@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchhq/latch/oauth/argon2id"
 )
 
 // Hash formats are self-describing so that both kinds verify side by side and
@@ -43,7 +44,11 @@ type argon2Params struct {
 	keyLen  uint32
 }
 
-var defaultArgon2 = argon2Params{memory: 19 * 1024, time: 2, threads: 1, keyLen: 32}
+// DefaultArgon2MemoryKiB is the memory of one password hash at the default
+// cost: what each slot of the hashing pool may hold at once.
+const DefaultArgon2MemoryKiB = 19 * 1024
+
+var defaultArgon2 = argon2Params{memory: DefaultArgon2MemoryKiB, time: 2, threads: 1, keyLen: 32}
 
 // needsRehash reports whether hash is not argon2id with exactly p's cost.
 func needsRehash(hash string, p argon2Params) bool {
@@ -53,9 +58,9 @@ func needsRehash(hash string, p argon2Params) bool {
 
 var errHashMismatch = errors.New("oauth: hash mismatch")
 
-// idKey is argon2.IDKey. A load test counts through it how many argon2id
+// idKey is argon2id.IDKey. A load test counts through it how many argon2id
 // computations run at once.
-var idKey = argon2.IDKey
+var idKey = argon2id.IDKey
 
 var b64 = base64.RawURLEncoding
 
@@ -75,7 +80,7 @@ func hashArgon2id(secret string, p argon2Params) (string, error) {
 	}
 	key := idKey([]byte(secret), salt, p.time, p.memory, p.threads, p.keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.memory, p.time, p.threads,
+		argon2id.Version, p.memory, p.time, p.threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
@@ -122,7 +127,7 @@ func parseArgon2id(hash string) (p argon2Params, salt, key []byte, err error) {
 		return p, nil, nil, errors.New("oauth: malformed argon2id hash")
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
 		return p, nil, nil, errors.New("oauth: unsupported argon2id version")
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {

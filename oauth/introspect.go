@@ -121,25 +121,6 @@ func (p *Provider) parseAny(ctx context.Context, token string) (parsedToken, *ac
 	return parsedToken{}, nil, false, nil
 }
 
-// inspect answers whether token is active and what it carries. Only a
-// storage outage is an error; everything else is inactive.
-func (p *Provider) inspect(ctx context.Context, token string) (*Introspection, error) {
-	parsed, jwt, ok, err := p.parseAny(ctx, token)
-	if err != nil {
-		return nil, storageError("verify jwt", err)
-	}
-	if !ok {
-		return inactive, nil
-	}
-	tok, fam, err := p.store.GetTokenFamily(ctx, parsed.key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return inactive, nil
-	} else if err != nil {
-		return nil, storageError("get token", err)
-	}
-	return p.judge(ctx, parsed, jwt, tok, fam)
-}
-
 // judge decides whether a token read with its login is active, and says
 // what it carries.
 func (p *Provider) judge(ctx context.Context, parsed parsedToken, jwt *accessClaims, tok *storage.Token, fam *storage.Family) (*Introspection, error) {

@@ -108,7 +108,7 @@ func (pw *passwords) verify(ctx context.Context, hash, password string) error {
 // lowPriority runs work on an operating-system thread of its own, lowered
 // to nice 10, and ends that thread afterwards.
 //
-// Only work's own goroutine runs at nice 10. golang.org/x/crypto/argon2
+// Only work's own goroutine runs at nice 10. oauth/argon2id (as x/crypto)
 // computes each segment of a hash on a goroutine it starts, which runs on
 // any thread at normal priority, so a hash mostly waits on this thread.
 // Of the arrangements measured under a password flood (docs/performance.md,

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +43,20 @@ func newCLI(t testing.TB) *cli {
 func (c *cli) run(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
 	c.t.Helper()
 	var out, errOut bytes.Buffer
-	err = run(ctx, args, envFunc(c.env), strings.NewReader(stdin), &out, &errOut)
+	err = run(ctx, args, c.getenv(), environFunc(c.env), strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// getenv reads c.env, and fails the test when the program asks for a
+// LATCH_* variable that is not in settings: checkEnviron would refuse it.
+func (c *cli) getenv() func(string) string {
+	known := knownVariables()
+	return func(k string) string {
+		if strings.HasPrefix(k, "LATCH_") && !slices.Contains(known, k) {
+			c.t.Errorf("the program reads %s, which is not in settings; add it there", k)
+		}
+		return c.env[k]
+	}
 }
 
 // mustRun runs "latch args..." and fails the test if it returns an error.
@@ -472,6 +485,12 @@ func TestRunFlagErrors(t *testing.T) {
 		{"argument to keys list", []string{"keys", "list", "extra"}, "latch keys list: expected no positional arguments"},
 		{"two files to import", []string{"users", "import", "a", "b"}, "at most one FILE"},
 		{"unknown flag", []string{"clients", "list", "--bogus"}, "not defined: -bogus"},
+		// Each command takes the flags of the settings it uses, no others.
+		{"serve flag to clients list", []string{"clients", "list", "--addr", "127.0.0.1:1"}, "latch clients list: --addr is not a flag of this command, only of latch serve (LATCH_ADDR)"},
+		{"serve flag to migrate", []string{"migrate", "-issuer=https://auth.example.com"}, "latch migrate: --issuer is not a flag of this command, only of latch serve (LATCH_ISSUER)"},
+		{"serve flag after a command flag", []string{"clients", "create", "--id", "app", "--login-lockout", "1m"}, "--login-lockout is not a flag of this command"},
+		{"flag of two commands", []string{"users", "create", "--access-token-ttl", "1h", "alice"}, "only of latch serve and latch keys rotate (LATCH_ACCESS_TOKEN_TTL)"},
+		{"janitor's flag to keys list", []string{"keys", "list", "--refresh-grace", "0s"}, "only of latch serve and latch janitor"},
 		{"unknown serve flag", []string{"serve", "--bogus"}, "not defined: -bogus"},
 		{"unknown migrate flag", []string{"migrate", "--bogus"}, "not defined: -bogus"},
 		{"bad duration", []string{"serve", "--access-token-ttl", "forever"}, "--access-token-ttl"},
@@ -518,6 +537,29 @@ func TestRunHelp(t *testing.T) {
 	}
 	if strings.Contains(errOut, "-secret") || strings.Contains(errOut, "-admin-token") {
 		t.Errorf("a secret is offered as a flag:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "-addr") || strings.Contains(errOut, "-access-token-ttl") {
+		t.Errorf("clients create -h offers serve's flags:\n%s", errOut)
+	}
+
+	// Every command is in the usage.
+	for _, cmd := range commands {
+		if !strings.Contains(usage, "latch "+cmd.name+" ") && !strings.Contains(usage, "latch "+cmd.name+"\n") {
+			t.Errorf("usage lacks latch %s", cmd.name)
+		}
+	}
+}
+
+// TestRunCommandFlags: each command takes as flags the settings it uses:
+// every one the database and the log format, janitor the grace, keys
+// rotate the access token lifetime.
+func TestRunCommandFlags(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.mustRun("", "migrate", "--database-url", "sqlite:"+c.db, "--log-format", "json")
+	c.mustRun("", "janitor", "--refresh-grace", "0s")
+	if out := c.mustRun("", "keys", "rotate", "--access-token-ttl", "1h"); !strings.Contains(out, "published for 1h1m0s") {
+		t.Errorf("keys rotate --access-token-ttl 1h printed %q", out)
 	}
 }
 
@@ -624,14 +666,14 @@ func TestRunServe(t *testing.T) {
 	c := newCLI(t)
 	// Any port: the default issuer names the one the system picks.
 	c.env["LATCH_ADDR"] = "127.0.0.1:0"
-	c.env["LATCH_ADMIN_TOKEN"] = "test-admin-token"
+	c.env["LATCH_ADMIN_TOKEN"] = testAdminToken
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+		done <- run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 	}()
 
 	base := waitIssuer(t, &stdout, done, &stderr)
@@ -644,7 +686,7 @@ func TestRunServe(t *testing.T) {
 
 	// The admin API is on with LATCH_ADMIN_TOKEN.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/admin/clients", nil)
-	req.Header.Set("Authorization", "Bearer test-admin-token")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /admin/clients: %v, %v", resp, err)
 	} else {
@@ -662,7 +704,7 @@ func TestRunServe(t *testing.T) {
 	if !strings.Contains(stdout.String(), base) {
 		t.Errorf("welcome lacks the issuer:\n%s", stdout.String())
 	}
-	if strings.Contains(stderr.String(), "test-admin-token") || strings.Contains(stdout.String(), "test-admin-token") {
+	if strings.Contains(stderr.String(), testAdminToken) || strings.Contains(stdout.String(), testAdminToken) {
 		t.Error("the admin token was printed")
 	}
 

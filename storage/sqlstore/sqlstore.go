@@ -12,8 +12,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -85,6 +87,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, errors.New("sqlstore: open: sqlite: URL has no path")
 		}
 		dialect = migrations.SQLite
+		if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("sqlstore: open %s: %w: %w", dialect, storage.ErrUnavailable, err)
+		}
 		dialector = sqlite.Open(sqliteDSN(path))
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		if _, err := url.Parse(databaseURL); err != nil {
@@ -173,6 +178,28 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 		cfg.MaxConnLifetime = 30 * time.Minute
 	}
 	return pgxpool.NewWithConfig(context.Background(), cfg)
+}
+
+// createPrivate creates the SQLite file of path, when it does not exist,
+// readable and writable by its owner only (0600): the database holds
+// password hashes, client secret hashes and the audit trail, and SQLite
+// would create it 0644 under the usual umask. SQLite gives the -wal and
+// -shm files it makes beside it the main file's permissions. An existing
+// file keeps the mode its operator chose. In-memory databases, file: URIs
+// and read-only opens are left to SQLite.
+func createPrivate(path string) error {
+	file, query, _ := strings.Cut(path, "?")
+	if file == "" || file == ":memory:" || strings.HasPrefix(file, "file:") || strings.Contains(query, "mode=") {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sqliteDSN adds our connection settings to path: WAL so that readers do not

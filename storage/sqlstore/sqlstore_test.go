@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +26,17 @@ func TestConformanceSQLite(t *testing.T) {
 func TestConformancePostgres(t *testing.T) {
 	sqlstoretest.NewPostgres(t) // skips unless LATCH_TEST_DATABASE_URL is set
 	storagetest.Run(t, func(t testing.TB) storage.Store { return sqlstoretest.NewPostgres(t) })
+}
+
+// TestConformancePairSQLite runs the cases of two nodes on one database:
+// two stores (two connections) on one SQLite file.
+func TestConformancePairSQLite(t *testing.T) {
+	storagetest.RunPair(t, func(t testing.TB) (storage.Store, storage.Store) { return sqlstoretest.NewSQLitePair(t) })
+}
+
+func TestConformancePairPostgres(t *testing.T) {
+	sqlstoretest.NewPostgres(t) // skips unless LATCH_TEST_DATABASE_URL is set
+	storagetest.RunPair(t, func(t testing.TB) (storage.Store, storage.Store) { return sqlstoretest.NewPostgresPair(t) })
 }
 
 func TestOpenUnknownScheme(t *testing.T) {
@@ -77,6 +90,38 @@ func TestOpenSQLiteBadPath(t *testing.T) {
 	_, err := sqlstore.Open(t.Context(), "sqlite:"+t.TempDir()+"/missing/dir/latch.db", sqlstore.Options{})
 	if !errors.Is(err, storage.ErrUnavailable) {
 		t.Errorf("Open(bad path) = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestSQLiteFilesPrivate checks that a new SQLite database and the -wal
+// and -shm files beside it are readable by their owner only, as the
+// secret file is, whatever the umask lets through (0644 under the usual
+// 022): they hold password and secret hashes and the audit trail.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	path := filepath.Join(t.TempDir(), "latch.db")
+	s, err := sqlstore.Open(t.Context(), "sqlite:"+path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(t.Context(), &storage.Client{ID: "c1", AuthMethod: storage.AuthMethodNone}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Errorf("after a write: %v", err)
+			continue
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(name), perm)
+		}
 	}
 }
 
