@@ -346,6 +346,8 @@ func cliError(cmd string, err error) error {
 		return fmt.Errorf("latch %s: another change to the same data ran at the same time; try again", cmd)
 	case code == oauth.EUnavailable:
 		return fmt.Errorf("latch %s: the database is unavailable: %w", cmd, err)
+	case code == oauth.ECanceled:
+		return fmt.Errorf("latch %s: interrupted before it finished: %w", cmd, err)
 	}
 	return fmt.Errorf("latch %s: %w", cmd, err)
 }

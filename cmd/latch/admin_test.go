@@ -106,9 +106,9 @@ func newServerProvider(t testing.TB, c *cli, cfg oauth.Config) *oauth.Provider {
 // starts with the command. Input errors say what is wrong; a taken key and
 // a missing record say so briefly; a write that lost a race in the
 // database says to try again, without the database's words (it printed
-// "sqlstore: ...: storage: conflict: deadlock detected ..."); an outage
-// and anything unexpected keep their cause, for the operator at the
-// machine.
+// "sqlstore: ...: storage: conflict: deadlock detected ..."); an
+// interrupted command says so; an outage and anything unexpected keep
+// their cause, for the operator at the machine.
 func TestCLIErrorLines(t *testing.T) {
 	t.Parallel()
 	const detail = "deadlock detected (SQLSTATE 40P01)"
@@ -123,6 +123,7 @@ func TestCLIErrorLines(t *testing.T) {
 		{"not found", fmt.Errorf("sqlstore: get user: %w", storage.ErrNotFound), "latch users create: not found"},
 		{"conflict", fmt.Errorf("sqlstore: commit: %w: %s", storage.ErrConflict, detail), "latch users create: another change to the same data ran at the same time; try again"},
 		{"unavailable", fmt.Errorf("sqlstore: ping: %w: %s", storage.ErrUnavailable, "connection refused"), "latch users create: the database is unavailable: sqlstore: ping: storage: unavailable: connection refused"},
+		{"interrupted", fmt.Errorf("sqlstore: commit: %w", context.Canceled), "latch users create: interrupted before it finished: sqlstore: commit: context canceled"},
 		{"internal", errors.New("oauth: encrypt key: cipher failed"), "latch users create: oauth: encrypt key: cipher failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
