@@ -183,7 +183,7 @@ func handleFindUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		switch {
 		case err == nil:
 			out.Items = append(out.Items, toUserJSON(u))
-		case !errors.Is(err, storage.ErrNotFound):
+		case oauth.ErrorCode(err) != oauth.ENotFound:
 			writeAdminError(w, r, logger, err)
 			return
 		}
@@ -424,28 +424,47 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// writeAdminError maps errors to statuses in one place: bad input 400,
-// missing 404, taken 409, database down 503, anything else a logged 500.
-// A request that ended first is answered by answerEnded.
+// writeAdminError answers err in the admin API's shape, by its code
+// ([oauth.ErrorCode]): the status and error in jsonErrors, and a
+// description the caller may see ([oauth.ErrorMessage]). A request that
+// ended first is answered 499 at Debug (answerEnded). An outage and an
+// internal error are logged here, once, with their cause, which the
+// caller is never shown.
 func writeAdminError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	if answerEnded(w, r, logger, err) {
 		return
 	}
-	switch {
-	case errors.Is(err, oauth.ErrInvalid):
-		writeJSONError(w, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), oauth.ErrInvalid.Error()+": "))
-	case errors.Is(err, storage.ErrNotFound):
-		writeJSONError(w, http.StatusNotFound, "not_found", "No such resource.")
-	case errors.Is(err, storage.ErrAlreadyExists):
-		writeJSONError(w, http.StatusConflict, "conflict", "A resource with that identifier already exists.")
-	case errors.Is(err, storage.ErrUnavailable):
+	code := oauth.ErrorCode(err)
+	a, ok := jsonErrors[code]
+	if !ok {
+		code, a = oauth.EInternal, jsonErrors[oauth.EInternal]
+	}
+	switch code {
+	case oauth.EUnavailable:
 		logger.ErrorContext(r.Context(), "admin request failed", "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The database is unavailable; retry later.")
-	default:
+	case oauth.EInternal:
 		logger.ErrorContext(r.Context(), "admin request failed", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "server_error", "Internal error.")
 	}
+	writeJSONError(w, a.status, a.error, oauth.ErrorMessage(err))
+}
+
+// jsonErrors maps each error code to the status and error of a
+// writeJSONError answer: the admin API's (API.md: 400 bad input, 404, 409
+// conflict), and the 499 of answerEnded. A lost race is 409 like a taken
+// key: the caller may read again and retry; it is no failure of the
+// server.
+var jsonErrors = map[string]struct {
+	status int
+	error  string
+}{
+	oauth.EInvalid:       {http.StatusBadRequest, "invalid_request"},
+	oauth.ENotFound:      {http.StatusNotFound, "not_found"},
+	oauth.EAlreadyExists: {http.StatusConflict, "conflict"},
+	oauth.EConflict:      {http.StatusConflict, "conflict"},
+	oauth.EUnavailable:   {http.StatusServiceUnavailable, "temporarily_unavailable"},
+	oauth.ECanceled:      {oauth.StatusClientClosedRequest, "request_canceled"},
+	oauth.EInternal:      {http.StatusInternalServerError, "server_error"},
 }
 
 func nonNil(s []string) []string {

@@ -91,7 +91,8 @@ func answerEnded(w http.ResponseWriter, r *http.Request, logger *slog.Logger, er
 		return false
 	}
 	logger.DebugContext(r.Context(), "request ended before its answer", "err", err)
-	writeJSONError(w, oauth.StatusClientClosedRequest, "request_canceled", "The request ended before it was answered.")
+	a := jsonErrors[oauth.ECanceled]
+	writeJSONError(w, a.status, a.error, oauth.ErrorMessage(context.Canceled))
 	return true
 }
 

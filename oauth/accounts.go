@@ -12,15 +12,6 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
-// ErrInvalid wraps every rejection of operator input; its message names the
-// field and what is wrong with it. Handlers answer it with 400, the CLI with
-// one line.
-var ErrInvalid = errors.New("invalid")
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
-}
-
 var errBadCredentials = errors.New("oauth: bad credentials")
 
 // authenticate checks a username and password. Unknown users, disabled users
@@ -100,8 +91,8 @@ type ClientSpec struct {
 
 // CreateClient validates spec and stores the client. It returns the client
 // and its secret in the clear — shown this once, generated when a
-// confidential client has none. Errors wrap ErrInvalid or
-// storage.ErrAlreadyExists.
+// confidential client has none. Errors have the code EInvalid or
+// EAlreadyExists ([ErrorCode]).
 func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.Client, string, error) {
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = storage.AuthMethodBasic
@@ -206,7 +197,7 @@ func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 }
 
 // CreateUser validates and stores a user with an argon2id password hash.
-// Errors wrap ErrInvalid or storage.ErrAlreadyExists.
+// Errors have the code EInvalid or EAlreadyExists ([ErrorCode]).
 func (p *Provider) CreateUser(ctx context.Context, username, password string) (*storage.User, error) {
 	if err := checkUsername(username); err != nil {
 		return nil, err

@@ -138,7 +138,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	if rfc.ErrorField != fosite.ErrInvalidClient.ErrorField {
 		return nil, err
 	}
-	if !Canceled(ctx, err) && !errors.Is(err, storage.ErrUnavailable) {
+	if code := ErrorCode(err); !Canceled(ctx, err) && code != EUnavailable && code != EConflict {
 		// Otherwise mapError answers it, and nothing failed.
 		p.metrics.clientAuth.WithLabelValues(clientAuthFailure(err)).Inc()
 	}

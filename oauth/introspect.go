@@ -53,7 +53,7 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 	token := r.PostForm.Get("token")
 	parsed, jwt, ok, err := p.parseAny(ctx, token)
 	if err != nil {
-		return nil, p.mapError(ctx, storageError("verify jwt", err))
+		return nil, p.mapRetryError(ctx, storageError("verify jwt", err))
 	}
 	var tok *storage.Token
 	var fam *storage.Family
@@ -64,12 +64,12 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 		case err == nil:
 			ctx = withPrefetchedClient(ctx, c)
 		case !errors.Is(err, storage.ErrNotFound):
-			return nil, p.mapError(ctx, storageError("look up client and token", err))
+			return nil, p.mapRetryError(ctx, storageError("look up client and token", err))
 		}
 	}
 	client, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
-		return nil, p.mapError(ctx, err)
+		return nil, p.mapRetryError(ctx, err)
 	}
 	if client.IsPublic() {
 		// Said like any failed authentication: a distinct answer would
@@ -86,7 +86,7 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 		return inactive, nil
 	}
 	in, err := p.judge(ctx, parsed, jwt, tok, fam)
-	return in, p.mapError(ctx, err)
+	return in, p.mapRetryError(ctx, err)
 }
 
 // clientIDOf is the client id a request authenticates with, as fosite reads

@@ -323,7 +323,7 @@ func checkKeyAlg(alg string, pub crypto.PublicKey) error {
 func (p *Provider) EnsureSigningKey(ctx context.Context) error {
 	set, err := p.keys.load(ctx)
 	if err != nil {
-		return p.mapError(ctx, err)
+		return p.mapRetryError(ctx, err)
 	}
 	if set.signKey == nil {
 		k, err := newSigningKey(AlgES256, p.cfg.Secret, p.now())
@@ -345,7 +345,7 @@ func (p *Provider) EnsureSigningKey(ctx context.Context) error {
 // retires every other, in one transaction. Retired keys stay published for
 // AccessTokenTTL plus a margin, so every token they signed verifies until it
 // expires. This node signs with the new key at once, other nodes within
-// 10 seconds. Errors wrap [ErrInvalid] for an unknown algorithm.
+// 10 seconds. Errors have the code [EInvalid] for an unknown algorithm.
 func (p *Provider) RotateSigningKey(ctx context.Context, alg string) (*storage.SigningKey, error) {
 	if alg == "" {
 		alg = AlgES256
@@ -394,7 +394,7 @@ func (p *Provider) SigningKeys(ctx context.Context) ([]storage.SigningKey, error
 func (p *Provider) JWKS(ctx context.Context) (*jose.JSONWebKeySet, error) {
 	set, err := p.keys.load(ctx)
 	if err != nil {
-		return nil, p.mapError(ctx, err)
+		return nil, p.mapRetryError(ctx, err)
 	}
 	now := p.now()
 	out := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}

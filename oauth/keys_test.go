@@ -46,8 +46,8 @@ func TestSealedSigningKey(t *testing.T) {
 			t.Errorf("%s: opened under another kid", alg)
 		}
 	}
-	if _, err := newSigningKey("HS256", oldSecret, time.Now()); !errors.Is(err, ErrInvalid) {
-		t.Errorf("HS256: err = %v, want ErrInvalid", err)
+	if _, err := newSigningKey("HS256", oldSecret, time.Now()); ErrorCode(err) != EInvalid {
+		t.Errorf("HS256: err = %v, want code EInvalid", err)
 	}
 }
 

@@ -263,7 +263,7 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if err := checkClientCredentials(r); err != nil {
 		return err
 	}
-	return p.mapError(ctx, p.fosite.NewRevocationRequest(ctx, r))
+	return p.mapRetryError(ctx, p.fosite.NewRevocationRequest(ctx, r))
 }
 
 // Ready reports whether the database answers.
@@ -300,62 +300,6 @@ func parseForm(r *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// mapError turns storage failures anywhere in err's chain into 503
-// temporarily_unavailable, so that a database outage never reads as a bad
-// credential or a 500, and a request that ended before its answer into
-// [StatusClientClosedRequest]: no one reads that answer, and it must not
-// count or log as a failure of the server.
-func (p *Provider) mapError(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if Canceled(ctx, err) {
-		// First: a store may report the end of the request as an outage.
-		return errRequestEnded.WithWrap(err)
-	}
-	if errors.Is(err, storage.ErrUnavailable) {
-		return fosite.ErrTemporarilyUnavailable.WithHint("The database is unavailable; retry later.").WithWrap(err)
-	}
-	if code := fosite.ErrorToRFC6749Error(err).CodeField; code >= 500 && code != http.StatusServiceUnavailable {
-		// Unexpected: say so to the client without detail, keep the cause.
-		return fosite.ErrServerError.WithWrap(err)
-	}
-	return err
-}
-
-// StatusClientClosedRequest answers a request that ended before it was
-// answered: nginx's 499 "client closed request". It is no 5xx, which
-// metrics and logs would count as a failure of the server.
-const StatusClientClosedRequest = 499
-
-// errRequestEnded is the answer to a request that ended before it was
-// answered; its client hung up or ran out of time and will not read it.
-var errRequestEnded = &fosite.RFC6749Error{
-	ErrorField:       "request_canceled",
-	DescriptionField: "The request ended before it was answered.",
-	CodeField:        StatusClientClosedRequest,
-}
-
-// Canceled reports whether a request ended before it was answered: err
-// holds [context.Canceled] or [context.DeadlineExceeded], or ctx, the
-// request's context, has ended (a database driver interrupted by the end
-// of a context may say only "interrupted"). Such a request is no outage
-// and no failed authentication: it is answered quietly, logged at Debug,
-// and counts toward no lockout.
-func Canceled(ctx context.Context, err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil
-}
-
-// storageError wraps a storage error for fosite: not-found reads as
-// fosite.ErrNotFound, everything else keeps its chain so that [mapError]
-// can recognise an outage.
-func storageError(op string, err error) error {
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("oauth: %s: %w: %w", op, fosite.ErrNotFound, err)
-	}
-	return fmt.Errorf("oauth: %s: %w", op, err)
 }
 
 // truncate cuts s to at most n bytes, at a character boundary, and marks

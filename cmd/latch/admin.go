@@ -266,11 +266,11 @@ func throwawaySecret(secret []byte) []byte {
 // findUser takes a user id or, failing that, a username.
 func findUser(ctx context.Context, p *oauth.Provider, ref string) (*storage.User, error) {
 	u, err := p.User(ctx, ref)
-	if errors.Is(err, storage.ErrNotFound) {
+	if oauth.ErrorCode(err) == oauth.ENotFound {
 		u, err = p.UserByUsername(ctx, ref)
 	}
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("no user with id or username %q", ref)
+	if oauth.ErrorCode(err) == oauth.ENotFound {
+		return nil, &oauth.Error{Code: oauth.ENotFound, Message: fmt.Sprintf("no user with id or username %q", ref)}
 	}
 	return u, err
 }
@@ -330,17 +330,24 @@ func promptPassword(ctx context.Context, fd int, stderr io.Writer) (string, erro
 	}
 }
 
-// cliError turns an error into one clear line.
+// cliError turns an error into one clear line, by its code
+// ([oauth.ErrorCode]). The operator is at the machine, so an outage or an
+// internal error keeps its cause; a request that ended (Ctrl-C) says so.
 func cliError(cmd string, err error) error {
-	switch {
-	case errors.Is(err, oauth.ErrInvalid):
-		return fmt.Errorf("latch %s: %s", cmd, strings.TrimPrefix(err.Error(), oauth.ErrInvalid.Error()+": "))
-	case errors.Is(err, storage.ErrAlreadyExists):
+	var e *oauth.Error
+	switch code := oauth.ErrorCode(err); {
+	case errors.As(err, &e) && e.Code == code:
+		return fmt.Errorf("latch %s: %s", cmd, e.Message)
+	case code == oauth.EAlreadyExists:
 		return fmt.Errorf("latch %s: already exists", cmd)
-	case errors.Is(err, storage.ErrNotFound):
+	case code == oauth.ENotFound:
 		return fmt.Errorf("latch %s: not found", cmd)
-	case errors.Is(err, storage.ErrUnavailable):
+	case code == oauth.EConflict:
+		return fmt.Errorf("latch %s: another change to the same data ran at the same time; try again", cmd)
+	case code == oauth.EUnavailable:
 		return fmt.Errorf("latch %s: the database is unavailable: %w", cmd, err)
+	case code == oauth.ECanceled:
+		return fmt.Errorf("latch %s: interrupted before it finished: %w", cmd, err)
 	}
 	return fmt.Errorf("latch %s: %w", cmd, err)
 }
