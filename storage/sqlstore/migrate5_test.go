@@ -1,0 +1,82 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchhq/latch/migrations"
+	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
+)
+
+// TestMigrationEventEnforced: version 5 marks every reuse_detected event
+// written before it as enforced, since reuse detection could not report
+// only, and leaves the other events unmarked.
+func TestMigrationEventEnforced(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testMigrationEventEnforced(t, migrations.SQLite, "sqlite", filepath.Join(t.TempDir(), "latch.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testMigrationEventEnforced(t, migrations.Postgres, "pgx", sqlstoretest.PostgresURL(t))
+	})
+}
+
+func testMigrationEventEnforced(t *testing.T, dialect, driver, dsn string) {
+	ctx := t.Context()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms, err := migrations.Load(dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if dialect == migrations.Postgres {
+			q = dollars(q)
+		}
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	for _, m := range ms[:4] {
+		exec(m.SQL)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, typ := range []string{"issued", "refreshed", "reuse_detected", "family_revoked"} {
+		exec(`INSERT INTO audit_events (type, family_id, reason, created_at) VALUES (?, ?, ?, ?)`, typ, "f1", "", now)
+	}
+	exec(ms[4].SQL)
+
+	rows, err := db.QueryContext(ctx, `SELECT type, enforced FROM audit_events ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]bool{}
+	for rows.Next() {
+		var typ string
+		var enforced bool
+		if err := rows.Scan(&typ, &enforced); err != nil {
+			t.Fatal(err)
+		}
+		got[typ] = enforced
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"issued": false, "refreshed": false, "reuse_detected": true, "family_revoked": false}
+	if len(got) != len(want) {
+		t.Fatalf("events after version 5: %v, want %v", got, want)
+	}
+	for typ, w := range want {
+		if got[typ] != w {
+			t.Errorf("%s event: enforced = %v, want %v", typ, got[typ], w)
+		}
+	}
+}
