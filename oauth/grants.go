@@ -46,10 +46,18 @@ func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosit
 	}
 	attempt, err := g.p.reserveLogin(ctx, username)
 	if err != nil {
+		if errors.Is(err, errLockedOut) {
+			g.p.metrics.loginsRefused.WithLabelValues("locked_out").Inc()
+		}
 		return err
 	}
 	user, err := g.p.authenticate(ctx, username, password)
 	if errors.Is(err, errBadCredentials) {
+		reason := "bad_credentials"
+		if errors.Is(err, errUserDisabled) {
+			reason = "user_disabled"
+		}
+		g.p.metrics.loginsRefused.WithLabelValues(reason).Inc()
 		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
 	} else if err != nil {
 		// Busy or unavailable: no password was judged, so no failure counts.
@@ -137,6 +145,9 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		return storageError("password grant", err)
 	}
 	if refused != nil {
+		// The user was disabled, deleted or given a new password since
+		// the password was checked.
+		p.metrics.loginsRefused.WithLabelValues("user_changed").Inc()
 		return refused
 	}
 	out.write(resp, fam.Scopes, now)
