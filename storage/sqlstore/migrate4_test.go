@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"database/sql"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -40,24 +39,7 @@ func testMigrationEndsOrphanedLogins(t *testing.T, dialect, driver, url string) 
 	if dialect == migrations.SQLite {
 		dsn = url[len("sqlite:"):]
 	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := migrations.Load(dialect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if dialect == migrations.Postgres {
-			q = dollars(q)
-		}
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	_, ms, exec := openSchemaDB(t, dialect, driver, dsn)
 	for _, m := range ms[:3] {
 		exec(m.SQL)
 	}

@@ -25,25 +25,7 @@ func TestMigrationEventEnforced(t *testing.T) {
 }
 
 func testMigrationEventEnforced(t *testing.T, dialect, driver, dsn string) {
-	ctx := t.Context()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := migrations.Load(dialect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if dialect == migrations.Postgres {
-			q = dollars(q)
-		}
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	db, ms, exec := openSchemaDB(t, dialect, driver, dsn)
 	for _, m := range ms[:4] {
 		exec(m.SQL)
 	}
@@ -53,7 +35,7 @@ func testMigrationEventEnforced(t *testing.T, dialect, driver, dsn string) {
 	}
 	exec(ms[4].SQL)
 
-	rows, err := db.QueryContext(ctx, `SELECT type, enforced FROM audit_events ORDER BY id`)
+	rows, err := db.QueryContext(t.Context(), `SELECT type, enforced FROM audit_events ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,4 +61,31 @@ func testMigrationEventEnforced(t *testing.T, dialect, driver, dsn string) {
 			t.Errorf("%s event: enforced = %v, want %v", typ, got[typ], w)
 		}
 	}
+}
+
+// openSchemaDB opens an empty database for a test of one migration, which
+// applies the schema file by file on database/sql (exec, with ? for
+// placeholders), so that the test does not depend on the migration runner.
+// The database is closed when the test ends.
+func openSchemaDB(t *testing.T, dialect, driver, dsn string) (*sql.DB, []migrations.Migration, func(q string, args ...any)) {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ms, err := migrations.Load(dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if dialect == migrations.Postgres {
+			q = dollars(q)
+		}
+		if _, err := db.ExecContext(t.Context(), q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	return db, ms, exec
 }
