@@ -70,6 +70,9 @@ type eventJSON struct {
 	ClientAddress string    `json:"client_address,omitempty"`
 	UserAgent     string    `json:"user_agent,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
+	// Enforced is on reuse_detected events only: whether the reuse ended
+	// the login or reuse detection only reported it (API.md).
+	Enforced *bool `json:"enforced,omitempty"`
 }
 
 type list[T any] struct {
@@ -333,10 +336,14 @@ func handleSessionEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		}
 		out := list[eventJSON]{Items: []eventJSON{}}
 		for _, e := range events {
-			out.Items = append(out.Items, eventJSON{
+			ej := eventJSON{
 				Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID, Reason: e.Reason,
 				ClientAddress: e.Address, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt,
-			})
+			}
+			if e.Type == oauth.EventReuseDetected {
+				ej.Enforced = &e.Enforced
+			}
+			out.Items = append(out.Items, ej)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

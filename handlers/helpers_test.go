@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +79,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type serverConfig struct {
 	adminToken      string
 	grace           time.Duration
+	reuseDetection  string
 	accessTokenTTL  time.Duration
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
@@ -105,6 +108,11 @@ func withJWT(aud string) serverOption {
 // withGrace sets LATCH_REFRESH_GRACE. Tests of reuse detection use 0, so
 // that a spent refresh token presented again is reuse at once (API.md).
 func withGrace(d time.Duration) serverOption { return func(c *serverConfig) { c.grace = d } }
+
+// withReuseDetection sets LATCH_REUSE_DETECTION (enforce or report).
+func withReuseDetection(mode string) serverOption {
+	return func(c *serverConfig) { c.reuseDetection = mode }
+}
 
 // withIssuerPath gives the issuer a path, as behind a proxy that serves
 // Latch under https://example.com/auth.
@@ -208,6 +216,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 		RefreshTokenTTL: cfg.refreshTokenTTL,
 		SessionMaxAge:   cfg.sessionMaxAge,
 		RefreshGrace:    cfg.grace,
+		ReuseDetection:  cfg.reuseDetection,
 
 		AccessTokenFormat: cfg.tokenFormat,
 		DefaultAudience:   cfg.defaultAudience,
@@ -395,6 +404,46 @@ func stringify(v any) string {
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// metric returns the value of the series name{labels} in the server's
+// /metrics, and false if it is not there. labels are name, value pairs, and
+// must be all of the series' labels.
+func (s *testServer) metric(t testing.TB, name string, labels ...string) (float64, bool) {
+	t.Helper()
+	res := s.get(t, "/metrics")
+	if res.status != http.StatusOK {
+		t.Fatalf("/metrics: %s", res)
+	}
+	return metricIn(t, string(res.body), name, labels...)
+}
+
+// metricIn finds the series name{labels} in body, Prometheus's text
+// format, which writes the labels sorted by name.
+func metricIn(t testing.TB, body, name string, labels ...string) (float64, bool) {
+	t.Helper()
+	if len(labels)%2 != 0 {
+		t.Fatalf("metric %s: labels %q are not name, value pairs", name, labels)
+	}
+	pairs := make([]string, 0, len(labels)/2)
+	for i := 0; i < len(labels); i += 2 {
+		pairs = append(pairs, labels[i]+"="+strconv.Quote(labels[i+1]))
+	}
+	slices.Sort(pairs)
+	series := name
+	if len(pairs) > 0 {
+		series += "{" + strings.Join(pairs, ",") + "}"
+	}
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: value %q: %v", series, v, err)
+			}
+			return f, true
+		}
+	}
+	return 0, false
 }
 
 // response is one HTTP answer, read in full.

@@ -14,6 +14,10 @@ import (
 
 var errBadCredentials = errors.New("oauth: bad credentials")
 
+// errUserDisabled is errBadCredentials for a right password of a disabled
+// user: answered alike, told apart only in latch_logins_refused_total.
+var errUserDisabled = fmt.Errorf("%w: the user is disabled", errBadCredentials)
+
 // authenticate checks a username and password. Unknown users, disabled users
 // and wrong passwords all return errBadCredentials after one argon2id
 // verification, so none can be told apart by answer or by time. A hash with
@@ -46,7 +50,7 @@ func (p *Provider) authenticate(ctx context.Context, username, password string) 
 		return nil, errBadCredentials
 	}
 	if user.Disabled {
-		return nil, errBadCredentials
+		return nil, errUserDisabled
 	}
 	if needsRehash(user.PasswordHash, p.pw.params) {
 		p.rehash(ctx, user, password)

@@ -3,9 +3,11 @@ package oauth
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ory/fosite"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchhq/latch/storage"
@@ -98,7 +100,7 @@ func (p *Provider) stamp(ctx context.Context, e storage.Event) storage.Event {
 // report counts a stored event and writes its log line.
 func (p *Provider) report(ctx context.Context, e storage.Event) {
 	p.metrics.events.WithLabelValues(e.Type, e.Reason).Inc()
-	p.log.LogAttrs(ctx, slog.LevelInfo, "audit",
+	attrs := []slog.Attr{
 		slog.String("event", e.Type),
 		slog.String("family_id", e.FamilyID),
 		slog.String("client_id", e.ClientID),
@@ -106,18 +108,39 @@ func (p *Provider) report(ctx context.Context, e storage.Event) {
 		slog.String("reason", e.Reason),
 		slog.String("client_address", e.Address),
 		slog.String("user_agent", e.UserAgent),
-	)
+	}
+	if e.Type == EventReuseDetected {
+		mode := ReuseReport
+		if e.Enforced {
+			mode = ReuseEnforce
+		}
+		p.metrics.reuse.WithLabelValues(mode).Inc()
+		attrs = append(attrs, slog.Bool("enforced", e.Enforced))
+	}
+	p.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }
 
-// revokeFamily ends one login and records why. Reuse is recorded as its own
-// event before the revocation so the trail reads hop by hop.
-func (p *Provider) revokeFamily(ctx context.Context, fam *storage.Family, reason string, e storage.Event, now time.Time) error {
-	if reason == storage.ReasonReuse {
-		e.Type = EventReuseDetected
-		if err := p.audit(ctx, e); err != nil {
-			return err
-		}
+// reuseDetected answers a spent refresh token presented after its grace
+// window (RFC 9700 §4.14.2), in the refresh's transaction. The reuse is
+// recorded as its own event first, so the trail reads hop by hop; then,
+// with reuse detection enforced, the login ends. In report mode (the shadow
+// mode) it stays live, and the event says the reuse was not enforced. The
+// token is refused either way: the returned error is the answer.
+func (p *Provider) reuseDetected(ctx context.Context, fam *storage.Family, e storage.Event, now time.Time) (refused, err error) {
+	e.Type, e.Enforced = EventReuseDetected, p.cfg.ReuseDetection == ReuseEnforce
+	if err := p.audit(ctx, e); err != nil {
+		return nil, err
 	}
+	if !e.Enforced {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token was already used."), nil
+	}
+	e.Enforced = false
+	refused = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; the login has been ended.")
+	return refused, p.revokeFamily(ctx, fam, storage.ReasonReuse, e, now)
+}
+
+// revokeFamily ends one login and records why.
+func (p *Provider) revokeFamily(ctx context.Context, fam *storage.Family, reason string, e storage.Event, now time.Time) error {
 	revoked, err := p.store.RevokeFamily(ctx, fam.ID, reason, now)
 	if err != nil || !revoked {
 		return err
@@ -129,36 +152,105 @@ func (p *Provider) revokeFamily(ctx context.Context, fam *storage.Family, reason
 	return p.audit(ctx, e)
 }
 
+// metrics are the protocol's Prometheus series (API.md, "Metrics"); the
+// HTTP ones are package handlers'. Every label takes its values from a
+// fixed set, never from what a caller chooses (a client id, an unknown
+// grant type or error code), so that no caller can grow the series.
 type metrics struct {
-	events   *prometheus.CounterVec
-	purged   *prometheus.CounterVec
-	lockouts *prometheus.CounterVec
+	// tokenRequests counts token endpoint answers by grant type and
+	// result: ok or the RFC 6749 error code (see result).
+	tokenRequests *prometheus.CounterVec
+	// revocations counts RFC 7009 answers by result, as tokenRequests.
+	revocations *prometheus.CounterVec
+	// introspections counts RFC 7662 answers by whether the token was
+	// active; refused introspection requests are not answers about a token.
+	introspections *prometheus.CounterVec
+	events         *prometheus.CounterVec
+	// reuse counts reuse_detected events by mode (enforce, report).
+	reuse *prometheus.CounterVec
+	// refreshSignals is API.md's latch_refresh_signals_total{signal}.
+	// Refresh-time signals (address_changed, user_agent_changed,
+	// refresh_burst) are not implemented yet: the vector is registered so
+	// that the series name exists, and it moves once they are; no label
+	// value is created ahead of them.
+	refreshSignals *prometheus.CounterVec
+	// loginsRefused counts refused password grants by reason:
+	// bad_credentials, user_disabled, locked_out, user_changed (grants.go).
+	loginsRefused *prometheus.CounterVec
+	purged        *prometheus.CounterVec
+	lockouts      *prometheus.CounterVec
 	// clientAuth counts failed client authentications by reason; never by
 	// client id, which a caller chooses (unbounded).
 	clientAuth *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
 	m := &metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_audit_events_total",
-			Help: "Audit events by type (issued, refreshed, reuse_detected, family_revoked, revoked, ...) and reason.",
-		}, []string{"type", "reason"}),
-		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_janitor_purged_total",
-			Help: "Rows the janitor deleted (tokens, families) or wiped (replays).",
-		}, []string{"kind"}),
-		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_login_lockouts_total",
-			Help: "Lockouts of the password grant, by what was locked (username or address).",
-		}, []string{"reason"}),
-		clientAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_client_auth_failures_total",
-			Help: "Failed client authentications, by reason (unknown_client, wrong_secret, locked_out, other).",
-		}, []string{"reason"}),
+		tokenRequests: counter("latch_token_requests_total",
+			"Token endpoint answers by grant type (password, refresh_token, client_credentials, other) and result (ok or the RFC 6749 error code).",
+			"grant_type", "result"),
+		revocations: counter("latch_revocations_total",
+			"Revocation endpoint answers by result (ok or the RFC 6749/7009 error code).", "result"),
+		introspections: counter("latch_introspections_total",
+			"Introspection answers by whether the token was active.", "active"),
+		events: counter("latch_audit_events_total",
+			"Audit events by type (issued, refreshed, reuse_detected, family_revoked, revoked, ...) and reason.", "type", "reason"),
+		reuse: counter("latch_refresh_reuse_total",
+			"Spent refresh tokens presented after the grace window, by reuse detection mode (enforce: the login ended; report: it stayed live).", "mode"),
+		refreshSignals: counter("latch_refresh_signals_total",
+			"Refresh-time signals raised, by signal.", "signal"),
+		loginsRefused: counter("latch_logins_refused_total",
+			"Refused password grants by reason (bad_credentials, user_disabled, locked_out, user_changed).", "reason"),
+		purged: counter("latch_janitor_purged_total",
+			"Rows the janitor deleted (tokens, families) or wiped (replays).", "kind"),
+		lockouts: counter("latch_login_lockouts_total",
+			"Lockouts of the password grant, by what was locked (username or address).", "reason"),
+		clientAuth: counter("latch_client_auth_failures_total",
+			"Failed client authentications, by reason (unknown_client, wrong_secret, locked_out, other).", "reason"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.purged, m.lockouts, m.clientAuth)
+		reg.MustRegister(m.tokenRequests, m.revocations, m.introspections, m.events, m.reuse,
+			m.refreshSignals, m.loginsRefused, m.purged, m.lockouts, m.clientAuth)
 	}
 	return m
+}
+
+// rfc6749Errors are the error codes of RFC 6749 (§4.1.2.1, §5.2) and RFC
+// 7009 §2.2.1, the result label values besides ok.
+var rfc6749Errors = []string{
+	"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+	"unsupported_grant_type", "invalid_scope", "access_denied", "unsupported_response_type",
+	"server_error", "temporarily_unavailable", "unsupported_token_type",
+}
+
+// result is the result label of an answer with error err: ok, the RFC 6749
+// error code, or other for an answer that has none (a request that ended
+// before its answer).
+func result(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if code := fosite.ErrorToRFC6749Error(err).ErrorField; slices.Contains(rfc6749Errors, code) {
+		return code
+	}
+	return "other"
+}
+
+// countToken counts a token endpoint answer.
+func (p *Provider) countToken(grantType string, err error) {
+	switch grantType {
+	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
+	default:
+		grantType = "other"
+	}
+	p.metrics.tokenRequests.WithLabelValues(grantType, result(err)).Inc()
+}
+
+// loginRefused counts a refused password grant in
+// latch_logins_refused_total by reason.
+func (p *Provider) loginRefused(reason string) {
+	p.metrics.loginsRefused.WithLabelValues(reason).Inc()
 }

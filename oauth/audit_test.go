@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -84,5 +85,65 @@ func TestAuditReportedAfterCommit(t *testing.T) {
 	}
 	if counted() != 2 {
 		t.Errorf("counted %v events, want 2", counted())
+	}
+}
+
+// TestMetricsRegistered: every protocol series of API.md's "Metrics" is
+// registered, latch_refresh_signals_total included, though it has no
+// values until refresh-time signals exist: registering any of them again
+// fails.
+func TestMetricsRegistered(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	newFixture(t, func(c *Config) { c.Registerer = reg })
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"latch_token_requests_total", []string{"grant_type", "result"}},
+		{"latch_revocations_total", []string{"result"}},
+		{"latch_introspections_total", []string{"active"}},
+		{"latch_audit_events_total", []string{"type", "reason"}},
+		{"latch_refresh_signals_total", []string{"signal"}},
+		{"latch_logins_refused_total", []string{"reason"}},
+		{"latch_refresh_reuse_total", []string{"mode"}},
+	} {
+		err := reg.Register(prometheus.NewCounterVec(prometheus.CounterOpts{Name: c.name, Help: "again"}, c.labels))
+		if err == nil {
+			t.Errorf("%s was not registered", c.name)
+		}
+	}
+}
+
+// TestLoginsRefused: each refused password grant counts once in
+// latch_logins_refused_total, by reason, and a login that succeeds not at
+// all.
+func TestLoginsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.LoginMaxFailures = 2 })
+	ctx := t.Context()
+	password := func(user, pw string) tokenResponse {
+		return f.token(t, url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}})
+	}
+	f.login(t)
+	wantGrantError(t, password("alice", "wrong"))
+	wantGrantError(t, password("nobody", "wrong"))
+	bob, err := f.p.CreateUser(ctx, "bob", "bob's password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.p.SetUserDisabled(ctx, bob.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	wantGrantError(t, password("bob", "bob's password"))
+	wantGrantError(t, password("alice", "wrong")) // the second failure: a lockout after it
+	wantGrantError(t, password("alice", "correct horse"))
+	for reason, want := range map[string]float64{"bad_credentials": 3, "user_disabled": 1, "locked_out": 1} {
+		if got := testutil.ToFloat64(f.p.metrics.loginsRefused.WithLabelValues(reason)); got != want {
+			t.Errorf("latch_logins_refused_total{reason=%q} = %v, want %v", reason, got, want)
+		}
+	}
+	if got := testutil.CollectAndCount(f.p.metrics.loginsRefused); got != 3 {
+		t.Errorf("latch_logins_refused_total has %d series, want 3", got)
 	}
 }

@@ -34,6 +34,7 @@ type passwordProvider interface {
 	succeeded(ctx context.Context, a *loginAttempt)
 	inTx(ctx context.Context, fn func(ctx context.Context) error) error
 	audit(ctx context.Context, e storage.Event) error
+	loginRefused(reason string)
 }
 
 // passwordStore locks the user while the login is recorded, and records it.
@@ -74,10 +75,18 @@ func (g *passwordGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosit
 	}
 	attempt, err := g.p.reserveLogin(ctx, username)
 	if err != nil {
+		if errors.Is(err, errLockedOut) {
+			g.p.loginRefused("locked_out")
+		}
 		return err
 	}
 	user, err := g.p.authenticate(ctx, username, password)
 	if errors.Is(err, errBadCredentials) {
+		reason := "bad_credentials"
+		if errors.Is(err, errUserDisabled) {
+			reason = "user_disabled"
+		}
+		g.p.loginRefused(reason)
 		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
 	} else if err != nil {
 		// Busy or unavailable: no password was judged, so no failure counts.
@@ -165,6 +174,9 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		return storageError("password grant", err)
 	}
 	if refused != nil {
+		// The user was disabled, deleted or given a new password since
+		// the password was checked.
+		p.loginRefused("user_changed")
 		return refused
 	}
 	out.write(resp, fam.Scopes, now)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -42,8 +43,14 @@ var inactive = &Introspection{}
 //
 // The caller's client and the token (with its login) are read in one query:
 // introspection is Latch's busiest endpoint, and a database round trip was
-// its largest cost under load.
-func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspection, error) {
+// its largest cost under load. Every answer about a token counts in
+// latch_introspections_total.
+func (p *Provider) Introspect(ctx context.Context, r *http.Request) (in *Introspection, err error) {
+	defer func() {
+		if err == nil {
+			p.metrics.introspections.WithLabelValues(strconv.FormatBool(in.Active)).Inc()
+		}
+	}()
 	if err := parseForm(r); err != nil {
 		return nil, err
 	}
@@ -85,7 +92,7 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 	if !ok || tok == nil {
 		return inactive, nil
 	}
-	in, err := p.judge(ctx, parsed, jwt, tok, fam)
+	in, err = p.judge(ctx, parsed, jwt, tok, fam)
 	return in, p.mapRetryError(ctx, err)
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
@@ -257,13 +259,91 @@ func TestReuseAfterGraceRevokesFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var types []string
-	for _, e := range events {
-		types = append(types, e.Type+":"+e.Reason)
-	}
-	want := "issued: refreshed: reuse_detected: family_revoked:reuse_detected"
-	if got := strings.Join(types, " "); got != want {
+	want := "issued: refreshed: reuse_detected::enforced family_revoked:reuse_detected"
+	if got := eventTrail(events); got != want {
 		t.Fatalf("events = %q, want %q", got, want)
+	}
+	if got := testutil.ToFloat64(f.p.metrics.reuse.WithLabelValues(ReuseEnforce)); got != 1 {
+		t.Errorf("latch_refresh_reuse_total{mode=enforce} = %v, want 1", got)
+	}
+}
+
+// eventTrail writes events as "type:reason", with ":enforced" added to an
+// event whose Enforced is set, space-separated.
+func eventTrail(events []storage.Event) string {
+	var trail []string
+	for _, e := range events {
+		s := e.Type + ":" + e.Reason
+		if e.Enforced {
+			s += ":enforced"
+		}
+		trail = append(trail, s)
+	}
+	return strings.Join(trail, " ")
+}
+
+// TestReuseReportMode: with ReuseDetection report (shadow mode), a spent
+// refresh token presented after the grace window is refused and recorded,
+// not enforced: the login stays live and its newest tokens keep working.
+func TestReuseReportMode(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.ReuseDetection = ReuseReport })
+	r0 := f.login(t)
+	r1 := f.refresh(t, r0.RefreshToken)
+	f.clock.Advance(11 * time.Second)
+	wantGrantError(t, f.refresh(t, r0.RefreshToken))
+	if !f.active(t, r1.AccessToken) {
+		t.Error("the newest access token is inactive after a reported reuse")
+	}
+	r2 := f.refresh(t, r1.RefreshToken)
+	if r2.status != http.StatusOK {
+		t.Fatalf("newest refresh token after a reported reuse: %d %s", r2.status, r2.Error)
+	}
+	wantGrantError(t, f.refresh(t, r0.RefreshToken))
+	events, err := f.p.SessionEvents(t.Context(), familyOf(t, f, r2.RefreshToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "issued: refreshed: reuse_detected: refreshed: reuse_detected:"
+	if got := eventTrail(events); got != want {
+		t.Fatalf("events = %q, want %q", got, want)
+	}
+	if got := testutil.ToFloat64(f.p.metrics.reuse.WithLabelValues(ReuseReport)); got != 2 {
+		t.Errorf("latch_refresh_reuse_total{mode=report} = %v, want 2", got)
+	}
+	if got := testutil.CollectAndCount(f.p.metrics.reuse); got != 1 {
+		t.Errorf("latch_refresh_reuse_total has %d series, want report only", got)
+	}
+}
+
+func TestReuseDetectionMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mode, want string // want "" for an error
+	}{
+		{"", ReuseEnforce},
+		{ReuseEnforce, ReuseEnforce},
+		{ReuseReport, ReuseReport},
+		{"Report", ""},
+		{"off", ""},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%q", tc.mode), func(t *testing.T) {
+			t.Parallel()
+			p, err := NewProvider(Config{
+				Issuer: "http://127.0.0.1:8080", Secret: make([]byte, 32),
+				AccessTokenTTL: time.Minute, RefreshTokenTTL: time.Hour, SessionMaxAge: time.Hour,
+				ReuseDetection: tc.mode,
+			}, nil)
+			switch {
+			case tc.want == "" && err == nil:
+				t.Errorf("NewProvider accepted reuse detection %q", tc.mode)
+			case tc.want != "" && err != nil:
+				t.Errorf("NewProvider: %v", err)
+			case tc.want != "" && p.cfg.ReuseDetection != tc.want:
+				t.Errorf("reuse detection = %q, want %q", p.cfg.ReuseDetection, tc.want)
+			}
+		})
 	}
 }
 

@@ -32,6 +32,12 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
+// Modes of reuse detection ([Config.ReuseDetection]).
+const (
+	ReuseEnforce = "enforce"
+	ReuseReport  = "report"
+)
+
 // Config holds the settings of a [Provider].
 type Config struct {
 	// Issuer is the iss of metadata, introspection answers and JWTs.
@@ -52,6 +58,12 @@ type Config struct {
 	RefreshTokenTTL time.Duration // idle lifetime of a refresh token
 	SessionMaxAge   time.Duration // absolute lifetime of a login
 	RefreshGrace    time.Duration
+	// ReuseDetection is what a spent refresh token presented after the
+	// grace window does: ReuseEnforce (the default) ends its login,
+	// ReuseReport only records and counts the reuse, so that operators can
+	// size RefreshGrace from real traffic before they enforce. Either way
+	// the token is refused.
+	ReuseDetection string
 
 	// LoginMaxFailures and LoginMaxFailuresPerAddress are the failed password
 	// grants allowed per username and per client address within
@@ -122,6 +134,13 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	case FormatOpaque, FormatJWT:
 	default:
 		return nil, fmt.Errorf("oauth: access token format %q is not opaque or jwt", cfg.AccessTokenFormat)
+	}
+	switch cfg.ReuseDetection {
+	case "":
+		cfg.ReuseDetection = ReuseEnforce
+	case ReuseEnforce, ReuseReport:
+	default:
+		return nil, fmt.Errorf("oauth: reuse detection %q is not enforce or report", cfg.ReuseDetection)
 	}
 	if cfg.DefaultAudience == "" {
 		cfg.DefaultAudience = cfg.Issuer
@@ -215,8 +234,10 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }
 
 // Token runs the token endpoint (RFC 6749 §4.3, §4.4, §6). The error, if
-// any, is an RFC 6749 error ready for [Provider.WriteAccessError].
-func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+// any, is an RFC 6749 error ready for [Provider.WriteAccessError]. Every
+// answer counts in latch_token_requests_total.
+func (p *Provider) Token(ctx context.Context, r *http.Request) (_ fosite.AccessRequester, _ fosite.AccessResponder, err error) {
+	defer func() { p.countToken(r.PostForm.Get("grant_type"), err) }()
 	if err := parseForm(r); err != nil {
 		return nil, nil, err
 	}
@@ -256,7 +277,9 @@ func (p *Provider) WriteAccessError(ctx context.Context, w http.ResponseWriter, 
 }
 
 // Revoke runs the revocation endpoint (RFC 7009). A nil error means 200.
-func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
+// Every answer counts in latch_revocations_total.
+func (p *Provider) Revoke(ctx context.Context, r *http.Request) (err error) {
+	defer func() { p.metrics.revocations.WithLabelValues(result(err)).Inc() }()
 	if err := parseForm(r); err != nil {
 		return err
 	}

@@ -54,9 +54,9 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 // token with its family and locks the family. Checks that refuse without
 // harm come first: another client's token, a wider scope. A spent token
 // presented again within the grace window gets the sealed response of its
-// rotation; after it, reuse revokes the whole family, and that revocation
-// commits even though the request fails. Every contested outcome is
-// invalid_grant.
+// rotation; after it, reuse revokes the whole family (unless reuse
+// detection only reports), and that revocation commits even though the
+// request fails. Every contested outcome is invalid_grant.
 func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !ar.GetGrantTypes().ExactOne(GrantRefreshToken) {
 		return fosite.ErrUnknownRequest
@@ -99,8 +99,8 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 					return p.audit(ctx, event)
 				}
 			}
-			refused = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; the login has been ended.")
-			return p.revokeFamily(ctx, fam, storage.ReasonReuse, event, now)
+			refused, err = p.reuseDetected(ctx, fam, event, now)
+			return err
 		case !now.Before(tok.ExpiresAt):
 			refused = fosite.ErrInvalidGrant.WithHint("The refresh token has expired.")
 			return nil

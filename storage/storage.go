@@ -166,6 +166,10 @@ type Event struct {
 	Address   string
 	UserAgent string
 	CreatedAt time.Time
+	// Enforced tells, on a reuse_detected event, whether the reuse ended
+	// the login (LATCH_REUSE_DETECTION=enforce) or was only reported
+	// (report, the shadow mode). Other events leave it false.
+	Enforced bool
 }
 
 // ClientStore persists clients.

@@ -45,6 +45,7 @@ type config struct {
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
 	refreshGrace    time.Duration
+	reuseDetection  string // "enforce" or "report"
 	// drainDelay is how long serve's /readyz answers 503 on SIGTERM
 	// before it stops accepting connections.
 	drainDelay time.Duration
@@ -76,6 +77,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("refresh_token_ttl", c.refreshTokenTTL),
 		slog.Duration("session_max_age", c.sessionMaxAge),
 		slog.Duration("refresh_grace", c.refreshGrace),
+		slog.String("reuse_detection", c.reuseDetection),
 		slog.String("access_token_format", c.accessTokenFormat),
 		slog.Int("trusted_proxies", len(c.trustedProxies)),
 		slog.Bool("tls", c.tlsCert != ""),
@@ -223,6 +225,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		addr:              value("LATCH_ADDR"),
 		databaseURL:       value("LATCH_DATABASE_URL"),
 		accessTokenFormat: value("LATCH_ACCESS_TOKEN_FORMAT"),
+		reuseDetection:    value("LATCH_REUSE_DETECTION"),
 		logFormat:         value("LATCH_LOG_FORMAT"),
 		tlsCert:           value("LATCH_TLS_CERT"),
 		tlsKey:            value("LATCH_TLS_KEY"),
@@ -259,6 +262,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	case "opaque", "jwt":
 	default:
 		return nil, fs, fmt.Errorf("latch: --access-token-format (LATCH_ACCESS_TOKEN_FORMAT): %q is not opaque or jwt", cfg.accessTokenFormat)
+	}
+	switch cfg.reuseDetection {
+	case "enforce", "report":
+	default:
+		return nil, fs, fmt.Errorf("latch: --reuse-detection (LATCH_REUSE_DETECTION): %q is not enforce or report", cfg.reuseDetection)
 	}
 	switch cfg.logFormat {
 	case "text", "json":

@@ -67,6 +67,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		loginMaxFailuresPerAddress: 50,
 		loginLockout:               15 * time.Minute,
 		accessTokenFormat:          "opaque",
+		reuseDetection:             "enforce",
 		defaultAudience:            "http://127.0.0.1:8080",
 		logFormat:                  "json", // io.Discard is no terminal
 		logLevel:                   slog.LevelInfo,
@@ -75,7 +76,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		cfg.accessTokenTTL != want.accessTokenTTL || cfg.refreshTokenTTL != want.refreshTokenTTL ||
 		cfg.sessionMaxAge != want.sessionMaxAge || cfg.refreshGrace != want.refreshGrace ||
 		cfg.loginMaxFailures != want.loginMaxFailures || cfg.loginMaxFailuresPerAddress != want.loginMaxFailuresPerAddress ||
-		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat ||
+		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat || cfg.reuseDetection != want.reuseDetection ||
 		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat || cfg.logLevel != want.logLevel {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -110,6 +111,10 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool { return c.loginLockout == time.Minute }},
 		{"database url", []string{"--database-url", "postgres://u@db/latch"}, map[string]string{"LATCH_DATABASE_URL": "sqlite:x.db"},
 			func(c *config) bool { return c.databaseURL == "postgres://u@db/latch" && c.isPostgres() }},
+		{"env reuse detection", nil, map[string]string{"LATCH_REUSE_DETECTION": "report"},
+			func(c *config) bool { return c.reuseDetection == "report" }},
+		{"reuse detection flag", []string{"--reuse-detection", "enforce"}, map[string]string{"LATCH_REUSE_DETECTION": "report"},
+			func(c *config) bool { return c.reuseDetection == "enforce" }},
 		{"jwt format", nil, map[string]string{"LATCH_ACCESS_TOKEN_FORMAT": "jwt"},
 			func(c *config) bool { return c.accessTokenFormat == "jwt" }},
 		{"log format flag", []string{"--log-format", "text"}, map[string]string{"LATCH_LOG_FORMAT": "json"},
@@ -189,6 +194,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"max failures zero", nil, map[string]string{"LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS": "0"}, "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS"},
 		{"bad token format", []string{"--access-token-format=paseto"}, nil, "opaque or jwt"},
 		{"bad log format", nil, map[string]string{"LATCH_LOG_FORMAT": "xml"}, "text or json"},
+		{"bad reuse detection", nil, map[string]string{"LATCH_REUSE_DETECTION": "shadow"}, `--reuse-detection (LATCH_REUSE_DETECTION): "shadow" is not enforce or report`},
+		{"bad reuse detection flag", []string{"--reuse-detection=Report"}, nil, `"Report" is not enforce or report`},
 		{"bad log level", nil, map[string]string{"LATCH_LOG_LEVEL": "verbose"}, `--log-level (LATCH_LOG_LEVEL): "verbose" is not debug, info, warn or error`},
 		{"log level in slog's other spellings", []string{"--log-level=INFO+2"}, nil, "is not debug, info, warn or error"},
 		{"log level named by number", []string{"--log-level=0"}, nil, "is not debug, info, warn or error"},

@@ -62,6 +62,7 @@ var settings = []setting{
 	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login", commands: serveOnly},
 	// The janitor wipes the stored grace responses once the grace is over.
 	{env: "LATCH_REFRESH_GRACE", def: "10s", usage: "how long a spent refresh token gets the same response again", commands: []string{"serve", "janitor"}},
+	{env: "LATCH_REUSE_DETECTION", def: "enforce", usage: "enforce (a reused refresh token ends its login) or report (shadow mode: only recorded and counted)", commands: serveOnly},
 	{env: "LATCH_LOGIN_MAX_FAILURES", def: "5", usage: "failed password grants per username before a lockout", commands: serveOnly},
 	{env: "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", def: "50", usage: "failed password grants per client address before a lockout", commands: serveOnly},
 	{env: "LATCH_LOGIN_LOCKOUT", def: "15m", usage: "how long a lockout lasts", commands: serveOnly},

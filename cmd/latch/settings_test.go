@@ -29,7 +29,7 @@ func TestCheckEnviron(t *testing.T) {
 		{"empty value", []string{"LATCH_ISUER="}, "LATCH_ISUER (did you mean LATCH_ISSUER?)"},
 		{"nothing near", []string{"LATCH_FROBNICATE=1"}, "unknown variable LATCH_FROBNICATE: "},
 		// In API.md but not read yet: accepting it would do nothing.
-		{"not implemented", []string{"LATCH_REUSE_DETECTION=report"}, "LATCH_REUSE_DETECTION"},
+		{"not implemented", []string{"LATCH_STATUS_LIST_TTL=30s"}, "LATCH_STATUS_LIST_TTL"},
 		{"a file of no secret", []string{"LATCH_ADDR_FILE=/x"}, "unknown variable LATCH_ADDR_FILE: "},
 		{"several, each named once", []string{"LATCH_QQ=1", "LATCH_ISUER=x", "LATCH_QQ=2"}, "unknown variable LATCH_ISUER (did you mean LATCH_ISSUER?), LATCH_QQ: "},
 	}

@@ -42,8 +42,11 @@ func newHotSQL(dialect string) hotSQL {
 		lookupClientToken: `SELECT ` + clientColumns + `, ` + tokenFamilyColumns + `
 	FROM clients c LEFT JOIN tokens t ON t."key" = ` + p(2) + ` LEFT JOIN families f ON f.id = t.family_id
 	WHERE c.id = ` + p(1),
-		insertEvent: `INSERT INTO audit_events (` + eventInsertColumns + `)
-	VALUES (` + list(p, 1, 8) + `) RETURNING id`,
+		// enforced is given by AppendEvent alone, the writer of
+		// reuse_detected events; the events of Rotate and RevokeByToken
+		// take its default, false.
+		insertEvent: `INSERT INTO audit_events (` + eventInsertColumns + `, enforced)
+	VALUES (` + list(p, 1, 9) + `) RETURNING id`,
 	}
 	for n := range h.insertTokens {
 		h.insertTokens[n] = insertTokensSQL(p, n+1)

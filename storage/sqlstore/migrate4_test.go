@@ -1,8 +1,6 @@
 package sqlstore_test
 
 import (
-	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -41,34 +39,9 @@ func testMigrationEndsOrphanedLogins(t *testing.T, dialect, driver, url string) 
 	if dialect == migrations.SQLite {
 		dsn = url[len("sqlite:"):]
 	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fsys, err := migrations.FS(dialect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fs.Glob(fsys, "*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if dialect == migrations.Postgres {
-			q = dollars(q)
-		}
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	for _, name := range files[:3] { // fs.Glob sorts, and the names begin with the version
-		sql, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(string(sql))
+	_, ms, exec := openSchemaDB(t, dialect, driver, dsn)
+	for _, m := range ms[:3] {
+		exec(m)
 	}
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -88,11 +61,7 @@ func testMigrationEndsOrphanedLogins(t *testing.T, dialect, driver, url string) 
 	family("gone", "deleted", false)         // its client was deleted
 	family("taken-over", "recreated", false) // older than its client
 	family("ended", "deleted", true)         // ended by the delete already
-	v4, err := fs.ReadFile(fsys, files[3])
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec(string(v4))
+	exec(ms[3])
 
 	s, err := sqlstore.Open(ctx, url, sqlstore.Options{})
 	if err != nil {

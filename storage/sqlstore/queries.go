@@ -644,7 +644,7 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 // AppendEvent stores e and sets e.ID.
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	r := toEventRow(e)
-	err := s.queryRow(ctx, s.hot.insertEvent, eventValues(r)...).Scan(&e.ID)
+	err := s.queryRow(ctx, s.hot.insertEvent, append(eventValues(r), r.Enforced)...).Scan(&e.ID)
 	return mapErr(fmt.Sprintf("append event %q", e.Type), err)
 }
 

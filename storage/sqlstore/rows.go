@@ -129,6 +129,7 @@ type eventRow struct {
 	Address   string
 	UserAgent string
 	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	Enforced  bool
 }
 
 func (eventRow) TableName() string { return "audit_events" }
@@ -223,6 +224,7 @@ func toEventRow(e *storage.Event) *eventRow {
 	return &eventRow{
 		Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID,
 		Reason: e.Reason, Address: e.Address, UserAgent: e.UserAgent, CreatedAt: ts(e.CreatedAt),
+		Enforced: e.Enforced,
 	}
 }
 
@@ -230,6 +232,7 @@ func (r *eventRow) event() storage.Event {
 	return storage.Event{
 		ID: r.ID, Type: r.Type, FamilyID: r.FamilyID, ClientID: r.ClientID, UserID: r.UserID,
 		Reason: r.Reason, Address: r.Address, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(),
+		Enforced: r.Enforced,
 	}
 }
 

@@ -579,6 +579,8 @@ func testEvents(ctx context.Context, t *testing.T, s storage.Store) {
 		{Type: "issue", FamilyID: "f1", ClientID: "c1", UserID: "u1", Address: "192.0.2.1", UserAgent: "curl/8", CreatedAt: at(time.Second)},
 		{Type: "refresh", FamilyID: "f1", ClientID: "c1", UserID: "u1", Address: "2001:db8::1", CreatedAt: at(2 * time.Second)},
 		{Type: "revoke", FamilyID: "f1", ClientID: "c1", UserID: "u1", Reason: storage.ReasonReuse, CreatedAt: at(3 * time.Second)},
+		{Type: "reuse", FamilyID: "f1", ClientID: "c1", UserID: "u1", Enforced: true, CreatedAt: at(4 * time.Second)},
+		{Type: "reuse", FamilyID: "f1", ClientID: "c1", UserID: "u1", Enforced: false, CreatedAt: at(5 * time.Second)},
 	}
 	var lastID int64
 	for i := range want {
