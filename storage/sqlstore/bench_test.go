@@ -7,7 +7,6 @@ import (
 
 	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore"
-	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
 
 // The hot statements of the store, one method call each, without HTTP or
@@ -18,10 +17,15 @@ import (
 // built once at Open; these catch a change that builds, reflects or
 // allocates per call instead.
 
-// benchStores runs fn on a fresh store of each available database.
-func benchStores(b *testing.B, fn func(b *testing.B, s *sqlstore.Store)) {
-	b.Run("sqlite", func(b *testing.B) { fn(b, sqlstoretest.NewSQLite(b)) })
-	b.Run("postgres", func(b *testing.B) { fn(b, sqlstoretest.NewPostgres(b)) })
+// benchStores runs fn on a fresh store of each available database, with
+// a client stored.
+func benchStores(b *testing.B, fn func(b *testing.B, s *sqlstore.Store, c *storage.Client)) {
+	for _, db := range databases {
+		b.Run(db.name, func(b *testing.B) {
+			s := db.new(b)
+			fn(b, s, benchClient(b, s))
+		})
+	}
 }
 
 // benchClient stores a confidential client and returns it.
@@ -63,8 +67,7 @@ func mustLogin(b *testing.B, s *sqlstore.Store, c *storage.Client) (*storage.Fam
 
 // BenchmarkGetClient: the read every authenticated request starts with.
 func BenchmarkGetClient(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
-		c := benchClient(b, s)
+	benchStores(b, func(b *testing.B, s *sqlstore.Store, c *storage.Client) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := s.GetClient(b.Context(), c.ID); err != nil {
@@ -77,8 +80,7 @@ func BenchmarkGetClient(b *testing.B) {
 // BenchmarkCreateFamily: a grant that starts a login (family, access and
 // refresh token).
 func BenchmarkCreateFamily(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
-		c := benchClient(b, s)
+	benchStores(b, func(b *testing.B, s *sqlstore.Store, c *storage.Client) {
 		now := time.Now()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -93,8 +95,8 @@ func BenchmarkCreateFamily(b *testing.B) {
 // BenchmarkGetTokenFamily: the token and family join of a refresh and of
 // introspection.
 func BenchmarkGetTokenFamily(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
-		_, _, rt := mustLogin(b, s, benchClient(b, s))
+	benchStores(b, func(b *testing.B, s *sqlstore.Store, c *storage.Client) {
+		_, _, rt := mustLogin(b, s, c)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, _, err := s.GetTokenFamily(b.Context(), rt.Key); err != nil {
@@ -107,8 +109,7 @@ func BenchmarkGetTokenFamily(b *testing.B) {
 // BenchmarkLookupClientToken: introspection's read of the caller and the
 // token (one left join on PostgreSQL).
 func BenchmarkLookupClientToken(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
-		c := benchClient(b, s)
+	benchStores(b, func(b *testing.B, s *sqlstore.Store, c *storage.Client) {
 		_, at, _ := mustLogin(b, s, c)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -122,8 +123,7 @@ func BenchmarkLookupClientToken(b *testing.B) {
 // BenchmarkRotate: a refresh's writes, each call spending the refresh token
 // the previous one issued.
 func BenchmarkRotate(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
-		c := benchClient(b, s)
+	benchStores(b, func(b *testing.B, s *sqlstore.Store, c *storage.Client) {
 		f, _, rt := mustLogin(b, s, c)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -146,8 +146,7 @@ func BenchmarkRotate(b *testing.B) {
 // BenchmarkRevokeByToken: an RFC 7009 revocation that ends a login. The
 // login it ends is stored with the timer stopped.
 func BenchmarkRevokeByToken(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
-		c := benchClient(b, s)
+	benchStores(b, func(b *testing.B, s *sqlstore.Store, c *storage.Client) {
 		b.ReportAllocs()
 		for b.Loop() {
 			b.StopTimer()

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/latchhq/latch/storage/sqlstore"
-	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
 
 // TestTableColumns: the Go list of each table the hot statements use names
@@ -18,16 +17,10 @@ func TestTableColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name string
-		new  func(testing.TB) *sqlstore.Store
-	}{
-		{"sqlite", sqlstoretest.NewSQLite},
-		{"postgres", sqlstoretest.NewPostgres},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
 			t.Parallel()
-			s := tc.new(t)
+			s := db.new(t)
 			for _, table := range tables {
 				if !slices.Equal(table.Columns, table.ModelColumns) {
 					t.Errorf("%s: list %v, GORM model %v", table.Name, table.Columns, table.ModelColumns)
