@@ -9,44 +9,57 @@ import (
 	"github.com/latchhq/latch/migrations"
 )
 
-// The statements of the hot paths (a grant, a refresh, an introspection, a
-// revocation) run on database/sql, or on pgx directly, rather than through
-// GORM, whose reflection cost more than the statements themselves (SQLite,
-// refresh at c=32: 1,242 -> 1,403 req/s, one run each). pgx caches prepared
-// statements per connection. The SQLite driver parses every statement on
-// every execution, prepared or not (its stmt.exec calls sqlite3_prepare_v2),
-// so a cache of prepared statements would save nothing there.
+// The rule for GORM: a statement that runs on every grant, refresh,
+// introspection or revocation goes straight to database/sql or pgx
+// (queryRow and exec below): GetClient, CreateFamily, CreateToken,
+// GetTokenFamily, LockTokenFamily, LookupClientToken, SpendToken,
+// TouchFamily, RevokeFamily, Rotate, RevokeByToken and AppendEvent.
+// Everything else goes through GORM (s.conn), with the row structs of
+// rows.go as models. GORM's reflection cost more than the hot statements
+// themselves (SQLite, refresh at c=32: 1,242 -> 1,403
+// req/s, one run each). pgx caches prepared statements per connection. The
+// SQLite driver parses every statement on every execution, prepared or not
+// (its stmt.exec calls sqlite3_prepare_v2), so a cache of prepared
+// statements would save nothing there. The hot statements take their
+// column lists, values and scan destinations from the tables of rows.go
+// (columns.go), so that they and GORM read one description of a table.
 
 // hotSQL holds the text of the hot statements in the store's dialect.
 type hotSQL struct {
 	getClient, tokenFamily, spendToken, touchFamily, revokeFamily string
 	insertFamily, insertEvent                                     string
+	// familyHasClient is the condition of a family's insert, over its
+	// values' placeholders, that its client exists with its generation.
+	familyHasClient string
 	// lookupClientToken is introspection's one query (PostgreSQL).
 	lookupClientToken string
 	// insertTokens[n-1] stores n tokens; grants store one to three.
 	insertTokens [3]string
 }
 
+// tokenFamilyColumns reads a token and its family in one row, in the order
+// tokenFamilyDests scans it.
+var tokenFamilyColumns = tokenTable.selects + ", " + familyTable.selects
+
 func newHotSQL(dialect string) hotSQL {
 	p := placeholders(dialect)
+	hasClient := `c.id = ` + p(familyTable.insertPosition("client_id")) + ` AND c.generation = ` + p(familyTable.insertPosition("client_generation"))
 	h := hotSQL{
-		getClient:    `SELECT ` + clientColumns + ` FROM clients c WHERE c.id = ` + p(1),
-		tokenFamily:  `SELECT ` + tokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + p(1),
-		spendToken:   `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
-		touchFamily:  `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
-		revokeFamily: `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
+		getClient:       `SELECT ` + clientTable.selects + ` FROM clients c WHERE c.id = ` + p(1),
+		tokenFamily:     `SELECT ` + tokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + p(1),
+		spendToken:      `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
+		touchFamily:     `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
+		revokeFamily:    `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
+		familyHasClient: hasClient,
 		// insertFamily is SQLite's: PostgreSQL's is built with the
 		// family's tokens (CreateFamily).
-		insertFamily: `INSERT INTO families (` + familyInsertColumns + `) SELECT ` + list(p, 1, 12) + `
-	WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = ` + p(2) + ` AND c.generation = ` + p(3) + `)`,
-		lookupClientToken: `SELECT ` + clientColumns + `, ` + tokenFamilyColumns + `
+		insertFamily: `INSERT INTO families (` + familyTable.inserts + `) SELECT ` + list(p, 1, len(familyTable.insert)) + `
+	WHERE EXISTS (SELECT 1 FROM clients c WHERE ` + hasClient + `)`,
+		lookupClientToken: `SELECT ` + clientTable.selects + `, ` + tokenFamilyColumns + `
 	FROM clients c LEFT JOIN tokens t ON t."key" = ` + p(2) + ` LEFT JOIN families f ON f.id = t.family_id
 	WHERE c.id = ` + p(1),
-		// enforced is given by AppendEvent alone, the writer of
-		// reuse_detected events; the events of Rotate and RevokeByToken
-		// take its default, false.
-		insertEvent: `INSERT INTO audit_events (` + eventInsertColumns + `, enforced)
-	VALUES (` + list(p, 1, 9) + `) RETURNING id`,
+		insertEvent: `INSERT INTO audit_events (` + eventTable.inserts + `)
+	VALUES (` + list(p, 1, len(eventTable.insert)) + `) RETURNING id`,
 	}
 	for n := range h.insertTokens {
 		h.insertTokens[n] = insertTokensSQL(p, n+1)
@@ -54,37 +67,20 @@ func newHotSQL(dialect string) hotSQL {
 	return h
 }
 
-// tokenColumnCount is the number of values insertTokensSQL binds per token,
-// in the order tokenValues gives them.
-const tokenColumnCount = 10
-
 func insertTokensSQL(p func(int) string, n int) string {
 	rows := make([]string, n)
+	width := len(tokenTable.insert)
 	for i := range rows {
-		rows[i] = "(" + list(p, i*tokenColumnCount+1, tokenColumnCount) + ")"
+		rows[i] = "(" + list(p, i*width+1, width) + ")"
 	}
-	return `INSERT INTO tokens (` + tokenInsertColumns + `) VALUES ` + strings.Join(rows, ", ")
+	return `INSERT INTO tokens (` + tokenTable.inserts + `) VALUES ` + strings.Join(rows, ", ")
 }
 
-// The columns an insert gives, in the order of familyValues and
-// eventValues.
-const (
-	familyInsertColumns = `id, client_id, client_generation, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason`
-	eventInsertColumns  = `type, family_id, client_id, user_id, reason, address, user_agent, created_at`
-)
-
-func familyValues(r *familyRow) []any {
-	return []any{r.ID, r.ClientID, r.ClientGeneration, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason}
-}
-
-func eventValues(r *eventRow) []any {
-	return []any{r.Type, r.FamilyID, r.ClientID, r.UserID, r.Reason, r.Address, r.UserAgent, r.CreatedAt}
-}
-
-const tokenInsertColumns = `"key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key, spent_at, replay`
-
-func tokenValues(r *tokenRow) []any {
-	return []any{r.Key, r.Kind, r.FamilyID, r.ClientID, r.Scopes, r.IssuedAt, r.ExpiresAt, r.ParentKey, r.SpentAt, r.Replay}
+// tokenFamilyDests is where a row of tokenFamilyColumns scans to, with
+// room for extra destinations after it.
+func tokenFamilyDests(t *tokenRow, f *familyRow, extra int) []any {
+	dests := make([]any, 0, len(tokenTable.columns)+len(familyTable.columns)+extra)
+	return familyTable.appendDests(tokenTable.appendDests(dests, t), f)
 }
 
 // placeholders returns the n-th bind parameter of the dialect ($n on

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,14 +28,6 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 	return nil
 }
 
-// clientColumns reads a client, in the order clientDest scans it.
-const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at, c.generation`
-
-// clientDest is where a row of clientColumns scans to.
-func clientDest(c *clientRow) []any {
-	return []any{&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt, &c.Generation}
-}
-
 // GetClient returns the client, or an error wrapping [storage.ErrNotFound].
 // Every authenticated request reads its client: a hot statement (hot.go).
 func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, error) {
@@ -44,7 +35,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, erro
 		return nil, noSuch("get client")
 	}
 	var r clientRow
-	err := s.queryRow(ctx, s.hot.getClient, id).Scan(clientDest(&r)...)
+	err := s.queryRow(ctx, s.hot.getClient, id).Scan(clientTable.dests(&r)...)
 	if err != nil {
 		return nil, mapErr(fmt.Sprintf("get client %q", id), err)
 	}
@@ -199,7 +190,7 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*
 		return s.createFamilyPostgres(ctx, op, r, tokens)
 	}
 	insert := func(ctx context.Context) error {
-		n, err := s.exec(ctx, s.hot.insertFamily, familyValues(r)...)
+		n, err := s.exec(ctx, s.hot.insertFamily, familyTable.values(r)...)
 		if err != nil {
 			return mapErr(op, err)
 		} else if n == 0 {
@@ -223,15 +214,15 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*
 // family's.
 func (s *Store) createFamilyPostgres(ctx context.Context, op string, r *familyRow, tokens []*storage.Token) error {
 	var a pgArgs
-	values := a.list(familyValues(r)...) // $2 is client_id, $3 client_generation
+	values := pgRow(&a, familyTable.insert, r) // first: hot.familyHasClient counts on it
 	issuedCTE := `SELECT 1 WHERE false`
 	if len(tokens) > 0 {
 		issuedCTE = insertTokens(&a, tokens, `WHERE EXISTS (SELECT 1 FROM family)`) + ` RETURNING 1`
 	}
 	q := `WITH family AS (
-	INSERT INTO families (` + familyInsertColumns + `)
+	INSERT INTO families (` + familyTable.inserts + `)
 	SELECT ` + values + `
-	WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = $2 AND c.generation = $3 FOR KEY SHARE)
+	WHERE EXISTS (SELECT 1 FROM clients c WHERE ` + s.hot.familyHasClient + ` FOR KEY SHARE)
 	RETURNING 1
 ), issued AS (
 	` + issuedCTE + `
@@ -382,9 +373,9 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(ts)*tokenColumnCount)
+	args := make([]any, 0, len(ts)*len(tokenTable.insert))
 	for _, t := range ts {
-		args = append(args, tokenValues(toTokenRow(t))...)
+		args = tokenTable.appendValues(args, toTokenRow(t))
 	}
 	q := ""
 	if len(ts) <= len(s.hot.insertTokens) {
@@ -394,24 +385,6 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 	}
 	_, err := s.exec(ctx, q, args...)
 	return mapErr(fmt.Sprintf("create token of family %q", ts[0].FamilyID), err)
-}
-
-// tokenFamilyColumns reads a token and its family in one row, in the order
-// tokenFamilyDest (or nullTokenFamilyDest) scans it.
-const tokenFamilyColumns = `t."key", t.kind, t.family_id, t.client_id, t.scopes, t.issued_at, t.expires_at, t.spent_at, t.parent_key, t.replay,
-	f.id, f.client_id, f.client_generation, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
-
-// tokenFamilyDest is where a row of tokenFamilyColumns scans to.
-func tokenFamilyDest(t *tokenRow, f *familyRow) []any {
-	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
-}
-
-// nullTokenFamilyDest is tokenFamilyDest for a LEFT JOIN, where the token
-// and its family may be missing.
-func nullTokenFamilyDest(t *nullTokenRow, f *nullFamilyRow) []any {
-	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
 }
 
 // GetTokenFamily returns a token and its family with one join, or an error
@@ -439,7 +412,7 @@ func (s *Store) LockTokenFamily(ctx context.Context, key string) (*storage.Token
 func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.Token, *storage.Family, error) {
 	var t tokenRow
 	var f familyRow
-	err := s.queryRow(ctx, s.hot.tokenFamily+suffix, key).Scan(tokenFamilyDest(&t, &f)...)
+	err := s.queryRow(ctx, s.hot.tokenFamily+suffix, key).Scan(tokenFamilyDests(&t, &f, 0)...)
 	if err != nil {
 		return nil, nil, mapErr("get token and family", err)
 	}
@@ -470,42 +443,23 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 		return c, tok, fam, err
 	}
 	var c clientRow
-	var t nullTokenRow
-	var f nullFamilyRow
-	err := s.queryRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(append(clientDest(&c), nullTokenFamilyDest(&t, &f)...)...)
-	if err != nil {
+	var t tokenRow
+	var f familyRow
+	nt := len(tokenTable.columns)
+	nulls := make([]nullable, nt+len(familyTable.columns))
+	dests := make([]any, 0, len(clientTable.columns)+len(nulls))
+	dests = clientTable.appendDests(dests, &c)
+	dests = tokenTable.appendNullDests(dests, &t, nulls[:nt])
+	dests = familyTable.appendNullDests(dests, &f, nulls[nt:])
+	if err := s.queryRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(dests...); err != nil {
 		return nil, nil, nil, mapErr(fmt.Sprintf("look up client %q and token", clientID), err)
 	}
 	client := c.client()
-	if !t.Key.Valid || !f.ID.Valid {
+	if !anyValid(nulls[:nt]) || !anyValid(nulls[nt:]) {
 		return &client, nil, nil, nil
 	}
-	tok := tokenRow{
-		Key: t.Key.String, Kind: t.Kind.String, FamilyID: t.FamilyID.String, ClientID: t.ClientID.String,
-		Scopes: t.Scopes.String, IssuedAt: t.IssuedAt.Time, ExpiresAt: t.ExpiresAt.Time, SpentAt: t.SpentAt,
-		ParentKey: t.ParentKey.String, Replay: t.Replay,
-	}
-	fam := familyRow{
-		ID: f.ID.String, ClientID: f.ClientID.String, ClientGeneration: f.ClientGeneration.String, UserID: f.UserID.String, Username: f.Username.String,
-		Scopes: f.Scopes.String, Audience: f.Audience.String, CreatedAt: f.CreatedAt.Time,
-		LastUsedAt: f.LastUsedAt.Time, ExpiresAt: f.ExpiresAt.Time, RevokedAt: f.RevokedAt, RevokeReason: f.RevokeReason.String,
-	}
-	family := fam.family()
-	return &client, tok.token(), &family, nil
-}
-
-// nullTokenRow and nullFamilyRow scan the nullable side of a left join.
-type nullTokenRow struct {
-	Key, Kind, FamilyID, ClientID, Scopes, ParentKey sql.NullString
-	IssuedAt, ExpiresAt                              sql.NullTime
-	SpentAt                                          *time.Time
-	Replay                                           nullBytes
-}
-
-type nullFamilyRow struct {
-	ID, ClientID, ClientGeneration, UserID, Username, Scopes, Audience, RevokeReason sql.NullString
-	CreatedAt, LastUsedAt, ExpiresAt                                                 sql.NullTime
-	RevokedAt                                                                        *time.Time
+	family := f.family()
+	return &client, t.token(), &family, nil
 }
 
 // GetToken returns the token, or an error wrapping [storage.ErrNotFound].
@@ -644,7 +598,7 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 // AppendEvent stores e and sets e.ID.
 func (s *Store) AppendEvent(ctx context.Context, e *storage.Event) error {
 	r := toEventRow(e)
-	err := s.queryRow(ctx, s.hot.insertEvent, append(eventValues(r), r.Enforced)...).Scan(&e.ID)
+	err := s.queryRow(ctx, s.hot.insertEvent, eventTable.values(r)...).Scan(&e.ID)
 	return mapErr(fmt.Sprintf("append event %q", e.Type), err)
 }
 

@@ -27,14 +27,13 @@ func (s *Store) RevokeByToken(ctx context.Context, r storage.Revocation) (*stora
 	a := pgArgs{r.Key, ts(r.At), r.Reason, r.ClientID}
 	events := make([]string, len(r.Events))
 	for i, e := range r.Events {
-		row := toEventRow(e)
-		events[i] = fmt.Sprintf("(%d, %s)", i, a.list(row.Type, row.ClientID, row.Reason, row.Address, row.UserAgent, row.CreatedAt))
+		events[i] = fmt.Sprintf("(%d, %s)", i, pgRow(&a, endedEventColumns, toEventRow(e)))
 	}
 	eventsCTE := `SELECT 1 WHERE false`
 	if len(events) > 0 {
-		eventsCTE = `INSERT INTO audit_events (` + eventInsertColumns + `)
-	SELECT v.type, ended.id, v.client_id, ended.user_id, v.reason, v.address, v.user_agent, v.created_at
-	FROM ended, (VALUES ` + strings.Join(events, ", ") + `) AS v (n, type, client_id, reason, address, user_agent, created_at)
+		eventsCTE = `INSERT INTO audit_events (` + eventTable.inserts + `)
+	SELECT ` + endedEventSelects + `
+	FROM ended, (VALUES ` + strings.Join(events, ", ") + `) AS ` + endedEventValues + `
 	ORDER BY v.n`
 	}
 	// The family is updated only if the token's client matches; the row
@@ -55,7 +54,7 @@ FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = $1`
 	var t tokenRow
 	var f familyRow
 	var ended int
-	err := s.queryRow(ctx, q, a...).Scan(append(tokenFamilyDest(&t, &f), &ended)...)
+	err := s.queryRow(ctx, q, a...).Scan(append(tokenFamilyDests(&t, &f, 1), &ended)...)
 	if err != nil {
 		return nil, nil, false, mapErr("revoke by token", err)
 	}
@@ -66,6 +65,29 @@ FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = $1`
 		}
 	}
 	return t.token(), &fam, ended == 1, nil
+}
+
+// A revocation's events (PostgreSQL) take their family_id and user_id from
+// the family it ends (ended.id, ended.user_id); their other columns,
+// endedEventColumns, are bound in a VALUES list v, numbered n for their
+// order. endedEventSelects is the insert's select list over ended and v,
+// endedEventValues v's name and columns.
+var endedEventColumns, endedEventSelects, endedEventValues = endedEvents()
+
+func endedEvents() (cols []column[eventRow], selects, values string) {
+	fromEnded := map[string]string{"family_id": "ended.id", "user_id": "ended.user_id"}
+	var sel []string
+	names := []string{"n"}
+	for _, c := range eventTable.insert {
+		if e, ok := fromEnded[c.name]; ok {
+			sel = append(sel, e)
+			continue
+		}
+		cols = append(cols, c)
+		sel = append(sel, "v."+quote(c.name))
+		names = append(names, quote(c.name))
+	}
+	return cols, strings.Join(sel, ", "), "v (" + strings.Join(names, ", ") + ")"
 }
 
 // revokeByTokenTx is RevokeByToken as a transaction of the store's other

@@ -37,8 +37,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 	if len(r.Issued) > 0 {
 		issuedCTE = insertTokens(&a, r.Issued, `WHERE EXISTS (SELECT 1 FROM spent)`) + ` RETURNING 1`
 	}
-	e := toEventRow(r.Event)
-	eventList := a.list(eventValues(e)...)
+	eventList := pgRow(&a, eventTable.insert, toEventRow(r.Event))
 	q := `WITH spent AS (
 	UPDATE tokens SET spent_at = $1, replay = $2 WHERE "key" = $3 AND spent_at IS NULL RETURNING 1
 ), touched AS (
@@ -46,7 +45,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 ), issued AS (
 	` + issuedCTE + `
 ), event AS (
-	INSERT INTO audit_events (` + eventInsertColumns + `)
+	INSERT INTO audit_events (` + eventTable.inserts + `)
 	SELECT ` + eventList + ` WHERE EXISTS (SELECT 1 FROM spent) RETURNING id
 )
 SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM touched), (SELECT count(*) FROM issued), COALESCE((SELECT id FROM event), 0)`
@@ -84,16 +83,19 @@ func (a *pgArgs) add(v any) string {
 		cast = "::timestamptz"
 	case nullBytes:
 		cast = "::bytea"
+	case bool:
+		cast = "::boolean"
 	}
 	*a = append(*a, v)
 	return "$" + strconv.Itoa(len(*a)) + cast
 }
 
-// list binds each value and returns their placeholders, comma-separated.
-func (a *pgArgs) list(vs ...any) string {
-	ps := make([]string, len(vs))
-	for i, v := range vs {
-		ps[i] = a.add(v)
+// pgRow binds the values of r's columns and returns their placeholders,
+// comma-separated.
+func pgRow[R any](a *pgArgs, columns []column[R], r *R) string {
+	ps := make([]string, len(columns))
+	for i, c := range columns {
+		ps[i] = a.add(valueOf(c.field(r)))
 	}
 	return strings.Join(ps, ", ")
 }
@@ -103,8 +105,8 @@ func (a *pgArgs) list(vs ...any) string {
 func insertTokens(a *pgArgs, tokens []*storage.Token, where ...string) string {
 	rows := make([]string, len(tokens))
 	for i, t := range tokens {
-		rows[i] = "(" + a.list(tokenValues(toTokenRow(t))...) + ")"
+		rows[i] = "(" + pgRow(a, tokenTable.insert, toTokenRow(t)) + ")"
 	}
-	return `INSERT INTO tokens (` + tokenInsertColumns + `)
+	return `INSERT INTO tokens (` + tokenTable.inserts + `)
 	SELECT * FROM (VALUES ` + strings.Join(rows, ", ") + `) AS v ` + strings.Join(where, " ")
 }

@@ -15,6 +15,13 @@ import (
 // microseconds (what both databases keep); optional times are NULL when zero.
 // autoCreateTime:false stops GORM from filling in a zero CreatedAt: the store
 // keeps what it is given.
+//
+// A row struct is its table's GORM model. The tables the hot statements
+// read or write (clients, families, tokens, audit_events) also have a
+// column list below their struct, one line per column, in the struct's
+// order (columns.go says what follows from it). Adding a column to one of
+// them is: its migrations, its field, its line, and its copy in the
+// conversions to and from package storage at the end of this file.
 
 type clientRow struct {
 	ID            string `gorm:"primaryKey"`
@@ -30,6 +37,19 @@ type clientRow struct {
 }
 
 func (clientRow) TableName() string { return "clients" }
+
+var clientTable = newTable("clients", "c", "", []column[clientRow]{
+	{"id", func(r *clientRow) any { return &r.ID }},
+	{"name", func(r *clientRow) any { return &r.Name }},
+	{"secret_hash", func(r *clientRow) any { return &r.SecretHash }},
+	{"grant_types", func(r *clientRow) any { return &r.GrantTypes }},
+	{"scopes", func(r *clientRow) any { return &r.Scopes }},
+	{"auth_method", func(r *clientRow) any { return &r.AuthMethod }},
+	{"can_introspect", func(r *clientRow) any { return &r.CanIntrospect }},
+	{"audience", func(r *clientRow) any { return &r.Audience }},
+	{"created_at", func(r *clientRow) any { return &r.CreatedAt }},
+	{"generation", func(r *clientRow) any { return &r.Generation }},
+})
 
 type userRow struct {
 	ID                string `gorm:"primaryKey"`
@@ -59,6 +79,21 @@ type familyRow struct {
 
 func (familyRow) TableName() string { return "families" }
 
+var familyTable = newTable("families", "f", "", []column[familyRow]{
+	{"id", func(r *familyRow) any { return &r.ID }},
+	{"client_id", func(r *familyRow) any { return &r.ClientID }},
+	{"client_generation", func(r *familyRow) any { return &r.ClientGeneration }},
+	{"user_id", func(r *familyRow) any { return &r.UserID }},
+	{"username", func(r *familyRow) any { return &r.Username }},
+	{"scopes", func(r *familyRow) any { return &r.Scopes }},
+	{"audience", func(r *familyRow) any { return &r.Audience }},
+	{"created_at", func(r *familyRow) any { return &r.CreatedAt }},
+	{"last_used_at", func(r *familyRow) any { return &r.LastUsedAt }},
+	{"expires_at", func(r *familyRow) any { return &r.ExpiresAt }},
+	{"revoked_at", func(r *familyRow) any { return &r.RevokedAt }},
+	{"revoke_reason", func(r *familyRow) any { return &r.RevokeReason }},
+})
+
 type tokenRow struct {
 	Key       string `gorm:"primaryKey;column:key"`
 	Kind      string
@@ -73,6 +108,19 @@ type tokenRow struct {
 }
 
 func (tokenRow) TableName() string { return "tokens" }
+
+var tokenTable = newTable("tokens", "t", "", []column[tokenRow]{
+	{"key", func(r *tokenRow) any { return &r.Key }},
+	{"kind", func(r *tokenRow) any { return &r.Kind }},
+	{"family_id", func(r *tokenRow) any { return &r.FamilyID }},
+	{"client_id", func(r *tokenRow) any { return &r.ClientID }},
+	{"scopes", func(r *tokenRow) any { return &r.Scopes }},
+	{"issued_at", func(r *tokenRow) any { return &r.IssuedAt }},
+	{"expires_at", func(r *tokenRow) any { return &r.ExpiresAt }},
+	{"spent_at", func(r *tokenRow) any { return &r.SpentAt }},
+	{"parent_key", func(r *tokenRow) any { return &r.ParentKey }},
+	{"replay", func(r *tokenRow) any { return &r.Replay }},
+})
 
 // nullBytes is an optional BYTEA/BLOB column: NULL when empty, so that an
 // empty replay is no replay (the drivers would store []byte{} as an empty
@@ -133,6 +181,20 @@ type eventRow struct {
 }
 
 func (eventRow) TableName() string { return "audit_events" }
+
+// audit_events' id is an identity: inserts leave it to the database.
+var eventTable = newTable("audit_events", "e", "id", []column[eventRow]{
+	{"id", func(r *eventRow) any { return &r.ID }},
+	{"type", func(r *eventRow) any { return &r.Type }},
+	{"family_id", func(r *eventRow) any { return &r.FamilyID }},
+	{"client_id", func(r *eventRow) any { return &r.ClientID }},
+	{"user_id", func(r *eventRow) any { return &r.UserID }},
+	{"reason", func(r *eventRow) any { return &r.Reason }},
+	{"address", func(r *eventRow) any { return &r.Address }},
+	{"user_agent", func(r *eventRow) any { return &r.UserAgent }},
+	{"created_at", func(r *eventRow) any { return &r.CreatedAt }},
+	{"enforced", func(r *eventRow) any { return &r.Enforced }},
+})
 
 // ts is how every time goes to the database.
 func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -121,14 +121,19 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 	}
 }
 
+// databases are those a test or benchmark runs on, by dialect name:
+// SQLite always, PostgreSQL when LATCH_TEST_DATABASE_URL is set (NewPostgres
+// skips otherwise).
+var databases = []struct {
+	name string
+	new  func(testing.TB) *sqlstore.Store
+}{
+	{"sqlite", sqlstoretest.NewSQLite},
+	{"postgres", sqlstoretest.NewPostgres},
+}
+
 func TestMigrateTwice(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		new  func(testing.TB) *sqlstore.Store
-	}{
-		{"sqlite", sqlstoretest.NewSQLite},
-		{"postgres", sqlstoretest.NewPostgres},
-	} {
+	for _, tc := range databases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.new(t) // migrated once
 			if s.Dialect() != tc.name {
