@@ -59,6 +59,9 @@ type Config struct {
 	RefreshTokenTTL time.Duration // idle lifetime of a refresh token
 	SessionMaxAge   time.Duration // absolute lifetime of a login
 	RefreshGrace    time.Duration
+	// DPoPMaxAge is how old, or how far ahead, a DPoP proof's iat may be;
+	// zero means DefaultDPoPMaxAge (dpop.go).
+	DPoPMaxAge time.Duration
 
 	// LoginMaxFailures and LoginMaxFailuresPerAddress are the failed password
 	// grants allowed per username and per client address within
@@ -104,6 +107,8 @@ type Provider struct {
 	keys     *keyRing
 	lockouts lockoutLog
 	guardKey []byte // keys the login guard's username counters (guard.go)
+	dpop     *dpopVerifier
+	tokenHTU string // the token endpoint's URL as DPoP proofs name it
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -175,6 +180,11 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return nil, errors.New("oauth: argon2 parameters need time >= 1, threads >= 1 and memory >= 8 KiB per thread")
 	}
 
+	dpop, tokenHTU, err := newDPoPVerifier(cfg.Issuer, cfg.DPoPMaxAge, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+
 	pw := newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait)
 	// Every field fosite would otherwise default lazily is set here: its lazy
 	// defaults race under concurrent first requests (FOSITE.md §1.3).
@@ -201,6 +211,8 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		metrics:  newMetrics(cfg.Registerer),
 		pw:       pw,
 		guardKey: guardKey,
+		dpop:     dpop,
+		tokenHTU: tokenHTU,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
 	fc.ClientAuthenticationStrategy = p.authenticateClient
@@ -208,6 +220,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return func(fosite.Configurator, any, any) any { return h }
 	}
 	composed := compose.Compose(fc, clientManager{store}, p.strategy,
+		handler(dpopGate{}), // first: it refuses before a grant's work
 		handler(&passwordGrant{p}),
 		handler(&refreshGrant{p}),
 		handler(&clientCredentialsGrant{p}),
@@ -240,6 +253,11 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	if err := p.prepareSigning(ctx); err != nil {
 		return nil, nil, p.mapError(ctx, err)
 	}
+	proof, err := p.tokenProof(ctx, r)
+	if err != nil {
+		return nil, nil, p.mapError(ctx, err)
+	}
+	ctx = withDPoP(ctx, proof)
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {
 		return ar, nil, p.mapError(ctx, err)

@@ -45,6 +45,7 @@ type config struct {
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
 	refreshGrace    time.Duration
+	dpopMaxAge      time.Duration
 
 	loginMaxFailures           int
 	loginMaxFailuresPerAddress int
@@ -73,6 +74,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("refresh_token_ttl", c.refreshTokenTTL),
 		slog.Duration("session_max_age", c.sessionMaxAge),
 		slog.Duration("refresh_grace", c.refreshGrace),
+		slog.Duration("dpop_max_age", c.dpopMaxAge),
 		slog.String("access_token_format", c.accessTokenFormat),
 		slog.Int("trusted_proxies", len(c.trustedProxies)),
 		slog.Bool("tls", c.tlsCert != ""),
@@ -235,6 +237,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		{&cfg.sessionMaxAge, "LATCH_SESSION_MAX_AGE", false},
 		{&cfg.refreshGrace, "LATCH_REFRESH_GRACE", true},
 		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
+		{&cfg.dpopMaxAge, "LATCH_DPOP_MAX_AGE", false},
 	}
 	for _, d := range durations {
 		if *d.dst, err = parseDuration(value(d.env), d.zeroOK); err != nil {

@@ -101,6 +101,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		RefreshTokenTTL: c.refreshTokenTTL,
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
+		DPoPMaxAge:      c.dpopMaxAge,
 
 		AccessTokenFormat: c.accessTokenFormat,
 		DefaultAudience:   c.defaultAudience,

@@ -72,6 +72,7 @@ var settings = []setting{
 	{env: "LATCH_LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{env: "LATCH_TLS_CERT", usage: "TLS certificate file (PEM)", commands: serveOnly},
 	{env: "LATCH_TLS_KEY", usage: "TLS private key file (PEM)", commands: serveOnly},
+	{env: "LATCH_DPOP_MAX_AGE", def: "60s", usage: "how old, or how far ahead, a DPoP proof's iat may be", commands: serveOnly},
 }
 
 // serveOnly is the commands of a setting that only a listening server uses.

@@ -30,11 +30,11 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 }
 
 // clientColumns reads a client, in the order clientDest scans it.
-const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at, c.generation`
+const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at, c.generation, c.dpop_bound_access_tokens`
 
 // clientDest is where a row of clientColumns scans to.
 func clientDest(c *clientRow) []any {
-	return []any{&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt, &c.Generation}
+	return []any{&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt, &c.Generation, &c.DPoPBound}
 }
 
 // GetClient returns the client, or an error wrapping [storage.ErrNotFound].
@@ -399,19 +399,19 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 // tokenFamilyColumns reads a token and its family in one row, in the order
 // tokenFamilyDest (or nullTokenFamilyDest) scans it.
 const tokenFamilyColumns = `t."key", t.kind, t.family_id, t.client_id, t.scopes, t.issued_at, t.expires_at, t.spent_at, t.parent_key, t.replay,
-	f.id, f.client_id, f.client_generation, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
+	f.id, f.client_id, f.client_generation, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason, f.dpop_jkt`
 
 // tokenFamilyDest is where a row of tokenFamilyColumns scans to.
 func tokenFamilyDest(t *tokenRow, f *familyRow) []any {
 	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
+		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason, &f.DPoPJKT}
 }
 
 // nullTokenFamilyDest is tokenFamilyDest for a LEFT JOIN, where the token
 // and its family may be missing.
 func nullTokenFamilyDest(t *nullTokenRow, f *nullFamilyRow) []any {
 	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
+		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason, &f.DPoPJKT}
 }
 
 // GetTokenFamily returns a token and its family with one join, or an error
@@ -489,6 +489,7 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 		ID: f.ID.String, ClientID: f.ClientID.String, ClientGeneration: f.ClientGeneration.String, UserID: f.UserID.String, Username: f.Username.String,
 		Scopes: f.Scopes.String, Audience: f.Audience.String, CreatedAt: f.CreatedAt.Time,
 		LastUsedAt: f.LastUsedAt.Time, ExpiresAt: f.ExpiresAt.Time, RevokedAt: f.RevokedAt, RevokeReason: f.RevokeReason.String,
+		DPoPJKT: f.DPoPJKT.String,
 	}
 	family := fam.family()
 	return &client, tok.token(), &family, nil
@@ -503,9 +504,9 @@ type nullTokenRow struct {
 }
 
 type nullFamilyRow struct {
-	ID, ClientID, ClientGeneration, UserID, Username, Scopes, Audience, RevokeReason sql.NullString
-	CreatedAt, LastUsedAt, ExpiresAt                                                 sql.NullTime
-	RevokedAt                                                                        *time.Time
+	ID, ClientID, ClientGeneration, UserID, Username, Scopes, Audience, RevokeReason, DPoPJKT sql.NullString
+	CreatedAt, LastUsedAt, ExpiresAt                                                          sql.NullTime
+	RevokedAt                                                                                 *time.Time
 }
 
 // GetToken returns the token, or an error wrapping [storage.ErrNotFound].

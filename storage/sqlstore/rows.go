@@ -27,6 +27,7 @@ type clientRow struct {
 	Audience      string
 	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
 	Generation    string
+	DPoPBound     bool `gorm:"column:dpop_bound_access_tokens"`
 }
 
 func (clientRow) TableName() string { return "clients" }
@@ -55,6 +56,7 @@ type familyRow struct {
 	ExpiresAt        time.Time
 	RevokedAt        *time.Time
 	RevokeReason     string
+	DPoPJKT          string `gorm:"column:dpop_jkt"`
 }
 
 func (familyRow) TableName() string { return "families" }
@@ -160,6 +162,7 @@ func toClientRow(c *storage.Client) *clientRow {
 		ID: c.ID, Name: c.Name, SecretHash: c.SecretHash, GrantTypes: join(c.GrantTypes),
 		Scopes: join(c.Scopes), AuthMethod: c.AuthMethod, CanIntrospect: c.CanIntrospect,
 		Audience: join(c.Audience), CreatedAt: ts(c.CreatedAt), Generation: c.Generation,
+		DPoPBound: c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -168,6 +171,7 @@ func (r *clientRow) client() storage.Client {
 		ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, GrantTypes: split(r.GrantTypes),
 		Scopes: split(r.Scopes), AuthMethod: r.AuthMethod, CanIntrospect: r.CanIntrospect,
 		Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(), Generation: r.Generation,
+		DPoPBoundAccessTokens: r.DPoPBound,
 	}
 }
 
@@ -190,7 +194,7 @@ func toFamilyRow(f *storage.Family) *familyRow {
 		ID: f.ID, ClientID: f.ClientID, ClientGeneration: f.ClientGeneration, UserID: f.UserID, Username: f.Username,
 		Scopes: join(f.Scopes), Audience: join(f.Audience), CreatedAt: ts(f.CreatedAt),
 		LastUsedAt: ts(f.LastUsedAt), ExpiresAt: ts(f.ExpiresAt), RevokedAt: nullTS(f.RevokedAt),
-		RevokeReason: f.RevokeReason,
+		RevokeReason: f.RevokeReason, DPoPJKT: f.DPoPJKT,
 	}
 }
 
@@ -199,7 +203,7 @@ func (r *familyRow) family() storage.Family {
 		ID: r.ID, ClientID: r.ClientID, ClientGeneration: r.ClientGeneration, UserID: r.UserID, Username: r.Username,
 		Scopes: split(r.Scopes), Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
 		LastUsedAt: r.LastUsedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: fromNullTS(r.RevokedAt),
-		RevokeReason: r.RevokeReason,
+		RevokeReason: r.RevokeReason, DPoPJKT: r.DPoPJKT,
 	}
 }
 
