@@ -28,6 +28,7 @@ type clientJSON struct {
 	AuthMethod            string   `json:"token_endpoint_auth_method"`
 	CanIntrospect         bool     `json:"can_introspect"`
 	Audience              []string `json:"audience"`
+	DPoPBoundAccessTokens bool     `json:"dpop_bound_access_tokens"`
 	ClientIDIssuedAt      int64    `json:"client_id_issued_at"`
 	ClientSecretExpiresAt *int64   `json:"client_secret_expires_at,omitempty"`
 }
@@ -36,7 +37,7 @@ func toClientJSON(c *storage.Client) clientJSON {
 	return clientJSON{
 		ClientID: c.ID, ClientName: c.Name, GrantTypes: nonNil(c.GrantTypes), Scope: strings.Join(c.Scopes, " "),
 		AuthMethod: c.AuthMethod, CanIntrospect: c.CanIntrospect, Audience: nonNil(c.Audience),
-		ClientIDIssuedAt: c.CreatedAt.Unix(),
+		ClientIDIssuedAt: c.CreatedAt.Unix(), DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -90,6 +91,7 @@ func handleCreateClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
 			AuthMethod    string   `json:"token_endpoint_auth_method"`
 			CanIntrospect bool     `json:"can_introspect"`
 			Audience      []string `json:"audience"`
+			DPoPBound     bool     `json:"dpop_bound_access_tokens"`
 		}
 		if !decodeJSON(w, r, &in) {
 			return
@@ -97,6 +99,7 @@ func handleCreateClient(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		c, secret, err := p.CreateClient(r.Context(), oauth.ClientSpec{
 			ID: in.ClientID, Secret: in.ClientSecret, Name: in.ClientName, GrantTypes: in.GrantTypes,
 			Scope: in.Scope, AuthMethod: in.AuthMethod, CanIntrospect: in.CanIntrospect, Audience: in.Audience,
+			DPoPBoundAccessTokens: in.DPoPBound,
 		})
 		if err != nil {
 			writeAdminError(w, r, logger, err)

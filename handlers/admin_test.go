@@ -338,10 +338,8 @@ func TestAdminStrictJSON(t *testing.T) {
 			`{"client_id":"strict","grant_types":["client_credentials"],"can_introspect":false,"Can_Introspect":true}`, "Can_Introspect"},
 		{"duplicate key", http.MethodPost, "/admin/clients",
 			`{"client_id":"strict","grant_types":["client_credentials"],"can_introspect":false,"can_introspect":true}`, "can_introspect: the field appears more than once"},
-		// API.md lists it, but it is not implemented yet: accepting it would
-		// protect nothing.
 		{"unknown field", http.MethodPost, "/admin/clients",
-			`{"client_id":"strict","grant_types":["client_credentials"],"dpop_bound_access_tokens":true}`, `"dpop_bound_access_tokens": unknown field`},
+			`{"client_id":"strict","grant_types":["client_credentials"],"software_id":"x"}`, `"software_id": unknown field`},
 		{"invalid UTF-8", http.MethodPost, "/admin/clients",
 			"{\"client_id\":\"strict\",\"client_name\":\"caf\xe9\",\"grant_types\":[\"client_credentials\"]}", "UTF-8"},
 		{"lone surrogate", http.MethodPost, "/admin/clients",

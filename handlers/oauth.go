@@ -113,6 +113,7 @@ type metadata struct {
 	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	JWKSURI                          string   `json:"jwks_uri,omitempty"`
+	DPoPSigningAlgs                  []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // handleMetadata serves RFC 8414 metadata. There is no authorization
@@ -134,6 +135,7 @@ func handleMetadata(issuer string, jwks bool) http.Handler {
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		JWKSURI:                          jwksURI,
+		DPoPSigningAlgs:                  oauth.DPoPAlgorithms,
 	})
 	if err != nil {
 		panic(err) // a fixed struct of strings always marshals

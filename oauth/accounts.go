@@ -90,7 +90,10 @@ type ClientSpec struct {
 	Scope         string
 	AuthMethod    string
 	CanIntrospect bool
-	Audience      []string
+	// DPoPBoundAccessTokens requires a DPoP proof with every token request
+	// of the client (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool
+	Audience              []string
 }
 
 // CreateClient validates spec and stores the client. It returns the client
@@ -145,7 +148,8 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 	c := &storage.Client{
 		ID: spec.ID, Name: spec.Name, GrantTypes: dedupe(spec.GrantTypes), Scopes: dedupe(scopes),
 		AuthMethod: spec.AuthMethod, CanIntrospect: spec.CanIntrospect, Audience: dedupe(spec.Audience),
-		CreatedAt: p.now(),
+		DPoPBoundAccessTokens: spec.DPoPBoundAccessTokens,
+		CreatedAt:             p.now(),
 	}
 	secret := spec.Secret
 	switch {

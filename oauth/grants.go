@@ -126,6 +126,7 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		CreatedAt:        now,
 		LastUsedAt:       now,
 		ExpiresAt:        now.Add(g.maxAge),
+		DPoPJKT:          proofJKT(ctx),
 	}
 	// API.md: a refresh token comes with every password grant whose client
 	// may use the refresh_token grant, and with no other.
@@ -229,6 +230,7 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 		CreatedAt:        now,
 		LastUsedAt:       now,
 		ExpiresAt:        now.Add(g.ttl),
+		DPoPJKT:          proofJKT(ctx),
 	}
 	out, traces, err := g.mint.generate(ctx, ar, fam, fam.Scopes, false, "", now)
 	if err == nil {
@@ -318,13 +320,14 @@ type minted struct {
 	access    string
 	accessExp time.Time
 	refresh   string
+	bound     bool // the access token is bound to a DPoP key
 }
 
 // generate issues an access token with scopes and, if withRefresh, a
 // refresh token carrying the family's full scope, and returns their traces
 // for the caller to store. No token outlives its family.
 func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, []*storage.Token, error) {
-	var out minted
+	out := minted{bound: fam.DPoPJKT != ""}
 	out.accessExp = earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)
 	at, atKey, err := p.issueAccessToken(ctx, ar, fam, scopes, now, out.accessExp)
 	if err != nil {
@@ -354,6 +357,9 @@ func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *stora
 func (m minted) write(resp fosite.AccessResponder, scopes []string, now time.Time) {
 	resp.SetAccessToken(m.access)
 	resp.SetTokenType(TokenTypeBearer) // RFC 6750's spelling, as in introspection answers
+	if m.bound {
+		resp.SetTokenType(TokenTypeDPoP)
+	}
 	resp.SetExpiresIn(m.accessExp.Sub(now))
 	if len(scopes) > 0 {
 		resp.SetScopes(scopes)

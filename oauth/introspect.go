@@ -27,6 +27,8 @@ type Introspection struct {
 	Sub       string   `json:"sub,omitempty"`
 	Username  string   `json:"username,omitempty"`
 	Aud       []string `json:"aud,omitempty"`
+	// Cnf binds a DPoP-bound access token to its key (RFC 9449 §6.2).
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Token types named in introspection answers.
@@ -166,6 +168,9 @@ func (p *Provider) judge(ctx context.Context, parsed parsedToken, jwt *accessCla
 	}
 	if tok.Kind == storage.KindAccess {
 		in.TokenType = TokenTypeBearer
+		if in.Cnf = confirmation(fam); in.Cnf != nil {
+			in.TokenType = TokenTypeDPoP
+		}
 	} else {
 		in.TokenType = TokenTypeRefresh
 	}

@@ -20,6 +20,9 @@ func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 	for {
 		now := p.now()
 		n, err := p.store.Purge(ctx, now, now.Add(-p.cfg.RefreshGrace), purgeBatch)
+		if err == nil {
+			n.DPoPJTIs, err = p.store.PurgeDPoPJTIs(ctx, now, purgeBatch)
+		}
 		full := false
 		for _, c := range []struct {
 			kind  string
@@ -32,6 +35,7 @@ func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 			{"attempts", n.Attempts, &total.Attempts},
 			{"denylist", n.Denied, &total.Denied},
 			{"keys", n.Keys, &total.Keys},
+			{"dpop_jtis", n.DPoPJTIs, &total.DPoPJTIs},
 		} {
 			*c.total += c.n
 			p.metrics.purged.WithLabelValues(c.kind).Add(float64(c.n))

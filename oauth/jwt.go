@@ -48,6 +48,8 @@ type accessClaims struct {
 	IssuedAt int64    `json:"iat"`
 	Expiry   int64    `json:"exp"`
 	Username string   `json:"username,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1).
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // JWTAccessTokens reports whether access tokens are issued as JWTs.
@@ -72,6 +74,7 @@ func (p *Provider) issueAccessToken(ctx context.Context, ar fosite.Requester, fa
 		Issuer: p.cfg.Issuer, Subject: sub, Audience: aud, ClientID: fam.ClientID,
 		Scope: strings.Join(scopes, " "), JTI: randomString(18),
 		IssuedAt: now.Unix(), Expiry: exp.Unix(), Username: fam.Username,
+		Cnf: confirmation(fam),
 	}
 	// The token is signed within the grant's transaction; the keys were
 	// made sure of before it began (Provider.Token), so at most a read runs

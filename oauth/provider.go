@@ -64,6 +64,9 @@ type Config struct {
 	// size RefreshGrace from real traffic before they enforce. Either way
 	// the token is refused.
 	ReuseDetection string
+	// DPoPMaxAge is how old, or how far ahead, a DPoP proof's iat may be;
+	// zero means DefaultDPoPMaxAge (dpop.go).
+	DPoPMaxAge time.Duration
 
 	// LoginMaxFailures and LoginMaxFailuresPerAddress are the failed password
 	// grants allowed per username and per client address within
@@ -109,6 +112,8 @@ type Provider struct {
 	keys     *keyRing
 	lockouts lockoutLog
 	guardKey []byte // keys the login guard's username counters (guard.go)
+	dpop     *dpopVerifier
+	tokenHTU string // the token endpoint's URL as DPoP proofs name it
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -187,6 +192,11 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return nil, errors.New("oauth: argon2 parameters need time >= 1, threads >= 1 and memory >= 8 KiB per thread")
 	}
 
+	dpop, tokenHTU, err := newDPoPVerifier(cfg.Issuer, cfg.DPoPMaxAge, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+
 	pw := newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait)
 	// Every field fosite would otherwise default lazily is set here: its lazy
 	// defaults race under concurrent first requests (FOSITE.md §1.3).
@@ -213,13 +223,16 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		metrics:  newMetrics(cfg.Registerer),
 		pw:       pw,
 		guardKey: guardKey,
+		dpop:     dpop,
+		tokenHTU: tokenHTU,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
 	fc.ClientAuthenticationStrategy = p.authenticateClient
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
 	}
-	handlers := make([]compose.Factory, 0, len(grants)+1)
+	handlers := make([]compose.Factory, 0, len(grants)+2)
+	handlers = append(handlers, handler(dpopGate{})) // first: it refuses before a grant's work
 	for _, g := range grants {
 		handlers = append(handlers, handler(g.handler(p)))
 	}
@@ -254,6 +267,11 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (_ fosite.AccessR
 	if err := p.prepareSigning(ctx); err != nil {
 		return nil, nil, p.mapError(ctx, err)
 	}
+	proof, err := p.tokenProof(ctx, r)
+	if err != nil {
+		return nil, nil, p.mapError(ctx, err)
+	}
+	ctx = withDPoP(ctx, proof)
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {
 		return ar, nil, p.mapError(ctx, err)

@@ -83,6 +83,11 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 			refused = errInvalidRefresh
 			return nil
 		}
+		// A bound refresh token without its key is refused before any
+		// other judgement: it spends nothing and counts as no reuse.
+		if refused = checkRefreshBinding(ctx, ar, fam); refused != nil {
+			return nil
+		}
 		event := storage.Event{FamilyID: fam.ID, ClientID: client, UserID: fam.UserID}
 		switch {
 		case fam.Revoked():
@@ -94,7 +99,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		case !tok.SpentAt.IsZero():
 			if now.Before(tok.SpentAt.Add(p.cfg.RefreshGrace)) && tok.Replay != nil {
 				if out, scopes, err = openReplay(presented, key, tok.Replay); err == nil {
-					answeredAt = tok.SpentAt
+					answeredAt, out.bound = tok.SpentAt, fam.DPoPJKT != ""
 					event.Type = EventReplayed
 					return p.audit(ctx, event)
 				}

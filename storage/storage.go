@@ -62,7 +62,10 @@ type Client struct {
 	AuthMethod    string
 	CanIntrospect bool
 	Audience      []string
-	CreatedAt     time.Time
+	// DPoPBoundAccessTokens is RFC 9449 §5.2's dpop_bound_access_tokens:
+	// every token request of the client must carry a DPoP proof.
+	DPoPBoundAccessTokens bool
+	CreatedAt             time.Time
 	// Generation tells this client from every other that held, or will
 	// hold, its id: CreateClient sets it to a new random value. A login
 	// records the generation of the client it was granted to (see
@@ -118,6 +121,9 @@ type Family struct {
 	// RevokedAt is zero while the family is live.
 	RevokedAt    time.Time
 	RevokeReason string
+	// DPoPJKT is the RFC 7638 thumbprint of the key the login's tokens are
+	// bound to (RFC 9449), empty for a login without DPoP.
+	DPoPJKT string
 }
 
 // Revoked reports whether the family has been revoked.
@@ -340,6 +346,8 @@ type PurgeCounts struct {
 	Attempts int64
 	Denied   int64
 	Keys     int64
+	// DPoPJTIs counts DPoP proof ids past their window ([DPoPStore]).
+	DPoPJTIs int64
 }
 
 // AttemptStore counts password attempts per key (a username under an HMAC
@@ -434,6 +442,19 @@ type EventStore interface {
 	ListEvents(ctx context.Context, familyID string) ([]Event, error)
 }
 
+// DPoPStore remembers the DPoP proofs (RFC 9449 §11.1) a server has
+// accepted, by a key that package oauth derives from the proof's key and
+// jti, until they are too old to be accepted anyway.
+type DPoPStore interface {
+	// UseDPoPJTI records key until expiresAt, on every node at once.
+	// Returns ErrAlreadyExists if key is recorded and unexpired at now:
+	// the proof is a replay.
+	UseDPoPJTI(ctx context.Context, key string, now, expiresAt time.Time) error
+	// PurgeDPoPJTIs deletes at most limit keys expired at now and returns
+	// how many it deleted.
+	PurgeDPoPJTIs(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
 // Store is everything Latch persists, plus transactions.
 type Store interface {
 	ClientStore
@@ -445,6 +466,7 @@ type Store interface {
 	AttemptStore
 	KeyStore
 	DenyStore
+	DPoPStore
 
 	// InTx runs fn in a transaction carried by the context it is given; every
 	// store call made with that context joins it. fn's error rolls it back. A

@@ -49,6 +49,7 @@ type config struct {
 	// drainDelay is how long serve's /readyz answers 503 on SIGTERM
 	// before it stops accepting connections.
 	drainDelay time.Duration
+	dpopMaxAge time.Duration
 
 	loginMaxFailures           int
 	loginMaxFailuresPerAddress int
@@ -78,6 +79,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("session_max_age", c.sessionMaxAge),
 		slog.Duration("refresh_grace", c.refreshGrace),
 		slog.String("reuse_detection", c.reuseDetection),
+		slog.Duration("dpop_max_age", c.dpopMaxAge),
 		slog.String("access_token_format", c.accessTokenFormat),
 		slog.Int("trusted_proxies", len(c.trustedProxies)),
 		slog.Bool("tls", c.tlsCert != ""),
@@ -242,6 +244,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		{&cfg.refreshGrace, "LATCH_REFRESH_GRACE", true},
 		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
 		{&cfg.drainDelay, "LATCH_DRAIN_DELAY", true},
+		{&cfg.dpopMaxAge, "LATCH_DPOP_MAX_AGE", false},
 	}
 	for _, d := range durations {
 		if *d.dst, err = parseDuration(value(d.env), d.zeroOK); err != nil {

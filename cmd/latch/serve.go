@@ -102,6 +102,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
 		ReuseDetection:  c.reuseDetection,
+		DPoPMaxAge:      c.dpopMaxAge,
 
 		AccessTokenFormat: c.accessTokenFormat,
 		DefaultAudience:   c.defaultAudience,

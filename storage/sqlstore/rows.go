@@ -34,6 +34,7 @@ type clientRow struct {
 	Audience      string
 	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
 	Generation    string
+	DPoPBound     bool `gorm:"column:dpop_bound_access_tokens"`
 }
 
 func (clientRow) TableName() string { return "clients" }
@@ -49,6 +50,7 @@ var clientTable = newTable("clients", "c", "", []column[clientRow]{
 	{"audience", func(r *clientRow) any { return &r.Audience }},
 	{"created_at", func(r *clientRow) any { return &r.CreatedAt }},
 	{"generation", func(r *clientRow) any { return &r.Generation }},
+	{"dpop_bound_access_tokens", func(r *clientRow) any { return &r.DPoPBound }},
 })
 
 type userRow struct {
@@ -75,6 +77,7 @@ type familyRow struct {
 	ExpiresAt        time.Time
 	RevokedAt        *time.Time
 	RevokeReason     string
+	DPoPJKT          string `gorm:"column:dpop_jkt"`
 }
 
 func (familyRow) TableName() string { return "families" }
@@ -92,6 +95,7 @@ var familyTable = newTable("families", "f", "", []column[familyRow]{
 	{"expires_at", func(r *familyRow) any { return &r.ExpiresAt }},
 	{"revoked_at", func(r *familyRow) any { return &r.RevokedAt }},
 	{"revoke_reason", func(r *familyRow) any { return &r.RevokeReason }},
+	{"dpop_jkt", func(r *familyRow) any { return &r.DPoPJKT }},
 })
 
 type tokenRow struct {
@@ -223,6 +227,7 @@ func toClientRow(c *storage.Client) *clientRow {
 		ID: c.ID, Name: c.Name, SecretHash: c.SecretHash, GrantTypes: join(c.GrantTypes),
 		Scopes: join(c.Scopes), AuthMethod: c.AuthMethod, CanIntrospect: c.CanIntrospect,
 		Audience: join(c.Audience), CreatedAt: ts(c.CreatedAt), Generation: c.Generation,
+		DPoPBound: c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -231,6 +236,7 @@ func (r *clientRow) client() storage.Client {
 		ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, GrantTypes: split(r.GrantTypes),
 		Scopes: split(r.Scopes), AuthMethod: r.AuthMethod, CanIntrospect: r.CanIntrospect,
 		Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(), Generation: r.Generation,
+		DPoPBoundAccessTokens: r.DPoPBound,
 	}
 }
 
@@ -253,7 +259,7 @@ func toFamilyRow(f *storage.Family) *familyRow {
 		ID: f.ID, ClientID: f.ClientID, ClientGeneration: f.ClientGeneration, UserID: f.UserID, Username: f.Username,
 		Scopes: join(f.Scopes), Audience: join(f.Audience), CreatedAt: ts(f.CreatedAt),
 		LastUsedAt: ts(f.LastUsedAt), ExpiresAt: ts(f.ExpiresAt), RevokedAt: nullTS(f.RevokedAt),
-		RevokeReason: f.RevokeReason,
+		RevokeReason: f.RevokeReason, DPoPJKT: f.DPoPJKT,
 	}
 }
 
@@ -262,7 +268,7 @@ func (r *familyRow) family() storage.Family {
 		ID: r.ID, ClientID: r.ClientID, ClientGeneration: r.ClientGeneration, UserID: r.UserID, Username: r.Username,
 		Scopes: split(r.Scopes), Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
 		LastUsedAt: r.LastUsedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: fromNullTS(r.RevokedAt),
-		RevokeReason: r.RevokeReason,
+		RevokeReason: r.RevokeReason, DPoPJKT: r.DPoPJKT,
 	}
 }
 
