@@ -39,13 +39,13 @@ type readers struct {
 	sqlDB *sql.DB
 }
 
-// openReaders opens s's pool of read-only connections to the SQLite file at
-// path, the path Open was given. It leaves the writer as the reader when
-// there is no file to share (an in-memory database, private to each
-// connection) or when the file is not in WAL mode (a reader would then wait
-// for the writer anyway, or fail with SQLITE_BUSY).
+// openReaders replaces s's readers, the writer until then, with a pool of
+// read-only connections to the SQLite file at path, the path Open was given.
+// It leaves the writer as the reader when there is no file to share (an
+// in-memory database, private to each connection) or when the file is not in
+// WAL mode (a reader would then wait for the writer anyway, or fail with
+// SQLITE_BUSY).
 func (s *Store) openReaders(ctx context.Context, path string, cfg *gorm.Config) error {
-	s.readers = readers{db: s.db, sqlDB: s.sqlDB}
 	if path == ":memory:" || strings.Contains(path, "mode=memory") {
 		return nil
 	}

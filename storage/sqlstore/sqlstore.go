@@ -48,12 +48,12 @@ type Options struct {
 type Store struct {
 	db    *gorm.DB
 	sqlDB *sql.DB
+	// readers serve reads outside a transaction (readers.go).
+	readers readers
 	// pool is PostgreSQL's connection pool, under sqlDB (nil on SQLite).
 	pool    *pgxpool.Pool
 	dialect string
 	hot     hotSQL
-	// readers serve reads outside a transaction (readers.go).
-	readers readers
 }
 
 // Open connects to databaseURL, which is either sqlite:PATH or a
@@ -150,11 +150,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect), readers: readers{db: db, sqlDB: sqlDB}}
+	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect)}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, databaseURL))
 	}
+	s.readers = readers{db: db, sqlDB: sqlDB}
 	if dialect == migrations.SQLite {
 		if err := s.openReaders(ctx, path, cfg); err != nil {
 			s.Close()
