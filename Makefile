@@ -7,7 +7,8 @@ SHELL := bash
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 LATCH_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-DEV_ADMIN_TOKEN ?= dev-admin-token
+# serve wants an admin token of 32 bytes or more.
+DEV_ADMIN_TOKEN ?= dev-admin-token-0123456789abcdef
 # What "latch version" prints for make build.
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
@@ -72,3 +73,13 @@ bench-flood: ## Refresh and introspection latency with and without a password fl
 	CGO_ENABLED=0 go build -o bin/latch ./cmd/latch
 	CGO_ENABLED=0 go build -o bin/latch-bench ./cmd/latch-bench
 	./cmd/latch-bench/flood.sh
+
+.PHONY: faults faults-short faults-selftest
+faults: ## Fault suite: private PostgreSQL, 3 nodes behind HAProxy, then SQLite; every fault (about 3 min)
+	./cmd/latch-faults/run.sh full
+
+faults-short: ## The fault suite's short schedule, as CI runs it (under 2 min)
+	./cmd/latch-faults/run.sh short
+
+faults-selftest: ## The fault suite with a planted fault: passes only if the suite catches it
+	./cmd/latch-faults/run.sh selftest

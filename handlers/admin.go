@@ -183,7 +183,7 @@ func handleFindUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		switch {
 		case err == nil:
 			out.Items = append(out.Items, toUserJSON(u))
-		case !errors.Is(err, storage.ErrNotFound):
+		case oauth.ErrorCode(err) != oauth.ENotFound:
 			writeAdminError(w, r, logger, err)
 			return
 		}
@@ -373,13 +373,13 @@ func noContent(logger *slog.Logger, do func(*http.Request) error) http.Handler {
 	})
 }
 
-// decodeJSON reads one JSON object into v, answering 400 with the field at
-// fault when it cannot.
+// decodeJSON reads one JSON object into v with [decodeStrict], answering
+// 413 for a body over the cap and 400 with the field at fault when it
+// cannot decode it.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = decodeStrict(body, v)
 	}
 	if err == nil {
 		return true
@@ -387,11 +387,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	var tooBig *http.MaxBytesError
+	var invalid invalidBody
 	msg := "the body must be one JSON object"
 	switch {
 	case errors.As(err, &tooBig):
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
 		return false
+	case errors.As(err, &invalid):
+		msg = invalid.Error()
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		msg = fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
 	case errors.As(err, &typeErr):
@@ -421,24 +424,47 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// writeAdminError maps errors to statuses in one place: bad input 400,
-// missing 404, taken 409, database down 503, anything else a logged 500.
+// writeAdminError answers err in the admin API's shape, by its code
+// ([oauth.ErrorCode]): the status and error in jsonErrors, and a
+// description the caller may see ([oauth.ErrorMessage]). A request that
+// ended first is answered 499 at Debug (answerEnded). An outage and an
+// internal error are logged here, once, with their cause, which the
+// caller is never shown.
 func writeAdminError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	switch {
-	case errors.Is(err, oauth.ErrInvalid):
-		writeJSONError(w, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), oauth.ErrInvalid.Error()+": "))
-	case errors.Is(err, storage.ErrNotFound):
-		writeJSONError(w, http.StatusNotFound, "not_found", "No such resource.")
-	case errors.Is(err, storage.ErrAlreadyExists):
-		writeJSONError(w, http.StatusConflict, "conflict", "A resource with that identifier already exists.")
-	case errors.Is(err, storage.ErrUnavailable):
+	if answerEnded(w, r, logger, err) {
+		return
+	}
+	code := oauth.ErrorCode(err)
+	a, ok := jsonErrors[code]
+	if !ok {
+		code, a = oauth.EInternal, jsonErrors[oauth.EInternal]
+	}
+	switch code {
+	case oauth.EUnavailable:
 		logger.ErrorContext(r.Context(), "admin request failed", "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The database is unavailable; retry later.")
-	default:
+	case oauth.EInternal:
 		logger.ErrorContext(r.Context(), "admin request failed", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "server_error", "Internal error.")
 	}
+	writeJSONError(w, a.status, a.error, oauth.ErrorMessage(err))
+}
+
+// jsonErrors maps each error code to the status and error of a
+// writeJSONError answer: the admin API's (API.md: 400 bad input, 404, 409
+// conflict), and the 499 of answerEnded. A lost race is 409 like a taken
+// key: the caller may read again and retry; it is no failure of the
+// server.
+var jsonErrors = map[string]struct {
+	status int
+	error  string
+}{
+	oauth.EInvalid:       {http.StatusBadRequest, "invalid_request"},
+	oauth.ENotFound:      {http.StatusNotFound, "not_found"},
+	oauth.EAlreadyExists: {http.StatusConflict, "conflict"},
+	oauth.EConflict:      {http.StatusConflict, "conflict"},
+	oauth.EUnavailable:   {http.StatusServiceUnavailable, "temporarily_unavailable"},
+	oauth.ECanceled:      {oauth.StatusClientClosedRequest, "request_canceled"},
+	oauth.EInternal:      {http.StatusInternalServerError, "server_error"},
 }
 
 func nonNil(s []string) []string {

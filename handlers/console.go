@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"io/fs"
 	"log/slog"
 	"net/http"
 
@@ -29,12 +30,28 @@ func handleConsole(logger *slog.Logger, t *templates.Templates, data templates.C
 	})
 }
 
-// handleConsoleStatic serves the console's script and style sheet.
+// handleConsoleStatic serves the console's script and style sheet, and
+// 404 for a directory, which http.FileServerFS would list.
 func handleConsoleStatic() http.Handler {
-	files := http.StripPrefix("/admin/ui/static/", http.FileServerFS(templates.Static()))
+	files := http.StripPrefix("/admin/ui/static/", http.FileServerFS(filesOnly{templates.Static()}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", consoleCSP)
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// filesOnly is an fs.FS whose directories do not exist.
+type filesOnly struct{ fsys fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := file.Stat(); err != nil || fi.IsDir() {
+		file.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return file, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -27,6 +28,15 @@ func FuzzAdminJSON(f *testing.F) {
 		`{"username":"u","password":""}`,
 		`{"disabled":"yes"}`,
 		`[1,2,3]`, `{"a":1} {"b":2}`, `{`, ``, `null`,
+		// Strict decoding: case, duplicates, unknown fields, encodings.
+		`{"grant_types":["client_credentials"],"can_introspect":false,"Can_Introspect":true}`,
+		`{"grant_types":["client_credentials"],"grant_types":["password"]}`,
+		`{"grant_types":["client_credentials"],"dpop_bound_access_tokens":true}`,
+		`{"grant_types":["client_credentials"],"audience":[{"a":1,"a":2}]}`,
+		"{\"client_name\":\"caf\xe9\",\"grant_types\":[\"client_credentials\"]}",
+		`{"client_name":"\ud83d\ude00","grant_types":["client_credentials"]}`,
+		`{"client_name":"\ud800\u0041","grant_types":["client_credentials"]}`,
+		`{"client_name":"\\udc00","grant_types":["client_credentials"]}`,
 	} {
 		f.Add(seed)
 	}
@@ -40,6 +50,10 @@ func FuzzAdminJSON(f *testing.F) {
 			r := s.adminDo(t, ep.method, ep.path, body)
 			if r.status >= 500 || r.status < 200 {
 				t.Fatalf("%s %s %q: %s", ep.method, ep.path, body, r)
+			}
+			// Invalid UTF-8 is refused, never stored as U+FFFD.
+			if r.status < 300 && !utf8.ValidString(body) {
+				t.Fatalf("%s %s %q: %s, want a 400 for invalid UTF-8", ep.method, ep.path, body, r)
 			}
 			if r.status >= 400 {
 				if obj := r.object(t); obj["error"] == "" || obj["error_description"] == nil {

@@ -126,6 +126,8 @@ func TestSecurityHeaders(t *testing.T) {
 		{"console", fetch("/admin/ui/", nil), 200, consoleCSP, false},
 		{"console script", fetch("/admin/ui/static/console.js", nil), 200, consoleCSP, false},
 		{"console missing file", fetch("/admin/ui/static/nope.js", nil), 404, consoleCSP, false},
+		// A directory is not listed.
+		{"console static directory", fetch("/admin/ui/static/", nil), 404, consoleCSP, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := tc.send(t)
@@ -145,6 +147,33 @@ func TestSecurityHeaders(t *testing.T) {
 			for k, want := range want {
 				if got := res.header.Values(k); !slices.Equal(got, []string{want}) {
 					t.Errorf("%s = %q, want [%q]", k, got, want)
+				}
+			}
+			// Over plain HTTP, never (RFC 6797 §7.2).
+			if got := res.header.Values("Strict-Transport-Security"); got != nil {
+				t.Errorf("Strict-Transport-Security = %q over plain HTTP, want none", got)
+			}
+		})
+	}
+}
+
+// TestHSTS: a request that reached Latch over TLS, as with LATCH_TLS_CERT,
+// is answered with Strict-Transport-Security, whatever its route and status.
+func TestHSTS(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	for _, path := range []string{"/healthz", "/.well-known/oauth-authorization-server", "/admin/clients", "/nope", "/admin/ui/"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			for _, target := range []string{"https://latch.example" + path, "http://latch.example" + path} {
+				rec := httptest.NewRecorder()
+				s.srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil)) // https: r.TLS is set
+				want := []string{"max-age=63072000"}
+				if strings.HasPrefix(target, "http:") {
+					want = nil
+				}
+				if got := rec.Header().Values("Strict-Transport-Security"); !slices.Equal(got, want) {
+					t.Errorf("GET %s: %d, Strict-Transport-Security = %q, want %q", target, rec.Code, got, want)
 				}
 			}
 		})

@@ -27,6 +27,7 @@ import (
 
 	"github.com/latchhq/latch/handlers"
 	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 	"github.com/latchhq/latch/templates"
@@ -90,6 +91,7 @@ type serverConfig struct {
 	maxFailures     int
 	maxFailuresAddr int
 	issuerPath      string
+	wrapStore       func(storage.Store) storage.Store
 }
 
 type serverOption func(*serverConfig)
@@ -107,6 +109,12 @@ func withGrace(d time.Duration) serverOption { return func(c *serverConfig) { c.
 // withIssuerPath gives the issuer a path, as behind a proxy that serves
 // Latch under https://example.com/auth.
 func withIssuerPath(path string) serverOption { return func(c *serverConfig) { c.issuerPath = path } }
+
+// withStoreWrapper gives the provider wrap(store) instead of the store, so
+// that a test can make some calls fail (see faultyStore).
+func withStoreWrapper(wrap func(storage.Store) storage.Store) serverOption {
+	return func(c *serverConfig) { c.wrapStore = wrap }
+}
 
 func withAdminToken(tok string) serverOption { return func(c *serverConfig) { c.adminToken = tok } }
 
@@ -215,7 +223,11 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	if cfg.clock != nil {
 		pc.Now = cfg.clock.Now
 	}
-	p, err := oauth.NewProvider(pc, store)
+	var ps storage.Store = store
+	if cfg.wrapStore != nil {
+		ps = cfg.wrapStore(store)
+	}
+	p, err := oauth.NewProvider(pc, ps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,9 @@ func handleJWKS(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		}
 		set, err := p.JWKS(r.Context())
 		if err != nil {
+			if answerEnded(w, r, logger, err) {
+				return
+			}
 			logger.ErrorContext(r.Context(), "jwks failed", "err", err)
 			w.Header().Set("Retry-After", "5")
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The signing keys cannot be read; retry later.")

@@ -16,10 +16,10 @@ import (
 	"github.com/latchhq/latch/oauth"
 )
 
-// The tests in this file check Latch's JWT access tokens (RFC 9068) with
-// go-jose, a JOSE implementation Latch does not sign with (it signs with the
-// standard library), against keys found the way a resource server finds
-// them: metadata → jwks_uri → JWKS.
+// The tests in this file check Latch's JWT access tokens (RFC 9068) as a
+// resource server would: with go-jose's verification alone, not Latch's,
+// against keys found the way a resource server finds them: metadata →
+// jwks_uri → JWKS.
 
 // fetchJWKS follows the metadata to jwks_uri and returns the published set.
 func (s *testServer) fetchJWKS(t testing.TB) *jose.JSONWebKeySet {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/latchhq/latch/handlers"
+	"github.com/latchhq/latch/oauth"
 )
 
 func (s *testServer) get(t testing.TB, path string) response {
@@ -43,13 +44,18 @@ func TestMetadata(t *testing.T) {
 	if !ok || len(rt) != 0 {
 		t.Errorf("response_types_supported = %#v, want []", m["response_types_supported"])
 	}
+	// Every grant of oauth's table, and no other; among them API.md's.
 	var grants []string
 	for _, g := range asSlice(m["grant_types_supported"]) {
 		grants = append(grants, str(g))
 	}
-	slices.Sort(grants)
-	if !slices.Equal(grants, []string{"client_credentials", "password", "refresh_token"}) {
-		t.Errorf("grant_types_supported = %v", grants)
+	if !slices.Equal(grants, oauth.GrantTypes()) {
+		t.Errorf("grant_types_supported = %v, want oauth.GrantTypes() %v", grants, oauth.GrantTypes())
+	}
+	for _, g := range []string{"password", "refresh_token", "client_credentials"} {
+		if !slices.Contains(grants, g) {
+			t.Errorf("grant_types_supported = %v, lacks %s", grants, g)
+		}
 	}
 	if _, ok := m["authorization_endpoint"]; ok {
 		t.Errorf("metadata names an authorization endpoint")

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -19,29 +18,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchhq/latch/oauth/bearer"
+	"github.com/latchhq/latch/oauth/reqlog"
 )
 
-type requestIDKey struct{}
-
-// requestID gives every request an id, in the context, the logs and the
-// X-Request-Id answer header.
+// requestID gives every request an id, in the X-Request-Id answer header
+// and in the context's log scope (package reqlog), from which every line
+// logged with the request's context carries it.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
 		id := hex.EncodeToString(b)
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(reqlog.NewContext(r.Context(), id)))
 	})
 }
 
-// RequestIDFromContext returns the id requestID gave the request, if any.
-func RequestIDFromContext(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+// hsts is the Strict-Transport-Security of answers over TLS: browsers use
+// https for the host for two years (RFC 6797). No includeSubDomains: the
+// domain's other hosts are not Latch's to decide.
+const hsts = "max-age=63072000"
 
-// securityHeaders sets headers that make answers safe to render nowhere.
+// securityHeaders sets headers that make answers safe to render nowhere,
+// and, on a request that reached Latch over TLS (LATCH_TLS_CERT), the HSTS
+// header, which RFC 6797 §7.2 forbids over plain HTTP. Behind a proxy that
+// ends TLS, HSTS is the proxy's to send.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -49,6 +50,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -133,8 +137,11 @@ func (s *statusRecorder) code() int {
 	return s.status
 }
 
-// logRequests logs one line per request: method, path (never the query,
-// which a careless client may fill with credentials), status and duration.
+// logRequests logs one line per request: its id, the client it
+// authenticated as (when it did), method, path (never the query, which a
+// careless client may fill with credentials), status and duration. The ids
+// are written here even though a reqlog handler would add them, so that
+// the line has them whatever logger handlers is given.
 func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -146,13 +153,16 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		if rec.code() >= 500 {
 			level = slog.LevelWarn
 		}
-		logger.LogAttrs(r.Context(), level, "request",
-			slog.String("request_id", RequestIDFromContext(r.Context())),
+		attrs := []slog.Attr{slog.String(reqlog.KeyRequestID, reqlog.RequestID(r.Context()))}
+		if id := reqlog.ClientID(r.Context()); id != "" {
+			attrs = append(attrs, slog.String(reqlog.KeyClientID, id))
+		}
+		logger.LogAttrs(r.Context(), level, "request", append(attrs,
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.code()),
 			slog.Duration("duration", time.Since(start)),
-		)
+		)...)
 	})
 }
 

@@ -81,6 +81,21 @@ func writeOAuthError(ctx context.Context, logger *slog.Logger, w http.ResponseWr
 	p.WriteAccessError(ctx, w, ar, err)
 }
 
+// answerEnded answers a request that ended before its answer (its client
+// hung up or ran out of time, [oauth.Canceled]) with 499, logged at Debug,
+// and reports whether it did. Such a request is no outage and no failure:
+// a 5xx would log a WARN line or an ERROR and count as one in the metrics.
+// The OAuth endpoints get the same answer from the provider.
+func answerEnded(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) bool {
+	if !oauth.Canceled(r.Context(), err) {
+		return false
+	}
+	logger.DebugContext(r.Context(), "request ended before its answer", "err", err)
+	a := jsonErrors[oauth.ECanceled]
+	writeJSONError(w, a.status, a.error, oauth.ErrorMessage(context.Canceled))
+	return true
+}
+
 // withCaller adds the caller's address and user agent for the audit trail.
 func withCaller(r *http.Request, clients func(*http.Request) string) context.Context {
 	return oauth.WithRequestInfo(r.Context(), oauth.RequestInfo{Address: clients(r), UserAgent: r.UserAgent()})
@@ -113,7 +128,7 @@ func handleMetadata(issuer string, jwks bool) http.Handler {
 		TokenEndpoint:                    issuer + "/oauth2/token",
 		RevocationEndpoint:               issuer + "/oauth2/revoke",
 		IntrospectionEndpoint:            issuer + "/oauth2/introspect",
-		GrantTypesSupported:              []string{oauth.GrantPassword, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		GrantTypesSupported:              oauth.GrantTypes(),
 		ResponseTypesSupported:           []string{},
 		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},

@@ -90,21 +90,24 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin := zone.Subrouter()
 	guard := requireAdmin(opts.AdminToken)
 	admin.Use(guard, limitBody(opts.MaxBodyBytes, ""))
+	// What answers GET answers HEAD, without the body (RFC 9110 §9.3.2);
+	// net/http drops what a handler writes for HEAD.
+	read := []string{http.MethodGet, http.MethodHead}
 	admin.Handle("/clients", handleCreateClient(logger, provider)).Methods(http.MethodPost).Name("admin_clients")
-	admin.Handle("/clients", handleListClients(logger, provider)).Methods(http.MethodGet).Name("admin_clients")
-	admin.Handle("/clients/{id}", handleGetClient(logger, provider)).Methods(http.MethodGet).Name("admin_client")
+	admin.Handle("/clients", handleListClients(logger, provider)).Methods(read...).Name("admin_clients")
+	admin.Handle("/clients/{id}", handleGetClient(logger, provider)).Methods(read...).Name("admin_client")
 	admin.Handle("/clients/{id}", handleDeleteClient(logger, provider)).Methods(http.MethodDelete).Name("admin_client")
 	admin.Handle("/users", handleCreateUser(logger, provider)).Methods(http.MethodPost).Name("admin_users")
-	admin.Handle("/users", handleFindUser(logger, provider)).Methods(http.MethodGet).Name("admin_users")
-	admin.Handle("/users/{id}", handleGetUser(logger, provider)).Methods(http.MethodGet).Name("admin_user")
+	admin.Handle("/users", handleFindUser(logger, provider)).Methods(read...).Name("admin_users")
+	admin.Handle("/users/{id}", handleGetUser(logger, provider)).Methods(read...).Name("admin_user")
 	admin.Handle("/users/{id}", handlePatchUser(logger, provider)).Methods(http.MethodPatch).Name("admin_user")
 	admin.Handle("/users/{id}", handleDeleteUser(logger, provider)).Methods(http.MethodDelete).Name("admin_user")
 	admin.Handle("/users/{id}/password", handleSetPassword(logger, provider)).Methods(http.MethodPut).Name("admin_user_password")
 	admin.Handle("/users/{id}/lockout", handleUnlockUser(logger, provider)).Methods(http.MethodDelete).Name("admin_user_lockout")
-	admin.Handle("/users/{id}/sessions", handleListSessions(logger, provider)).Methods(http.MethodGet).Name("admin_user_sessions")
+	admin.Handle("/users/{id}/sessions", handleListSessions(logger, provider)).Methods(read...).Name("admin_user_sessions")
 	admin.Handle("/users/{id}/sessions", handleRevokeUserSessions(logger, provider)).Methods(http.MethodDelete).Name("admin_user_sessions")
 	admin.Handle("/sessions/{id}", handleRevokeSession(logger, provider)).Methods(http.MethodDelete).Name("admin_session")
-	admin.Handle("/sessions/{id}/events", handleSessionEvents(logger, provider)).Methods(http.MethodGet).Name("admin_session_events")
+	admin.Handle("/sessions/{id}/events", handleSessionEvents(logger, provider)).Methods(read...).Name("admin_session_events")
 	// mux runs a subrouter's middleware only for the requests its routes
 	// take; the guard must also answer the others.
 	admin.NotFoundHandler = guard(noRoute)
@@ -113,7 +116,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	tokenEndpoints := noStore("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
 	browserApps := crossOrigin("/oauth2/token", "/oauth2/revoke", metadataPath, "/.well-known/jwks.json")
 	under := issuerPath(provider.Issuer(), r)
-	return recoverPanics(logger, requestID(securityHeaders(under(tokenEndpoints(browserApps(logRequests(logger, r)))))))
+	return requestID(recoverPanics(logger, securityHeaders(under(tokenEndpoints(browserApps(logRequests(logger, r)))))))
 }
 
 // metadataPath is RFC 8414's well-known path for an issuer without a path.

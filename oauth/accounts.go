@@ -12,22 +12,14 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
-// ErrInvalid wraps every rejection of operator input; its message names the
-// field and what is wrong with it. Handlers answer it with 400, the CLI with
-// one line.
-var ErrInvalid = errors.New("invalid")
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
-}
-
 var errBadCredentials = errors.New("oauth: bad credentials")
 
 // authenticate checks a username and password. Unknown users, disabled users
 // and wrong passwords all return errBadCredentials after one argon2id
 // verification, so none can be told apart by answer or by time. A hash with
 // outdated parameters, or a bcrypt hash imported from elsewhere, is replaced
-// by a current argon2id hash.
+// by a current argon2id hash. Any other error (busy, a request that ended
+// while it waited for a hashing slot, a database error) judged no password.
 func (p *Provider) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
 	user, err := p.store.GetUserByUsername(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -44,6 +36,10 @@ func (p *Provider) authenticate(ctx context.Context, username, password string) 
 		case errors.Is(err, errHashBusy):
 			return nil, busyError(err)
 		case errors.Is(err, errHashMismatch):
+		case Canceled(ctx, err):
+			// The client hung up or ran out of time while it waited for a
+			// slot: nothing was checked, nothing must count.
+			return nil, err
 		case user != nil:
 			p.log.ErrorContext(ctx, "unusable password hash", "user_id", user.ID, "err", err)
 		}
@@ -71,6 +67,9 @@ func (p *Provider) rehash(ctx context.Context, u *storage.User, password string)
 		upgraded, err = p.store.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, h)
 	}
 	switch {
+	case err != nil && Canceled(ctx, err):
+		// The login is answered already, or its client gone.
+		p.log.DebugContext(ctx, "password rehash postponed: the request ended", "user_id", u.ID, "err", err)
 	case err != nil:
 		p.log.WarnContext(ctx, "password rehash postponed", "user_id", u.ID, "err", err)
 	case !upgraded:
@@ -92,8 +91,8 @@ type ClientSpec struct {
 
 // CreateClient validates spec and stores the client. It returns the client
 // and its secret in the clear — shown this once, generated when a
-// confidential client has none. Errors wrap ErrInvalid or
-// storage.ErrAlreadyExists.
+// confidential client has none. Errors have the code EInvalid or
+// EAlreadyExists ([ErrorCode]).
 func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.Client, string, error) {
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = storage.AuthMethodBasic
@@ -110,17 +109,14 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*storage.
 		return nil, "", invalid("can_introspect: a public client (token_endpoint_auth_method none) cannot introspect")
 	}
 	if len(spec.GrantTypes) == 0 {
-		return nil, "", invalid("grant_types: at least one of password, refresh_token, client_credentials is required")
+		return nil, "", invalid("grant_types: at least one of %s is required", grantList())
 	}
-	for _, g := range spec.GrantTypes {
-		switch g {
-		case GrantPassword, GrantRefreshToken:
-		case GrantClientCredentials:
-			if public {
-				return nil, "", invalid("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
-			}
-		default:
-			return nil, "", invalid("grant_types: %q is not supported (password, refresh_token, client_credentials)", truncate(g, 40))
+	for _, name := range spec.GrantTypes {
+		switch g, ok := grantNamed(name); {
+		case !ok:
+			return nil, "", invalid("grant_types: %q is not supported (%s)", truncate(name, 40), grantList())
+		case public && !g.publicClients:
+			return nil, "", invalid("grant_types: a public client (token_endpoint_auth_method none) cannot use %s", name)
 		}
 	}
 	if spec.ID == "" {
@@ -184,18 +180,24 @@ func (p *Provider) Clients(ctx context.Context) ([]storage.Client, error) {
 }
 
 // DeleteClient removes a client and ends every login it holds, in one
-// transaction, so no token of it works once this returns.
+// transaction, so no token of it works once this returns, on any node.
+// The client goes first: from then on the store holds it, so a grant that
+// authenticated it before and is now storing its login either has stored
+// it already, and the revocation that follows ends it, or waits and then
+// fails (storage.ClientStore.DeleteClient). Revoking first left a window
+// in which such a login was stored after the revocation and lived on,
+// and a client created again under the id took it over (issue 14).
 func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 	return p.inTx(ctx, func(ctx context.Context) error {
-		if err := p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted); err != nil {
+		if err := p.store.DeleteClient(ctx, id); err != nil {
 			return err
 		}
-		return p.store.DeleteClient(ctx, id)
+		return p.revokeAll(ctx, storage.FamilyFilter{ClientID: id}, storage.ReasonClientDeleted)
 	})
 }
 
 // CreateUser validates and stores a user with an argon2id password hash.
-// Errors wrap ErrInvalid or storage.ErrAlreadyExists.
+// Errors have the code EInvalid or EAlreadyExists ([ErrorCode]).
 func (p *Provider) CreateUser(ctx context.Context, username, password string) (*storage.User, error) {
 	if err := checkUsername(username); err != nil {
 		return nil, err
@@ -290,11 +292,6 @@ func (p *Provider) Sessions(ctx context.Context, userID string) ([]storage.Famil
 		return nil, err
 	}
 	return p.store.ListLiveFamilies(ctx, storage.FamilyFilter{UserID: userID}, p.now())
-}
-
-// Session returns one login, live or not.
-func (p *Provider) Session(ctx context.Context, id string) (*storage.Family, error) {
-	return p.store.GetFamily(ctx, id)
 }
 
 // SessionEvents returns the audit trail of one login, oldest first. The

@@ -133,6 +133,9 @@ type metrics struct {
 	events   *prometheus.CounterVec
 	purged   *prometheus.CounterVec
 	lockouts *prometheus.CounterVec
+	// clientAuth counts failed client authentications by reason; never by
+	// client id, which a caller chooses (unbounded).
+	clientAuth *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -149,9 +152,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "latch_login_lockouts_total",
 			Help: "Lockouts of the password grant, by what was locked (username or address).",
 		}, []string{"reason"}),
+		clientAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_client_auth_failures_total",
+			Help: "Failed client authentications, by reason (unknown_client, wrong_secret, locked_out, other).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.purged, m.lockouts)
+		reg.MustRegister(m.events, m.purged, m.lockouts, m.clientAuth)
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
+	"github.com/latchhq/latch/oauth/reqlog"
 	"github.com/latchhq/latch/storage"
 )
 
@@ -112,19 +114,33 @@ func isBasic(authorization string) bool {
 // authenticateClient is fosite's client authentication strategy
 // ([fosite.Config.ClientAuthenticationStrategy]), so it runs for the token,
 // revocation and introspection endpoints alike. It is fosite's default
-// with one change: every invalid_client answer is [clientAuthFailed]'s.
+// with two changes. A secret that costs an argon2id verification is
+// verified first, by verifyChosenSecret, under the client guard and in the
+// hashing pool. And every invalid_client answer is [clientAuthFailed]'s:
 // fosite's own told a caller without any secret whether a client id exists
 // and which method that client uses ("The OAuth 2.0 Client supports client
 // authentication method 'client_secret_basic' ..."), where an unknown id
-// got no such detail.
+// got no such detail. Each is counted in latch_client_auth_failures_total.
+//
+// An authenticated client is named in the request's log scope: from here
+// on every line of the request, the access line too, carries its client_id.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	c, err := p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
+	ctx, err := p.verifyChosenSecret(ctx, r, form)
 	if err == nil {
-		return c, nil
+		var c fosite.Client
+		if c, err = p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form); err == nil {
+			reqlog.SetClientID(ctx, c.GetID())
+			p.log.DebugContext(ctx, "client authenticated", "public", c.IsPublic())
+			return c, nil
+		}
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.ErrorField != fosite.ErrInvalidClient.ErrorField {
 		return nil, err
+	}
+	if code := ErrorCode(err); !Canceled(ctx, err) && code != EUnavailable && code != EConflict {
+		// Otherwise mapError answers it, and nothing failed.
+		p.metrics.clientAuth.WithLabelValues(clientAuthFailure(err)).Inc()
 	}
 	// fosite's hints never hold a secret (they are written for clients);
 	// without one, its debug text is that of a Latch error: a failed
@@ -135,6 +151,97 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	}
 	id, _ := clientIDOf(r)
 	return nil, clientAuthFailed(fmt.Sprintf("client %.64q: %s", id, reason), err)
+}
+
+// clientAuthFailure is the reason label of a failed client authentication.
+func clientAuthFailure(err error) string {
+	switch {
+	case errors.Is(err, errClientLockedOut):
+		return "locked_out"
+	case errors.Is(err, fosite.ErrNotFound):
+		return "unknown_client"
+	case errors.Is(err, errHashMismatch):
+		return "wrong_secret"
+	}
+	return "other"
+}
+
+// verifyChosenSecret verifies a presented client secret that costs an
+// argon2id verification, before fosite authenticates the client: the
+// secret of a client whose secret an operator chose, and any secret
+// presented with an unknown client id. It does so under the client guard
+// (clientguard.go), which refuses an id past its limit without hashing,
+// and in the hashing pool, which answers 503 when it stays full. A right
+// secret is recorded in the context it returns, so that fosite's check of
+// it, which follows, costs nothing; so is a client it read, so that fosite
+// does not read it again.
+//
+// An unknown id always costs a dummy verification, whatever the secret:
+// otherwise its fast refusal would tell that a chosen-secret client does
+// not exist, and so which ids are worth guessing against. A client with a
+// generated (SHA-256) secret is refused as fast as ever, which shows that
+// it exists; that is no help to a guesser, since its secret cannot be
+// guessed. A request without a secret costs no hash either way: fosite
+// refuses it (or lets a public client in) for every id alike.
+func (p *Provider) verifyChosenSecret(ctx context.Context, r *http.Request, form url.Values) (context.Context, error) {
+	id, secret := clientCredentials(r, form)
+	if id == "" || secret == "" {
+		return ctx, nil
+	}
+	c, lookup := clientManager{p.store}.GetClient(ctx, id)
+	var hash string
+	switch {
+	case errors.Is(lookup, fosite.ErrNotFound):
+	case lookup != nil:
+		return ctx, lookup
+	default:
+		sc := c.(fositeClient).c
+		ctx = withPrefetchedClient(ctx, sc)
+		if sc.IsPublic() || strings.HasPrefix(sc.SecretHash, sha256Prefix) {
+			return ctx, nil
+		}
+		hash = sc.SecretHash
+	}
+	key, err := p.reserveClientAuth(ctx, id)
+	if err != nil {
+		return ctx, err
+	}
+	err = p.pw.verify(ctx, hash, secret)
+	switch {
+	case err == nil:
+		p.releaseClientAuth(ctx, key)
+		return withVerified(ctx, hash, secret), nil
+	case errors.Is(err, errHashMismatch):
+		// A failure: its reservation stays counted.
+		if hash == "" {
+			return ctx, clientAuthFailed("no such client", lookup)
+		}
+		return ctx, clientAuthFailed("wrong secret", err)
+	case errors.Is(err, errHashBusy):
+		p.releaseClientAuth(ctx, key)
+		return ctx, busyError(err)
+	case Canceled(ctx, err):
+		p.releaseClientAuth(ctx, key)
+		return ctx, err
+	default:
+		p.log.ErrorContext(ctx, "unusable client secret hash", "client_id", id, "err", err)
+		return ctx, clientAuthFailed("unusable secret hash", err)
+	}
+}
+
+// clientCredentials are the client id and secret a request authenticates
+// with, as fosite reads them: HTTP Basic if the request has it (RFC 6749
+// §2.3.1: form-url-encoded id and secret), the form otherwise.
+func clientCredentials(r *http.Request, form url.Values) (id, secret string) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		id, errID := url.QueryUnescape(id)
+		secret, errSecret := url.QueryUnescape(secret)
+		if errID != nil || errSecret != nil {
+			return "", ""
+		}
+		return id, secret
+	}
+	return form.Get("client_id"), form.Get("client_secret")
 }
 
 // clientAuthFailed is the one answer to every failed client

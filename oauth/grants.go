@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -15,7 +16,35 @@ import (
 // (RFC 6749 §4.3). It starts a login: a new family with an absolute end at
 // SessionMaxAge, an access token and, when the client may refresh, a refresh
 // token — all in one transaction.
-type passwordGrant struct{ p *Provider }
+type passwordGrant struct {
+	p      passwordProvider
+	store  passwordStore
+	maxAge time.Duration // Config.SessionMaxAge: a login's absolute end
+}
+
+// passwordProvider is what the password grant uses of the [Provider]: the
+// login guard (guard.go), the password check, transactions with their
+// audit trail, and token minting.
+type passwordProvider interface {
+	minter
+	reserveLogin(ctx context.Context, username string) (*loginAttempt, error)
+	authenticate(ctx context.Context, username, password string) (*storage.User, error)
+	release(ctx context.Context, a *loginAttempt)
+	settle(ctx context.Context, a *loginAttempt) error
+	succeeded(ctx context.Context, a *loginAttempt)
+	inTx(ctx context.Context, fn func(ctx context.Context) error) error
+	audit(ctx context.Context, e storage.Event) error
+}
+
+// passwordStore locks the user while the login is recorded, and records it.
+type passwordStore interface {
+	storage.UserStore
+	storage.FamilyStore
+}
+
+func newPasswordGrant(p *Provider) fosite.TokenEndpointHandler {
+	return &passwordGrant{p: p, store: p.store, maxAge: p.cfg.SessionMaxAge}
+}
 
 var _ fosite.TokenEndpointHandler = (*passwordGrant)(nil)
 
@@ -78,15 +107,16 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	p, now := g.p, g.p.now()
 	sess := ar.GetSession()
 	fam := &storage.Family{
-		ID:         ar.GetID(),
-		ClientID:   ar.GetClient().GetID(),
-		UserID:     sess.GetSubject(),
-		Username:   sess.GetUsername(),
-		Scopes:     ar.GetGrantedScopes(),
-		Audience:   ar.GetGrantedAudience(),
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(p.cfg.SessionMaxAge),
+		ID:               ar.GetID(),
+		ClientID:         ar.GetClient().GetID(),
+		ClientGeneration: clientGeneration(ar.GetClient()),
+		UserID:           sess.GetSubject(),
+		Username:         sess.GetUsername(),
+		Scopes:           ar.GetGrantedScopes(),
+		Audience:         ar.GetGrantedAudience(),
+		CreatedAt:        now,
+		LastUsedAt:       now,
+		ExpiresAt:        now.Add(g.maxAge),
 	}
 	// API.md: a refresh token comes with every password grant whose client
 	// may use the refresh_token grant, and with no other.
@@ -95,12 +125,12 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	extra := sess.(*fosite.DefaultSession).Extra
 	changedAt := extra[extraPasswordChangedAt]
 	attempt, _ := extra[extraLoginAttempt].(*loginAttempt)
-	var refused error
+	var refused, gone error
 	err := p.inTx(ctx, func(ctx context.Context) error {
 		// The user row is locked while the login is recorded: a concurrent
 		// disable, password change or delete either comes first (and the
 		// login is refused) or comes after (and ends it).
-		user, err := p.store.LockUser(ctx, fam.UserID)
+		user, err := g.store.LockUser(ctx, fam.UserID)
 		switch {
 		case errors.Is(err, storage.ErrNotFound) || err == nil && (user.Disabled || user.PasswordChangedAt.UnixMicro() != changedAt):
 			refused = fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
@@ -111,7 +141,10 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 			if out, traces, err = p.generate(ctx, ar, fam, fam.Scopes, withRefresh, "", now); err != nil {
 				return err
 			}
-			if err := p.store.CreateFamily(ctx, fam, traces...); err != nil {
+			if err := g.store.CreateFamily(ctx, fam, traces...); err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					gone = err
+				}
 				return err
 			}
 			if err := p.audit(ctx, storage.Event{Type: EventIssued, FamilyID: fam.ID, ClientID: fam.ClientID, UserID: fam.UserID}); err != nil {
@@ -126,6 +159,9 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 	if err != nil {
 		// Then the attempt was not settled either; it still may be.
 		p.succeeded(ctx, attempt)
+		if gone != nil {
+			return clientGone(fam, gone)
+		}
 		return storageError("password grant", err)
 	}
 	if refused != nil {
@@ -137,7 +173,15 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 
 // clientCredentialsGrant is RFC 6749 §4.4. Its access token gets a family of
 // its own, so that revocation works the same for every token.
-type clientCredentialsGrant struct{ p *Provider }
+type clientCredentialsGrant struct {
+	mint     minter
+	families storage.FamilyStore
+	ttl      time.Duration // Config.AccessTokenTTL: the family ends with its token
+}
+
+func newClientCredentialsGrant(p *Provider) fosite.TokenEndpointHandler {
+	return &clientCredentialsGrant{mint: p, families: p.store, ttl: p.cfg.AccessTokenTTL}
+}
 
 var _ fosite.TokenEndpointHandler = (*clientCredentialsGrant)(nil)
 
@@ -156,9 +200,6 @@ func (g *clientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, a
 	if err := requireGrant(ar, GrantClientCredentials); err != nil {
 		return err
 	}
-	if ar.GetClient().IsPublic() {
-		return fosite.ErrUnauthorizedClient.WithHint("A public client cannot use the client_credentials grant.")
-	}
 	return grantRequested(ar)
 }
 
@@ -166,19 +207,22 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 	if !ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
 		return fosite.ErrUnknownRequest
 	}
-	p, now := g.p, g.p.now()
+	now := g.mint.now()
 	fam := &storage.Family{
-		ID:         ar.GetID(),
-		ClientID:   ar.GetClient().GetID(),
-		Scopes:     ar.GetGrantedScopes(),
-		Audience:   ar.GetGrantedAudience(),
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(p.cfg.AccessTokenTTL),
+		ID:               ar.GetID(),
+		ClientID:         ar.GetClient().GetID(),
+		ClientGeneration: clientGeneration(ar.GetClient()),
+		Scopes:           ar.GetGrantedScopes(),
+		Audience:         ar.GetGrantedAudience(),
+		CreatedAt:        now,
+		LastUsedAt:       now,
+		ExpiresAt:        now.Add(g.ttl),
 	}
-	out, traces, err := p.generate(ctx, ar, fam, fam.Scopes, false, "", now)
+	out, traces, err := g.mint.generate(ctx, ar, fam, fam.Scopes, false, "", now)
 	if err == nil {
-		err = p.store.CreateFamily(ctx, fam, traces...)
+		if err = g.families.CreateFamily(ctx, fam, traces...); errors.Is(err, storage.ErrNotFound) {
+			return clientGone(fam, err)
+		}
 	}
 	if err != nil {
 		return storageError("client credentials grant", err)
@@ -187,12 +231,25 @@ func (g *clientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 	return nil
 }
 
-// requireGrant answers unauthorized_client unless the client lists grant.
-func requireGrant(ar fosite.AccessRequester, grant string) error {
-	if !ar.GetClient().GetGrantTypes().Has(grant) {
-		return fosite.ErrUnauthorizedClient.WithHintf("The client may not use the %s grant.", grant)
+// clientGeneration is the [storage.Client.Generation] of an authenticated
+// client, which the login it starts records.
+func clientGeneration(c fosite.Client) string {
+	if fc, ok := c.(fositeClient); ok {
+		return fc.c.Generation
 	}
-	return nil
+	return ""
+}
+
+// clientGone answers a grant whose login could not be stored because its
+// client, authenticated moments before, has been deleted (or deleted and
+// created again) since: the client no longer exists, so RFC 6749 §5.2's
+// invalid_client. The store checks the client in the statement that
+// stores the login, holding it against a concurrent DeleteClient, so that
+// no login outlives the deletion of its client (API.md: DELETE
+// /admin/clients/{client_id}); checking again before the write would leave
+// a window and cost a round trip.
+func clientGone(fam *storage.Family, cause error) error {
+	return clientAuthFailed(fmt.Sprintf("client %.64q was deleted during the grant", fam.ClientID), cause)
 }
 
 // grantRequested grants the requested scopes and audiences when the client
@@ -235,6 +292,13 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// minter is what every grant uses to issue tokens: the clock and
+// [Provider.generate].
+type minter interface {
+	now() time.Time
+	generate(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, []*storage.Token, error)
 }
 
 // minted holds freshly issued tokens until they are written to the client.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHashRoundTrip(t *testing.T) {
@@ -65,14 +66,15 @@ func TestVerifyHashRejectsMalformed(t *testing.T) {
 func TestSecretHasherIsFositeCompatible(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	h, err := secretHasher{defaultArgon2}.Hash(ctx, []byte("s3cret"))
+	h := secretHasher{newPasswords(defaultArgon2, 1, time.Second)}
+	hash, err := h.Hash(ctx, []byte("s3cret"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (secretHasher{}).Compare(ctx, h, []byte("s3cret")); err != nil {
+	if err := h.Compare(ctx, hash, []byte("s3cret")); err != nil {
 		t.Fatalf("Compare(right) = %v", err)
 	}
-	if err := (secretHasher{}).Compare(ctx, h, []byte("s3cre")); err == nil {
+	if err := h.Compare(ctx, hash, []byte("s3cre")); err == nil {
 		t.Fatal("Compare(wrong) = nil")
 	}
 }

@@ -20,8 +20,8 @@ import (
 // in one transaction, so that a team can move off a hand-rolled store
 // without resetting every password: the hashes are upgraded to Latch's
 // argon2id at each user's next login. Every bad line is reported by number
-// and, if there is any, nothing is imported. Errors about the input wrap
-// ErrInvalid. Blank lines are skipped.
+// and, if there is any, nothing is imported. Errors about the input have
+// the code EInvalid. Blank lines are skipped.
 func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 	type line struct {
 		n    int
@@ -48,7 +48,7 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 			continue
 		}
 		if err := checkUsername(in.Username); err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: %s", n, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
+			problems = append(problems, fmt.Sprintf("line %d: %s", n, ErrorMessage(err)))
 			continue
 		}
 		if err := checkImportedHash(in.PasswordHash); err != nil {

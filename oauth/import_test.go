@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -33,8 +32,8 @@ not json
 {"username":"erin","password_hash":"$2a$10$short"}
 `, bob, carol, carol)
 	n, err := f.p.ImportUsers(ctx, strings.NewReader(bad))
-	if !errors.Is(err, ErrInvalid) || n != 0 {
-		t.Fatalf("ImportUsers(bad) = %d, %v; want 0 and ErrInvalid", n, err)
+	if ErrorCode(err) != EInvalid || n != 0 {
+		t.Fatalf("ImportUsers(bad) = %d, %v; want 0 and code EInvalid", n, err)
 	}
 	for _, want := range []string{"line 2:", "line 3: password_hash", "line 5: username", "line 7: password_hash"} {
 		if !strings.Contains(err.Error(), want) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -54,7 +53,7 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 	token := r.PostForm.Get("token")
 	parsed, jwt, ok, err := p.parseAny(ctx, token)
 	if err != nil {
-		return nil, p.mapError(storageError("verify jwt", err))
+		return nil, p.mapRetryError(ctx, storageError("verify jwt", err))
 	}
 	var tok *storage.Token
 	var fam *storage.Family
@@ -65,12 +64,12 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 		case err == nil:
 			ctx = withPrefetchedClient(ctx, c)
 		case !errors.Is(err, storage.ErrNotFound):
-			return nil, p.mapError(storageError("look up client and token", err))
+			return nil, p.mapRetryError(ctx, storageError("look up client and token", err))
 		}
 	}
 	client, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
-		return nil, p.mapError(err)
+		return nil, p.mapRetryError(ctx, err)
 	}
 	if client.IsPublic() {
 		// Said like any failed authentication: a distinct answer would
@@ -87,17 +86,13 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 		return inactive, nil
 	}
 	in, err := p.judge(ctx, parsed, jwt, tok, fam)
-	return in, p.mapError(err)
+	return in, p.mapRetryError(ctx, err)
 }
 
 // clientIDOf is the client id a request authenticates with, as fosite reads
-// it (RFC 6749 §2.3.1: Basic credentials are form-url-encoded).
+// it.
 func clientIDOf(r *http.Request) (string, bool) {
-	if id, _, ok := r.BasicAuth(); ok {
-		id, err := url.QueryUnescape(id)
-		return id, err == nil && id != ""
-	}
-	id := r.PostForm.Get("client_id")
+	id, _ := clientCredentials(r, r.PostForm)
 	return id, id != ""
 }
 
@@ -124,25 +119,6 @@ func (p *Provider) parseAny(ctx context.Context, token string) (parsedToken, *ac
 		return p.parseAccessJWT(ctx, token)
 	}
 	return parsedToken{}, nil, false, nil
-}
-
-// inspect answers whether token is active and what it carries. Only a
-// storage outage is an error; everything else is inactive.
-func (p *Provider) inspect(ctx context.Context, token string) (*Introspection, error) {
-	parsed, jwt, ok, err := p.parseAny(ctx, token)
-	if err != nil {
-		return nil, storageError("verify jwt", err)
-	}
-	if !ok {
-		return inactive, nil
-	}
-	tok, fam, err := p.store.GetTokenFamily(ctx, parsed.key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return inactive, nil
-	} else if err != nil {
-		return nil, storageError("get token", err)
-	}
-	return p.judge(ctx, parsed, jwt, tok, fam)
 }
 
 // judge decides whether a token read with its login is active, and says

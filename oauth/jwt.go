@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
 	"github.com/latchhq/latch/storage"
@@ -26,9 +22,9 @@ const (
 	FormatJWT    = "jwt"
 )
 
-// JWT access tokens (RFC 9068). Latch signs them itself with the standard
-// library — a compact JWS (RFC 7515 §7.1) over a fixed header and claim set
-// needs no JOSE library — and fosite's JWT strategy is not used: its
+// JWT access tokens (RFC 9068). Latch signs and verifies them with go-jose,
+// the JOSE library oauth/bearer verifies them with on the resource server's
+// side, over its own claim set; fosite's JWT strategy is not used: its
 // defaults lack typ, kid, sub and client_id (FOSITE.md §10).
 //
 // The token row of a JWT is keyed by tokenKey(jti): the database holds no
@@ -40,12 +36,6 @@ const typAccessToken = "at+jwt"
 
 // maxJWTLen bounds the tokens parsed at all; Latch's are far shorter.
 const maxJWTLen = 8 << 10
-
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ"`
-	Kid string `json:"kid"`
-}
 
 // accessClaims is the claim set of RFC 9068 §2.2.
 type accessClaims struct {
@@ -93,7 +83,7 @@ func (p *Provider) issueAccessToken(ctx context.Context, ar fosite.Requester, fa
 	if set.signer == nil {
 		return "", "", set.signErr
 	}
-	token, err := signJWT(set.signKey.row.Algorithm, set.signKey.row.ID, set.signer, c)
+	token, err := signJWT(set.signer, c)
 	if err != nil {
 		return "", "", err
 	}
@@ -114,36 +104,30 @@ func (p *Provider) prepareSigning(ctx context.Context) error {
 	return p.EnsureSigningKey(ctx)
 }
 
-func signJWT(alg, kid string, key crypto.Signer, claims accessClaims) (string, error) {
-	header, err := json.Marshal(jwtHeader{Alg: alg, Typ: typAccessToken, Kid: kid})
+// newJWTSigner signs access tokens with key, the private part of k: the
+// algorithm is k's (a key signs with one algorithm only), and every token
+// names k in kid and says typ at+jwt (RFC 9068 §2.1).
+func newJWTSigner(k *verifyKey, key crypto.Signer) (jose.Signer, error) {
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.row.Algorithm), Key: jose.JSONWebKey{Key: key, KeyID: k.row.ID}},
+		(&jose.SignerOptions{}).WithType(typAccessToken),
+	)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("oauth: signing key %q: %w", k.row.ID, err)
 	}
+	return signer, nil
+}
+
+func signJWT(signer jose.Signer, claims accessClaims) (string, error) {
 	body, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	input := b64.EncodeToString(header) + "." + b64.EncodeToString(body)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		// RFC 7518 §3.4: R and S as 32-byte big-endian integers, not ASN.1.
-		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
-		if err != nil {
-			return "", fmt.Errorf("oauth: sign jwt: %w", err)
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-	case *rsa.PrivateKey:
-		if sig, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:]); err != nil {
-			return "", fmt.Errorf("oauth: sign jwt: %w", err)
-		}
-	default:
-		return "", fmt.Errorf("oauth: sign jwt: unsupported key %T", key)
+	jws, err := signer.Sign(body)
+	if err != nil {
+		return "", fmt.Errorf("oauth: sign jwt: %w", err)
 	}
-	return input + "." + b64.EncodeToString(sig), nil
+	return jws.CompactSerialize()
 }
 
 // looksLikeJWT tells a compact JWS from Latch's prefixed opaque tokens.
@@ -159,39 +143,30 @@ var errBadJWT = errors.New("oauth: not a valid access token")
 // the denylist) is up to the caller. Only a storage outage is returned as
 // another error than errBadJWT. It must not be called inside a transaction.
 func (p *Provider) verifyJWT(ctx context.Context, token string) (*accessClaims, error) {
-	if !looksLikeJWT(token) {
+	if !looksLikeJWT(token) || !canonicalJWS(token) {
 		return nil, errBadJWT
 	}
-	// Strict decoding: a token has exactly one spelling.
-	parts, strict := strings.Split(token, "."), b64.Strict()
-	rawHeader, err1 := strict.DecodeString(parts[0])
-	rawClaims, err2 := strict.DecodeString(parts[1])
-	sig, err3 := strict.DecodeString(parts[2])
-	if err := errors.Join(err1, err2, err3); err != nil {
+	jws, err := jose.ParseSigned(token)
+	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errBadJWT
 	}
-	var h jwtHeader
-	if err := strictUnmarshal(rawHeader, &h); err != nil || !isAccessTokenTyp(h.Typ) || h.Kid == "" {
+	h := jws.Signatures[0].Protected
+	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	if !isAccessTokenTyp(typ) || h.KeyID == "" {
 		return nil, errBadJWT
 	}
-	key, err := p.keys.lookup(ctx, h.Kid)
+	key, err := p.keys.lookup(ctx, h.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	if key == nil || key.row.Algorithm != h.Alg {
+	// The algorithm is the key's, never the token's choice: none, HS256
+	// keyed with the public key, RS512 with the RS256 key are all refused
+	// here, before go-jose looks at the signature.
+	if key == nil || key.row.Algorithm != h.Algorithm {
 		return nil, errBadJWT
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	switch pub := key.pub.(type) {
-	case *ecdsa.PublicKey:
-		if len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-			return nil, errBadJWT
-		}
-	case *rsa.PublicKey:
-		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
-			return nil, errBadJWT
-		}
-	default:
+	rawClaims, err := jws.Verify(key.pub)
+	if err != nil {
 		return nil, errBadJWT
 	}
 	var c accessClaims
@@ -202,6 +177,22 @@ func (p *Provider) verifyJWT(ctx context.Context, token string) (*accessClaims, 
 		return nil, errBadJWT
 	}
 	return &c, nil
+}
+
+// canonicalJWS reports whether token is spelled the one way Latch writes a
+// compact JWS: three unpadded base64url parts without stray bits. go-jose
+// alone is laxer (it drops white space and "=" padding and ignores stray
+// bits), and a token must have exactly one spelling.
+func canonicalJWS(token string) bool {
+	if strings.ContainsAny(token, "\r\n") { // the only bytes a strict decoder skips
+		return false
+	}
+	for part := range strings.SplitSeq(token, ".") {
+		if _, err := b64.Strict().DecodeString(part); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // isAccessTokenTyp accepts the two spellings RFC 9068 §4 allows.

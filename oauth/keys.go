@@ -14,10 +14,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 
 	"github.com/latchhq/latch/storage"
 )
@@ -148,9 +149,9 @@ type keySet struct {
 	keys   []*verifyKey // newest first
 	byID   map[string]*verifyKey
 	loaded time.Time // wall clock when the read began
-	// signer is the opened private key of the newest current key, or nil
-	// with signErr saying why there is none.
-	signer  crypto.Signer
+	// signer signs with the opened private key of the newest current key,
+	// or is nil with signErr saying why there is none.
+	signer  jose.Signer
 	signKey *verifyKey
 	signErr error
 }
@@ -220,7 +221,7 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 		if prev := r.cached(); prev != nil && prev.signKey != nil && prev.signKey.row.ID == k.row.ID && prev.signer != nil {
 			set.signer, set.signErr = prev.signer, nil
 		} else {
-			set.signer, set.signErr = openPrivateKey(r.secrets, k.row.ID, k.row.PrivateSealed)
+			set.signer, set.signErr = openSigner(r.secrets, k)
 		}
 		break
 	}
@@ -230,6 +231,15 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 	}
 	r.mu.Unlock()
 	return set, nil
+}
+
+// openSigner opens the private part of k and makes its signer.
+func openSigner(secrets [][]byte, k *verifyKey) (jose.Signer, error) {
+	key, err := openPrivateKey(secrets, k.row.ID, k.row.PrivateSealed)
+	if err != nil {
+		return nil, err
+	}
+	return newJWTSigner(k, key)
 }
 
 var errNoSigningKey = errors.New("oauth: no current signing key")
@@ -313,7 +323,7 @@ func checkKeyAlg(alg string, pub crypto.PublicKey) error {
 func (p *Provider) EnsureSigningKey(ctx context.Context) error {
 	set, err := p.keys.load(ctx)
 	if err != nil {
-		return p.mapError(err)
+		return p.mapRetryError(ctx, err)
 	}
 	if set.signKey == nil {
 		k, err := newSigningKey(AlgES256, p.cfg.Secret, p.now())
@@ -335,7 +345,7 @@ func (p *Provider) EnsureSigningKey(ctx context.Context) error {
 // retires every other, in one transaction. Retired keys stay published for
 // AccessTokenTTL plus a margin, so every token they signed verifies until it
 // expires. This node signs with the new key at once, other nodes within
-// 10 seconds. Errors wrap [ErrInvalid] for an unknown algorithm.
+// 10 seconds. Errors have the code [EInvalid] for an unknown algorithm.
 func (p *Provider) RotateSigningKey(ctx context.Context, alg string) (*storage.SigningKey, error) {
 	if alg == "" {
 		alg = AlgES256
@@ -376,54 +386,22 @@ func (p *Provider) SigningKeys(ctx context.Context) ([]storage.SigningKey, error
 	return keys, nil
 }
 
-// JSONWebKey is a public key in RFC 7517 form.
-type JSONWebKey struct {
-	Kty string `json:"kty"`
-	Use string `json:"use"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Crv string `json:"crv,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
-}
-
-// JSONWebKeySet is an RFC 7517 §5 key set.
-type JSONWebKeySet struct {
-	Keys []JSONWebKey `json:"keys"`
-}
-
-// JWKS returns the keys that verify Latch's JWT access tokens now: the
-// current ones and the retired ones whose tokens may still be alive. It
-// reads the table afresh, so a key created on another node is published
-// by every node before any token it signs can reach a resource server.
-func (p *Provider) JWKS(ctx context.Context) (*JSONWebKeySet, error) {
+// JWKS returns the keys that verify Latch's JWT access tokens now (RFC 7517
+// §5): the current ones and the retired ones whose tokens may still be
+// alive. It reads the table afresh, so a key created on another node is
+// published by every node before any token it signs can reach a resource
+// server.
+func (p *Provider) JWKS(ctx context.Context) (*jose.JSONWebKeySet, error) {
 	set, err := p.keys.load(ctx)
 	if err != nil {
-		return nil, p.mapError(err)
+		return nil, p.mapRetryError(ctx, err)
 	}
 	now := p.now()
-	out := &JSONWebKeySet{Keys: []JSONWebKey{}}
+	out := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, k := range set.keys {
-		if !k.published(now) {
-			continue
+		if k.published(now) {
+			out.Keys = append(out.Keys, jose.JSONWebKey{Key: k.pub, KeyID: k.row.ID, Algorithm: k.row.Algorithm, Use: "sig"})
 		}
-		jwk := JSONWebKey{Use: "sig", Kid: k.row.ID, Alg: k.row.Algorithm}
-		switch pub := k.pub.(type) {
-		case *ecdsa.PublicKey:
-			raw, err := pub.Bytes() // 0x04 || X || Y
-			if err != nil {
-				return nil, fmt.Errorf("oauth: signing key %q: %w", k.row.ID, err)
-			}
-			jwk.Kty, jwk.Crv = "EC", "P-256"
-			jwk.X, jwk.Y = b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:65])
-		case *rsa.PublicKey:
-			jwk.Kty = "RSA"
-			jwk.N = b64.EncodeToString(pub.N.Bytes())
-			jwk.E = b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
-		}
-		out.Keys = append(out.Keys, jwk)
 	}
 	return out, nil
 }

@@ -3,12 +3,16 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 )
 
 func jwtFixture(t testing.TB) *fixture {
@@ -42,8 +46,8 @@ func TestSealedSigningKey(t *testing.T) {
 			t.Errorf("%s: opened under another kid", alg)
 		}
 	}
-	if _, err := newSigningKey("HS256", oldSecret, time.Now()); !errors.Is(err, ErrInvalid) {
-		t.Errorf("HS256: err = %v, want ErrInvalid", err)
+	if _, err := newSigningKey("HS256", oldSecret, time.Now()); ErrorCode(err) != EInvalid {
+		t.Errorf("HS256: err = %v, want code EInvalid", err)
 	}
 }
 
@@ -150,6 +154,10 @@ func FuzzVerifyJWT(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.e30.")
 	f.Add("a.b.c")
 	f.Add(issued[:len(issued)-1] + "A")
+	// go-jose by itself drops white space and "=" padding.
+	f.Add(parts[0] + ".\n" + parts[1] + "." + parts[2])
+	f.Add(parts[0] + "." + parts[1] + " ." + parts[2])
+	f.Add(issued + "==")
 	f.Fuzz(func(t *testing.T, token string) {
 		c, err := fx.p.verifyJWT(context.Background(), token)
 		if err != nil && !errors.Is(err, errBadJWT) {
@@ -159,6 +167,67 @@ func FuzzVerifyJWT(f *testing.F) {
 			t.Fatalf("verifyJWT accepted %q, claims %+v", token, c)
 		}
 	})
+}
+
+// TestVerifyJWTPinsAlgorithm: a token verifies only under the algorithm of
+// the key its kid names. Signatures under another algorithm are refused,
+// including one that go-jose would accept from the key itself (RS512 or
+// PS256 with the RS256 key), HS256 keyed with the published public key,
+// and none.
+func TestVerifyJWTPinsAlgorithm(t *testing.T) {
+	t.Parallel()
+	f := jwtFixture(t)
+	k, err := f.p.RotateSigningKey(t.Context(), AlgRS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := f.login(t).AccessToken
+	if _, err := f.p.verifyJWT(t.Context(), issued); err != nil {
+		t.Fatalf("the issued token does not verify: %v", err)
+	}
+	payload, err := b64.DecodeString(strings.Split(issued, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := openPrivateKey([][]byte{f.cfg.Secret}, k.ID, k.PrivateSealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(alg jose.SignatureAlgorithm, key any) string {
+		t.Helper()
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key},
+			(&jose.SignerOptions{}).WithType(typAccessToken).WithHeader("kid", k.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	header := func(h string) string { return b64.EncodeToString([]byte(h)) }
+	for _, tc := range []struct{ name, token string }{
+		{"RS512 with the key", sign(jose.RS512, priv)},
+		{"PS256 with the key", sign(jose.PS256, priv)},
+		{"HS256 keyed with the public key", sign(jose.HS256, k.PublicKey)},
+		{"ES256 with another key", sign(jose.ES256, other)},
+		{"none", header(`{"alg":"none","kid":"`+k.ID+`","typ":"at+jwt"}`) + "." + b64.EncodeToString(payload) + "."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c, err := f.p.verifyJWT(t.Context(), tc.token); !errors.Is(err, errBadJWT) {
+				t.Errorf("verifyJWT = %+v, %v; want errBadJWT", c, err)
+			}
+		})
+	}
 }
 
 // TestJWTIntrospectionDeniedWithoutLogin: a JWT whose row the janitor has

@@ -46,7 +46,7 @@ type fixture struct {
 
 // newFixture builds a provider on a real store (SQLite, or PostgreSQL when
 // LATCH_TEST_DATABASE_URL is set) with a client "app" (password,
-// refresh_token; scopes read write) and a user alice.
+// refresh_token; scopes read write; may introspect) and a user alice.
 func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	t.Helper()
 	return newFixtureOn(t, sqlstoretest.New(t), tweak)
@@ -74,7 +74,7 @@ func newFixtureOn(t testing.TB, store storage.Store, tweak func(*Config)) *fixtu
 	}
 	f := &fixture{p: p, store: store, clock: clk, cfg: cfg}
 	ctx := context.Background()
-	_, clientSecret, err := p.CreateClient(ctx, ClientSpec{ID: "app", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read write"})
+	_, clientSecret, err := p.CreateClient(ctx, ClientSpec{ID: "app", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read write", CanIntrospect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +139,15 @@ func tokenRequest(ctx context.Context, f *fixture, form url.Values) *http.Reques
 // tryToken is token for goroutines other than the test's, which must not
 // call t.Fatal.
 func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse, error) {
+	return f.tryTokenAs(ctx, "app", f.secret, form)
+}
+
+// tryTokenAs is tryToken as client id with secret.
+func (f *fixture) tryTokenAs(ctx context.Context, id, secret string, form url.Values) (tokenResponse, error) {
 	w := httptest.NewRecorder()
-	ar, resp, err := f.p.Token(ctx, tokenRequest(ctx, f, form))
+	r := tokenRequest(ctx, f, form)
+	r.SetBasicAuth(id, secret)
+	ar, resp, err := f.p.Token(ctx, r)
 	if err != nil {
 		f.p.WriteAccessError(ctx, w, ar, err)
 	} else {
@@ -181,9 +188,15 @@ func (f *fixture) refresh(t testing.TB, rt string, extra ...string) tokenRespons
 	return f.token(t, form)
 }
 
+// active asks the introspection endpoint (RFC 7662), as client "app",
+// whether token is active.
 func (f *fixture) active(t testing.TB, token string) bool {
 	t.Helper()
-	in, err := f.p.inspect(context.Background(), token)
+	ctx := context.Background()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth("app", f.secret)
+	in, err := f.p.Introspect(ctx, r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,9 +12,10 @@ import (
 	"github.com/ory/fosite"
 )
 
-// passwords hashes and verifies user passwords in a bounded pool. argon2id
-// costs ~19 MiB and tens of milliseconds of a core per call: a flood of
-// password grants queues here and, past a short wait, is answered 503, so it
+// passwords hashes and verifies user passwords, and client secrets that an
+// operator chose, in a bounded pool. argon2id costs ~19 MiB and tens of
+// milliseconds of a core per call: a flood of password grants or of wrong
+// client secrets queues here and, past a short wait, is answered 503, so it
 // cannot starve refresh, introspection or revocation of CPU and memory.
 type passwords struct {
 	params argon2Params
@@ -23,8 +25,8 @@ type passwords struct {
 	dummyOnce sync.Once
 	dummy     string
 
-	// checks counts password verifications actually run (tests use it to
-	// show that the guard refuses without hashing).
+	// checks counts verifications actually run (tests use it to show that
+	// the guards refuse without hashing).
 	checks atomic.Int64
 }
 
@@ -38,6 +40,8 @@ var errHashBusy = errors.New("oauth: password hashing is saturated")
 // acquire takes a hashing slot. A login waits at most pw.wait, then is
 // answered 503; an operator's request (bounded false) waits as long as its
 // context allows, so that a flood of logins cannot make the admin API fail.
+// A request that ends while it waits gets its context's error: it judged
+// nothing, and [Canceled] says so.
 func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 	select {
 	case pw.slots <- struct{}{}:
@@ -49,7 +53,7 @@ func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 		case pw.slots <- struct{}{}:
 			return nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("oauth: wait for a hashing slot: %w", ctx.Err())
 		}
 	}
 	t := time.NewTimer(pw.wait)
@@ -60,7 +64,7 @@ func (pw *passwords) acquire(ctx context.Context, bounded bool) error {
 	case <-t.C:
 		return errHashBusy
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("oauth: wait for a hashing slot: %w", ctx.Err())
 	}
 }
 
@@ -104,7 +108,7 @@ func (pw *passwords) verify(ctx context.Context, hash, password string) error {
 // lowPriority runs work on an operating-system thread of its own, lowered
 // to nice 10, and ends that thread afterwards.
 //
-// Only work's own goroutine runs at nice 10. golang.org/x/crypto/argon2
+// Only work's own goroutine runs at nice 10. oauth/argon2id (as x/crypto)
 // computes each segment of a hash on a goroutine it starts, which runs on
 // any thread at normal priority, so a hash mostly waits on this thread.
 // Of the arrangements measured under a password flood (docs/performance.md,
@@ -128,5 +132,5 @@ func lowPriority(work func()) {
 
 // busyError answers a saturated hashing pool with 503 and a Retry-After.
 func busyError(err error) error {
-	return fosite.ErrTemporarilyUnavailable.WithHint("Too many logins at once; retry shortly.").WithWrap(&retryAfter{d: time.Second, err: err})
+	return fosite.ErrTemporarilyUnavailable.WithHint("Too many password checks at once; retry shortly.").WithWrap(&retryAfter{d: time.Second, err: err})
 }

@@ -32,13 +32,6 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
-// Grant types Latch serves.
-const (
-	GrantPassword          = "password"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
-)
-
 // Config holds the settings of a [Provider].
 type Config struct {
 	// Issuer is the iss of metadata, introspection answers and JWTs.
@@ -66,6 +59,14 @@ type Config struct {
 	LoginMaxFailures           int
 	LoginMaxFailuresPerAddress int
 	LoginLockout               time.Duration
+
+	// ClientAuthMaxFailures is the failed authentications allowed per client
+	// id within ClientAuthLockout, for ids whose secret costs an argon2id
+	// verification (secrets an operator chose, and unknown ids); past it,
+	// that id's authentications are refused, without hashing, for
+	// ClientAuthLockout. Zero means 20 and 15 minutes (see clientguard.go).
+	ClientAuthMaxFailures int
+	ClientAuthLockout     time.Duration
 
 	// Argon2 is the cost of password hashes; the zero value is OWASP's
 	// minimum. Hashes of another cost are upgraded at the next login.
@@ -150,6 +151,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	if cfg.LoginLockout <= 0 {
 		cfg.LoginLockout = 15 * time.Minute
 	}
+	if cfg.ClientAuthMaxFailures <= 0 {
+		cfg.ClientAuthMaxFailures = defaultClientAuthMaxFailures
+	}
+	if cfg.ClientAuthLockout <= 0 {
+		cfg.ClientAuthLockout = defaultClientAuthLockout
+	}
 	if cfg.HashConcurrency <= 0 {
 		cfg.HashConcurrency = runtime.NumCPU()
 	}
@@ -161,6 +168,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return nil, errors.New("oauth: argon2 parameters need time >= 1, threads >= 1 and memory >= 8 KiB per thread")
 	}
 
+	pw := newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait)
 	// Every field fosite would otherwise default lazily is set here: its lazy
 	// defaults race under concurrent first requests (FOSITE.md §1.3).
 	fc := &fosite.Config{
@@ -169,7 +177,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		GlobalSecret:               global,
 		RotatedGlobalSecrets:       rotated,
 		TokenEntropy:               32,
-		ClientSecretsHasher:        secretHasher{argon},
+		ClientSecretsHasher:        secretHasher{pw},
 		ScopeStrategy:              fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:   fosite.ExactAudienceMatchingStrategy,
 		RefreshTokenScopes:         []string{},
@@ -184,7 +192,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		strategy: newTokenStrategy(fc),
 		log:      cfg.Logger,
 		metrics:  newMetrics(cfg.Registerer),
-		pw:       newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait),
+		pw:       pw,
 		guardKey: guardKey,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
@@ -192,12 +200,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
 	}
-	composed := compose.Compose(fc, clientManager{store}, p.strategy,
-		handler(&passwordGrant{p}),
-		handler(&refreshGrant{p}),
-		handler(&clientCredentialsGrant{p}),
-		handler(&revocation{p}),
-	)
+	handlers := make([]compose.Factory, 0, len(grants)+1)
+	for _, g := range grants {
+		handlers = append(handlers, handler(g.handler(p)))
+	}
+	handlers = append(handlers, handler(&revocation{p}))
+	composed := compose.Compose(fc, clientManager{store}, p.strategy, handlers...)
 	// Compose always builds a *fosite.Fosite; introspection needs its
 	// AuthenticateClient, which the OAuth2Provider interface does not expose.
 	p.fosite = composed.(*fosite.Fosite)
@@ -212,26 +220,26 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	if err := parseForm(r); err != nil {
 		return nil, nil, err
 	}
-	switch gt := r.PostForm.Get("grant_type"); gt {
-	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
-	case "":
+	gt := r.PostForm.Get("grant_type")
+	if gt == "" {
 		return nil, nil, fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing.")
-	default:
+	}
+	if _, ok := grantNamed(gt); !ok {
 		return nil, nil, fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", truncate(gt, 40))
 	}
 	if err := checkClientCredentials(r); err != nil {
 		return nil, nil, err
 	}
 	if err := p.prepareSigning(ctx); err != nil {
-		return nil, nil, p.mapError(err)
+		return nil, nil, p.mapError(ctx, err)
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, r, &fosite.DefaultSession{})
 	if err != nil {
-		return ar, nil, p.mapError(err)
+		return ar, nil, p.mapError(ctx, err)
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
 	if err != nil {
-		return ar, nil, p.mapError(err)
+		return ar, nil, p.mapError(ctx, err)
 	}
 	return ar, resp, nil
 }
@@ -255,7 +263,7 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if err := checkClientCredentials(r); err != nil {
 		return err
 	}
-	return p.mapError(p.fosite.NewRevocationRequest(ctx, r))
+	return p.mapRetryError(ctx, p.fosite.NewRevocationRequest(ctx, r))
 }
 
 // Ready reports whether the database answers.
@@ -292,33 +300,6 @@ func parseForm(r *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// mapError turns storage failures anywhere in err's chain into 503
-// temporarily_unavailable, so that a database outage never reads as a bad
-// credential or a 500.
-func (p *Provider) mapError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, storage.ErrUnavailable) {
-		return fosite.ErrTemporarilyUnavailable.WithHint("The database is unavailable; retry later.").WithWrap(err)
-	}
-	if code := fosite.ErrorToRFC6749Error(err).CodeField; code >= 500 && code != http.StatusServiceUnavailable {
-		// Unexpected: say so to the client without detail, keep the cause.
-		return fosite.ErrServerError.WithWrap(err)
-	}
-	return err
-}
-
-// storageError wraps a storage error for fosite: not-found reads as
-// fosite.ErrNotFound, everything else keeps its chain so that [mapError]
-// can recognise an outage.
-func storageError(op string, err error) error {
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("oauth: %s: %w: %w", op, fosite.ErrNotFound, err)
-	}
-	return fmt.Errorf("oauth: %s: %w", op, err)
 }
 
 // truncate cuts s to at most n bytes, at a character boundary, and marks

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
@@ -128,8 +127,8 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 			SpentKey: key, SpentAt: now, Replay: sealed, FamilyID: fam.ID, Issued: issued, Event: &rotated,
 		})
 	})
-	switch {
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
+	switch code := ErrorCode(err); {
+	case code == ENotFound, code == EConflict:
 		// The family or token vanished, or the database reported a
 		// serialization failure: contested, so invalid_grant (API.md).
 		return errInvalidRefresh.WithWrap(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -53,11 +54,38 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, r fosite.Reque
 }
 
 func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Requester, token string) error {
-	return s.HMACSHAStrategyUnPrefixed.ValidateAccessToken(ctx, r, strings.TrimPrefix(token, AccessTokenPrefix))
+	raw := strings.TrimPrefix(token, AccessTokenPrefix)
+	if !canonical(raw) {
+		return fosite.ErrInvalidTokenFormat
+	}
+	return s.HMACSHAStrategyUnPrefixed.ValidateAccessToken(ctx, r, raw)
 }
 
 func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
-	return s.HMACSHAStrategyUnPrefixed.ValidateRefreshToken(ctx, r, strings.TrimPrefix(token, RefreshTokenPrefix))
+	raw := strings.TrimPrefix(token, RefreshTokenPrefix)
+	if !canonical(raw) {
+		return fosite.ErrInvalidTokenFormat
+	}
+	return s.HMACSHAStrategyUnPrefixed.ValidateRefreshToken(ctx, r, raw)
+}
+
+// canonical reports whether raw is key.signature exactly as fosite's HMAC
+// strategy writes it: two parts of unpadded base64url, each the one
+// spelling of its bytes. Go's decoder, and so fosite's Validate, also take
+// other spellings of the same bytes: other values of the unused low bits
+// of the last character, and line breaks anywhere, which it skips. But a
+// token's storage key comes from its signature's text and the grace
+// replay's key from the whole token, so another spelling of a spent token
+// was taken for the same token whose replay it could not open: reuse, and
+// the login ended. One token, one string.
+func canonical(raw string) bool {
+	key, sig, ok := strings.Cut(raw, ".")
+	return ok && canonicalPart(key) && canonicalPart(sig)
+}
+
+func canonicalPart(s string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) > 0 && base64.RawURLEncoding.EncodeToString(b) == s
 }
 
 // parsedToken is a presented token whose HMAC has been checked.
@@ -68,7 +96,8 @@ type parsedToken struct {
 
 // parse recognises a presented token by its prefix and checks its HMAC
 // against the current and retired secrets. ok is false for anything that
-// Latch did not issue, so no lookup is made for forged or garbage input.
+// Latch did not issue, so no lookup is made for forged or garbage input,
+// and for any spelling of a token but the one Latch issued.
 func (s *tokenStrategy) parse(ctx context.Context, token string) (parsedToken, bool) {
 	var kind, raw string
 	switch {
@@ -79,7 +108,7 @@ func (s *tokenStrategy) parse(ctx context.Context, token string) (parsedToken, b
 	default:
 		return parsedToken{}, false
 	}
-	if len(raw) > 512 {
+	if len(raw) > 512 || !canonical(raw) {
 		return parsedToken{}, false
 	}
 	if err := s.Enigma.Validate(ctx, raw); err != nil {

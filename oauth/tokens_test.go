@@ -163,8 +163,124 @@ func FuzzParseToken(f *testing.F) {
 				t.Fatalf("%q parsed as %+v without a Latch prefix", token, p)
 			}
 		}
-		if _, sig, _ := strings.Cut(raw, "."); p.key != tokenKey(sig) {
+		key, sig, _ := strings.Cut(raw, ".")
+		if p.key != tokenKey(sig) {
 			t.Fatalf("%q parsed to key %q, not the hash of its signature", token, p.key)
 		}
+		if len(key) < 10 || len(sig) < 10 {
+			return
+		}
+		// One token, one string.
+		for name, other := range respellings(token) {
+			if _, ok := s.parse(context.Background(), other); ok {
+				t.Fatalf("%s: %q parsed as well as %q", name, other, token)
+			}
+		}
 	})
+}
+
+// respellings returns other spellings of token, a prefixed key.signature,
+// that Go's lenient base64 decoder reads as the same bytes, by name.
+func respellings(token string) map[string]string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	prefix, raw := token[:len(AccessTokenPrefix)], token[len(AccessTokenPrefix):]
+	key, sig, _ := strings.Cut(raw, ".")
+	// 32 bytes are 43 characters, whose last carries 2 unused bits.
+	flip := func(s string) string {
+		last := s[len(s)-1]
+		return s[:len(s)-1] + string(alphabet[strings.IndexByte(alphabet, last)^1])
+	}
+	out := map[string]string{
+		"key's unused bits":           prefix + flip(key) + "." + sig,
+		"signature's unused bits":     prefix + key + "." + flip(sig),
+		"key padded":                  prefix + key + "=." + sig,
+		"signature padded":            prefix + key + "." + sig + "=",
+		"line break in the key":       prefix + key[:10] + "\n" + key[10:] + "." + sig,
+		"line break in the signature": prefix + key + "." + sig[:10] + "\r\n" + sig[10:],
+	}
+	if std := strings.NewReplacer("-", "+", "_", "/").Replace(raw); std != raw {
+		out["standard alphabet"] = prefix + std
+	}
+	return out
+}
+
+// TestTokenParseRefusesOtherSpellings: a token is recognised in the one
+// spelling Latch issued it in; every other spelling of its bytes is not a
+// token (it was, with the same storage key when only its key part
+// differed).
+func TestTokenParseRefusesOtherSpellings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStrategy(t, bytes.Repeat([]byte{1}, 32))
+	req := &fosite.Request{RequestedAt: time.Now().UTC(), Session: &fosite.DefaultSession{}}
+	for _, kind := range []struct {
+		generate func(context.Context, fosite.Requester) (string, string, error)
+		validate func(context.Context, fosite.Requester, string) error
+	}{{s.GenerateAccessToken, s.ValidateAccessToken}, {s.GenerateRefreshToken, s.ValidateRefreshToken}} {
+		var token string
+		// One with a character of base64url's own, for the alphabet swap;
+		// after the prefix, which has one.
+		for !strings.ContainsAny(token[min(len(token), len(AccessTokenPrefix)):], "-_") {
+			var err error
+			if token, _, err = kind.generate(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := kind.validate(ctx, req, token); err != nil {
+			t.Fatalf("validate(%q) = %v for the token as issued", token, err)
+		}
+		if _, ok := s.parse(ctx, token); !ok {
+			t.Fatalf("parse(%q) refused the token as issued", token)
+		}
+		for name, other := range respellings(token) {
+			if _, ok := s.parse(ctx, other); ok {
+				t.Errorf("%s: parse(%q) took it for %q", name, other, token)
+			}
+			if err := kind.validate(ctx, req, other); err == nil {
+				t.Errorf("%s: validate(%q) = nil", name, other)
+			}
+		}
+	}
+}
+
+// TestOtherSpellingsOfATokenAreRefused: another spelling of a refresh
+// token is refused (invalid_grant), before and after its rotation; within
+// the grace window that does not end the login, and the token as issued
+// still gets its replay. (A retry with its key part respelled had been
+// taken for the spent token, whose replay it could not open: reuse, and
+// the family revoked.) Another spelling of an access token is inactive,
+// and revokes nothing.
+func TestOtherSpellingsOfATokenAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	login := f.login(t)
+	for name, other := range respellings(login.RefreshToken) {
+		t.Logf("refresh token, %s", name)
+		wantGrantError(t, f.refresh(t, other))
+	}
+	for name, other := range respellings(login.AccessToken) {
+		if f.active(t, other) {
+			t.Errorf("access token, %s: active", name)
+		}
+		if err := f.revoke(context.Background(), other); err != nil {
+			t.Errorf("access token, %s: revoke: %v", name, err)
+		}
+	}
+	if !f.active(t, login.AccessToken) {
+		t.Fatal("the access token as issued is inactive")
+	}
+	rotated := f.refresh(t, login.RefreshToken)
+	if rotated.status != http.StatusOK {
+		t.Fatalf("refresh as issued: %d %q", rotated.status, rotated.Error)
+	}
+	for name, other := range respellings(login.RefreshToken) {
+		t.Logf("spent refresh token, %s", name)
+		wantGrantError(t, f.refresh(t, other))
+	}
+	if again := f.refresh(t, login.RefreshToken); again.status != http.StatusOK || again.RefreshToken != rotated.RefreshToken {
+		t.Fatalf("the replay in the grace window after respelled retries: %d %q", again.status, again.Error)
+	}
+	if !f.active(t, rotated.AccessToken) {
+		t.Fatal("respelled retries ended the login")
+	}
 }

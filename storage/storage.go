@@ -7,6 +7,13 @@
 // decides whether a token is valid (expiry, revocation, rotation) lives in
 // package oauth; backends only store and fetch faithfully.
 //
+// A login is a [Family] here and a "session" outside: in the admin API, the
+// CLI and their JSON. The code keeps "family", the name of the chain of
+// refresh tokens that rotation (RFC 9700 §4.14.2) makes, because the
+// rotation and reuse rules are written against it; operators see
+// "session". One family is one session, and a session's id is its
+// family's id.
+//
 // Backends live in sub-packages (storage/sqlstore); storage/storagetest is the
 // conformance suite they all pass.
 package storage
@@ -31,6 +38,9 @@ var (
 	ErrConflict = errors.New("storage: conflict")
 	// ErrUnavailable means the database could not be reached or failed in a way
 	// that says nothing about the data. Callers answer 503 and retry later.
+	// A call whose context ended first returns an error that wraps the
+	// context's error (context.Canceled or DeadlineExceeded) instead: that
+	// is the caller's decision, not an outage.
 	ErrUnavailable = errors.New("storage: unavailable")
 )
 
@@ -53,6 +63,12 @@ type Client struct {
 	CanIntrospect bool
 	Audience      []string
 	CreatedAt     time.Time
+	// Generation tells this client from every other that held, or will
+	// hold, its id: CreateClient sets it to a new random value. A login
+	// records the generation of the client it was granted to (see
+	// [FamilyStore.CreateFamily]), so that a client deleted and created
+	// again under the same id inherits none of the old one's logins.
+	Generation string
 }
 
 // IsPublic reports whether the client authenticates with its id alone.
@@ -82,15 +98,19 @@ const (
 
 // Family is one login: the chain of refresh and access tokens that descends
 // from one password grant (or one client_credentials grant). Revoking the
-// family ends every token in it.
+// family ends every token in it. The admin API, the CLI and their JSON call
+// it a session, with the same id (see the package doc).
 type Family struct {
-	ID        string
-	ClientID  string
-	UserID    string // empty for client_credentials
-	Username  string // empty for client_credentials
-	Scopes    []string
-	Audience  []string
-	CreatedAt time.Time
+	ID       string
+	ClientID string
+	// ClientGeneration is the [Client.Generation] of the client the login
+	// was granted to.
+	ClientGeneration string
+	UserID           string // empty for client_credentials
+	Username         string // empty for client_credentials
+	Scopes           []string
+	Audience         []string
+	CreatedAt        time.Time
 	// LastUsedAt is the time of the latest grant or refresh.
 	LastUsedAt time.Time
 	// ExpiresAt is the absolute end of the login; no token outlives it.
@@ -150,13 +170,19 @@ type Event struct {
 
 // ClientStore persists clients.
 type ClientStore interface {
-	// CreateClient stores c. Returns ErrAlreadyExists if the id is taken.
+	// CreateClient stores c and sets c.Generation to a new random value.
+	// Returns ErrAlreadyExists if the id is taken.
 	CreateClient(ctx context.Context, c *Client) error
 	// GetClient returns the client. Returns ErrNotFound if it does not exist.
 	GetClient(ctx context.Context, id string) (*Client, error)
 	// ListClients returns every client, ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
-	// DeleteClient removes the client. Returns ErrNotFound if it does not exist.
+	// DeleteClient removes the client. Returns ErrNotFound if it does not
+	// exist. Inside a transaction it holds the client until the transaction
+	// ends: a CreateFamily for the client that runs meanwhile waits, and
+	// then fails. So the client's families that the transaction reads
+	// after DeleteClient (RevokeFamilies by ClientID) are all it will ever
+	// have, on every node.
 	DeleteClient(ctx context.Context, id string) error
 }
 
@@ -203,8 +229,12 @@ type FamilyFilter struct {
 // FamilyStore persists logins.
 type FamilyStore interface {
 	// CreateFamily stores f and the tokens that start it, in one statement
-	// where the database allows it. Returns ErrAlreadyExists if the id or a
-	// token key is taken, and then stores nothing.
+	// where the database allows it, if the client f.ClientID exists with
+	// the generation f.ClientGeneration; it holds that client, like a
+	// foreign key would, until its transaction ends (see DeleteClient).
+	// Returns ErrNotFound if the client does not exist (or no longer does,
+	// or is another generation), ErrAlreadyExists if the id or a token key
+	// is taken, and then stores nothing.
 	CreateFamily(ctx context.Context, f *Family, tokens ...*Token) error
 	// GetFamily returns the family. Returns ErrNotFound if it does not exist.
 	GetFamily(ctx context.Context, id string) (*Family, error)

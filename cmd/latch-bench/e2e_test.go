@@ -115,7 +115,9 @@ func TestEndToEnd(t *testing.T) {
 					t.Errorf("mixed/%s: %s", op.Scenario, errorSummary(op))
 				}
 			}
-			if len(r.Ops) == 0 || r.Ops[0].Requests == 0 {
+			// Any operation will do: on a busy machine a short run may
+			// hold no password grant (4% of the mix).
+			if !slices.ContainsFunc(r.Ops, func(op result) bool { return op.Requests > 0 }) {
 				t.Errorf("mixed: no per-operation breakdown: %+v", r.Ops)
 			}
 		}

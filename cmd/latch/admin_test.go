@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchhq/latch/oauth"
+	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore"
 )
 
@@ -97,4 +100,37 @@ func newServerProvider(t testing.TB, c *cli, cfg oauth.Config) *oauth.Provider {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestCLIErrorLines: an operator command's failure is one line that
+// starts with the command. Input errors say what is wrong; a taken key and
+// a missing record say so briefly; a write that lost a race in the
+// database says to try again, without the database's words (it printed
+// "sqlstore: ...: storage: conflict: deadlock detected ..."); an
+// interrupted command says so; an outage and anything unexpected keep
+// their cause, for the operator at the machine.
+func TestCLIErrorLines(t *testing.T) {
+	t.Parallel()
+	const detail = "deadlock detected (SQLSTATE 40P01)"
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"invalid", fmt.Errorf("oauth: create: %w", &oauth.Error{Code: oauth.EInvalid, Message: "username: must be 1 to 255 bytes of UTF-8"}), "latch users create: username: must be 1 to 255 bytes of UTF-8"},
+		{"no such user", &oauth.Error{Code: oauth.ENotFound, Message: `no user with id or username "bob"`}, `latch users create: no user with id or username "bob"`},
+		{"already exists", fmt.Errorf("sqlstore: insert user: %w", storage.ErrAlreadyExists), "latch users create: already exists"},
+		{"not found", fmt.Errorf("sqlstore: get user: %w", storage.ErrNotFound), "latch users create: not found"},
+		{"conflict", fmt.Errorf("sqlstore: commit: %w: %s", storage.ErrConflict, detail), "latch users create: another change to the same data ran at the same time; try again"},
+		{"unavailable", fmt.Errorf("sqlstore: ping: %w: %s", storage.ErrUnavailable, "connection refused"), "latch users create: the database is unavailable: sqlstore: ping: storage: unavailable: connection refused"},
+		{"interrupted", fmt.Errorf("sqlstore: commit: %w", context.Canceled), "latch users create: interrupted before it finished: sqlstore: commit: context canceled"},
+		{"internal", errors.New("oauth: encrypt key: cipher failed"), "latch users create: oauth: encrypt key: cipher failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := cliError("users create", tc.err).Error(); got != tc.want {
+				t.Errorf("cliError = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

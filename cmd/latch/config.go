@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/latchhq/latch/oauth/reqlog"
 	"github.com/latchhq/latch/storage/sqlstore"
 )
 
@@ -44,6 +45,9 @@ type config struct {
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
 	refreshGrace    time.Duration
+	// drainDelay is how long serve's /readyz answers 503 on SIGTERM
+	// before it stops accepting connections.
+	drainDelay time.Duration
 
 	loginMaxFailures           int
 	loginMaxFailuresPerAddress int
@@ -53,6 +57,7 @@ type config struct {
 	accessTokenFormat string // "opaque" or "jwt"
 	defaultAudience   string
 	logFormat         string // "text" or "json"
+	logLevel          slog.Level
 
 	tlsCert string // path; empty with tlsKey: plain HTTP
 	tlsKey  string
@@ -92,18 +97,41 @@ func (c *config) sqlitePath() (path string, ok bool) {
 // asked to create a file in a missing directory, answers "unable to open
 // database file: out of memory (14)".
 func (c *config) checkSQLiteDir() error {
-	path, ok := c.sqlitePath()
-	if !ok || path == ":memory:" || strings.HasPrefix(path, "file:") {
+	path, ok := c.sqliteFile()
+	if !ok {
 		return nil
 	}
-	// sqlstore reads "sqlite://x.db" as x.db.
-	dir := filepath.Dir(strings.TrimPrefix(path, "//"))
+	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("latch: cannot open the database: directory %s does not exist", dir)
 	case err == nil && !fi.IsDir():
 		return fmt.Errorf("latch: cannot open the database: %s is not a directory", dir)
+	}
+	return nil
+}
+
+// sqliteFile returns the file of a "sqlite:PATH" database URL as sqlstore
+// reads it ("sqlite://x.db" is x.db). ok is false for other databases, and
+// for ":memory:" and "file:" URIs, which name no plain file.
+func (c *config) sqliteFile() (path string, ok bool) {
+	path, ok = c.sqlitePath()
+	if !ok || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return "", false
+	}
+	return strings.TrimPrefix(path, "//"), true
+}
+
+// checkSQLiteFile checks that a SQLite file exists, for the commands that
+// must not create one.
+func (c *config) checkSQLiteFile() error {
+	path, ok := c.sqliteFile()
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database at %s", path)
 	}
 	return nil
 }
@@ -137,89 +165,93 @@ func (c *config) isPostgres() bool {
 	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
 }
 
-// parseConfig reads the settings of API.md's "Settings" table. args are the
-// arguments after the command name (and subcommand, if any); the positional
-// arguments left over are in the returned FlagSet's Args. Each flag's default
-// comes from its LATCH_* variable through getenv, and a flag wins over its
-// variable. Flag errors and usage go to stderr; -h answers [flag.ErrHelp].
-// define adds a subcommand's own flags before parsing.
+// parseConfig reads the settings of API.md's "Settings" table for command
+// cmd ("serve", "clients create"). args are the arguments after the command
+// name; the positional arguments left over are in the returned FlagSet's
+// Args. Each setting comes from its LATCH_* variable through getenv, or
+// from its default; the settings cmd takes as flags (see [setting.flagOf])
+// are flags as well, and a flag wins over its variable. A flag of another
+// command's setting is refused, naming the commands it belongs to. Flag
+// errors and usage go to stderr; -h answers [flag.ErrHelp]. define adds the
+// command's own flags before parsing.
 //
 // The secret is decoded when LATCH_SECRET or LATCH_SECRET_FILE is set;
 // otherwise cfg.secret stays nil and [resolveSecret] decides.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer, define ...func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet("latch "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	for _, d := range define {
 		d(fs)
 	}
 
-	str := func(flagName, env, def, usage string) *string {
-		if v := getenv(env); v != "" {
+	values := make(map[string]*string)
+	for _, st := range settings {
+		switch st.kind {
+		case secretSetting, envSetting:
+			continue // read where they are used, never flags
+		}
+		def := st.def
+		if v := getenv(st.env); v != "" {
 			def = v
 		}
-		return fs.String(flagName, def, usage+" ("+env+")")
+		if st.flagOf(cmd) {
+			values[st.env] = fs.String(st.flag(), def, st.usage+" ("+st.env+")")
+		} else {
+			values[st.env] = &def
+		}
 	}
-	var (
-		addr          = str("addr", "LATCH_ADDR", "127.0.0.1:8080", "listen address")
-		databaseURL   = str("database-url", "LATCH_DATABASE_URL", "sqlite:latch.db", "sqlite:PATH or postgres://...")
-		issuer        = str("issuer", "LATCH_ISSUER", "", "issuer URL; must be https unless the listener is loopback (default http:// + the listen address)")
-		accessTTL     = str("access-token-ttl", "LATCH_ACCESS_TOKEN_TTL", "15m", "access token lifetime")
-		refreshTTL    = str("refresh-token-ttl", "LATCH_REFRESH_TOKEN_TTL", "720h", "idle lifetime of a refresh token")
-		sessionMaxAge = str("session-max-age", "LATCH_SESSION_MAX_AGE", "2160h", "absolute lifetime of a login")
-		refreshGrace  = str("refresh-grace", "LATCH_REFRESH_GRACE", "10s", "how long a spent refresh token gets the same response again")
-		maxFailures   = str("login-max-failures", "LATCH_LOGIN_MAX_FAILURES", "5", "failed password grants per username before a lockout")
-		maxPerAddr    = str("login-max-failures-per-address", "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", "50", "failed password grants per client address before a lockout")
-		lockout       = str("login-lockout", "LATCH_LOGIN_LOCKOUT", "15m", "how long a lockout lasts")
-		proxies       = str("trusted-proxies", "LATCH_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
-		tokenFormat   = str("access-token-format", "LATCH_ACCESS_TOKEN_FORMAT", "opaque", "opaque or jwt (RFC 9068)")
-		audience      = str("default-audience", "LATCH_DEFAULT_AUDIENCE", "", "JWT aud for clients without an audience (default the issuer)")
-		logFormat     = str("log-format", "LATCH_LOG_FORMAT", "", "text or json (default text on a terminal, else json)")
-		tlsCert       = str("tls-cert", "LATCH_TLS_CERT", "", "TLS certificate file (PEM)")
-		tlsKey        = str("tls-key", "LATCH_TLS_KEY", "", "TLS private key file (PEM)")
-	)
-	if flagName, ok := secretFlag(fs, args); ok {
-		return nil, fs, secretFlags[flagName]
+	// value returns the setting of a variable in settings.
+	value := func(env string) string {
+		v, ok := values[env]
+		if !ok {
+			panic("latch: " + env + " is not a flag setting") // a typo in this file
+		}
+		return *v
+	}
+	if err := refusedFlag(cmd, fs, args); err != nil {
+		return nil, fs, err
 	}
 	// The usage shows each default, and this one comes from
-	// LATCH_DATABASE_URL, which may hold a password.
-	fs.Lookup("database-url").DefValue = sqlstore.RedactURL(*databaseURL)
+	// LATCH_DATABASE_URL, which may hold a password. (Every command takes
+	// it as a flag.)
+	fs.Lookup("database-url").DefValue = sqlstore.RedactURL(value("LATCH_DATABASE_URL"))
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
 
 	cfg := &config{
-		addr:              *addr,
-		databaseURL:       *databaseURL,
-		accessTokenFormat: *tokenFormat,
-		logFormat:         *logFormat,
-		tlsCert:           *tlsCert,
-		tlsKey:            *tlsKey,
+		addr:              value("LATCH_ADDR"),
+		databaseURL:       value("LATCH_DATABASE_URL"),
+		accessTokenFormat: value("LATCH_ACCESS_TOKEN_FORMAT"),
+		logFormat:         value("LATCH_LOG_FORMAT"),
+		tlsCert:           value("LATCH_TLS_CERT"),
+		tlsKey:            value("LATCH_TLS_KEY"),
 	}
 	var err error
 	durations := []struct {
-		dst       *time.Duration
-		value     string
-		flag, env string
-		zeroOK    bool
+		dst    *time.Duration
+		env    string
+		zeroOK bool
 	}{
-		{&cfg.accessTokenTTL, *accessTTL, "access-token-ttl", "LATCH_ACCESS_TOKEN_TTL", false},
-		{&cfg.refreshTokenTTL, *refreshTTL, "refresh-token-ttl", "LATCH_REFRESH_TOKEN_TTL", false},
-		{&cfg.sessionMaxAge, *sessionMaxAge, "session-max-age", "LATCH_SESSION_MAX_AGE", false},
-		{&cfg.refreshGrace, *refreshGrace, "refresh-grace", "LATCH_REFRESH_GRACE", true},
-		{&cfg.loginLockout, *lockout, "login-lockout", "LATCH_LOGIN_LOCKOUT", false},
+		{&cfg.accessTokenTTL, "LATCH_ACCESS_TOKEN_TTL", false},
+		{&cfg.refreshTokenTTL, "LATCH_REFRESH_TOKEN_TTL", false},
+		{&cfg.sessionMaxAge, "LATCH_SESSION_MAX_AGE", false},
+		{&cfg.refreshGrace, "LATCH_REFRESH_GRACE", true},
+		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
+		{&cfg.drainDelay, "LATCH_DRAIN_DELAY", true},
 	}
 	for _, d := range durations {
-		if *d.dst, err = parseDuration(d.value, d.zeroOK); err != nil {
-			return nil, fs, fmt.Errorf("latch: --%s (%s): %w", d.flag, d.env, err)
+		if *d.dst, err = parseDuration(value(d.env), d.zeroOK); err != nil {
+			return nil, fs, fmt.Errorf("latch: %s: %w", settingName(d.env), err)
 		}
 	}
-	if cfg.loginMaxFailures, err = parsePositiveInt(*maxFailures); err != nil {
+	if cfg.loginMaxFailures, err = parsePositiveInt(value("LATCH_LOGIN_MAX_FAILURES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --login-max-failures (LATCH_LOGIN_MAX_FAILURES): %w", err)
 	}
-	if cfg.loginMaxFailuresPerAddress, err = parsePositiveInt(*maxPerAddr); err != nil {
+	if cfg.loginMaxFailuresPerAddress, err = parsePositiveInt(value("LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --login-max-failures-per-address (LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS): %w", err)
 	}
-	if cfg.trustedProxies, err = parsePrefixes(*proxies); err != nil {
+	if cfg.trustedProxies, err = parsePrefixes(value("LATCH_TRUSTED_PROXIES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --trusted-proxies (LATCH_TRUSTED_PROXIES): %w", err)
 	}
 
@@ -238,6 +270,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	default:
 		return nil, fs, fmt.Errorf("latch: --log-format (LATCH_LOG_FORMAT): %q is not text or json", cfg.logFormat)
 	}
+	if cfg.logLevel, err = parseLogLevel(value("LATCH_LOG_LEVEL")); err != nil {
+		return nil, fs, fmt.Errorf("latch: --log-level (LATCH_LOG_LEVEL): %w", err)
+	}
 	if !cfg.isPostgres() {
 		if path, ok := cfg.sqlitePath(); !ok || path == "" {
 			return nil, fs, errors.New("latch: --database-url (LATCH_DATABASE_URL): want sqlite:PATH or a postgres:// URL")
@@ -250,18 +285,19 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if _, err := isLoopbackAddr(cfg.addr); err != nil {
 		return nil, fs, fmt.Errorf("latch: --addr (LATCH_ADDR): %w", err)
 	}
-	if *issuer == "" {
+	issuer := value("LATCH_ISSUER")
+	if issuer == "" {
 		scheme := "http://"
 		if cfg.tlsCert != "" {
 			scheme = "https://"
 		}
-		*issuer = scheme + cfg.addr
+		issuer = scheme + cfg.addr
 		cfg.issuerFromAddr = true
 	}
-	if cfg.issuer, err = parseIssuer(*issuer); err != nil {
+	if cfg.issuer, err = parseIssuer(issuer); err != nil {
 		return nil, fs, fmt.Errorf("latch: --issuer (LATCH_ISSUER): %w", err)
 	}
-	cfg.defaultAudience = *audience
+	cfg.defaultAudience = value("LATCH_DEFAULT_AUDIENCE")
 	if cfg.defaultAudience == "" {
 		cfg.defaultAudience = cfg.issuer
 	}
@@ -314,41 +350,86 @@ func checkServe(cfg *config, getenv func(string) string) error {
 	if strings.ContainsAny(cfg.adminToken, " \t\r\n") {
 		return errors.New("latch: LATCH_ADMIN_TOKEN must not contain spaces or line breaks: a bearer token cannot carry them")
 	}
+	if cfg.adminToken != "" {
+		if err := checkAdminToken(cfg.adminToken); err != nil {
+			return fmt.Errorf("latch: LATCH_ADMIN_TOKEN: %w; openssl rand -hex 32 makes one", err)
+		}
+	}
 	return nil
 }
 
-// secretFlags answers the secret settings given as flags. API.md makes every
-// setting a flag, but a flag's value shows in the process list, to every
-// user of the machine; so these are refused with a pointer to the
-// variables rather than with the flag package's usage dump.
-var secretFlags = map[string]error{
-	"secret":           errors.New("latch: --secret is not a flag: secrets would show in the process list; set LATCH_SECRET or LATCH_SECRET_FILE"),
-	"secret-old":       errors.New("latch: --secret-old is not a flag: secrets would show in the process list; set LATCH_SECRET_OLD or LATCH_SECRET_OLD_FILE"),
-	"admin-token":      errors.New("latch: --admin-token is not a flag: secrets would show in the process list; set LATCH_ADMIN_TOKEN or LATCH_ADMIN_TOKEN_FILE"),
-	"secret-file":      errors.New("latch: --secret-file is not a flag: secrets come only from the environment; set LATCH_SECRET_FILE"),
-	"secret-old-file":  errors.New("latch: --secret-old-file is not a flag: secrets come only from the environment; set LATCH_SECRET_OLD_FILE"),
-	"admin-token-file": errors.New("latch: --admin-token-file is not a flag: secrets come only from the environment; set LATCH_ADMIN_TOKEN_FILE"),
+// minAdminTokenLen is the shortest admin token serve accepts, in bytes: the
+// token opens every account and client, so it should be as hard to guess
+// as the HMAC key (minSecretLen).
+const minAdminTokenLen = 32
+
+// checkAdminToken refuses an admin token that is short or trivially
+// guessable. Its text is the caller's to choose, so length is all that can
+// be asked of it, and that a long one is not a few characters repeated: 32
+// random hex digits show fewer than 5 different ones with a chance of about
+// 1e-16. Errors never repeat the token.
+func checkAdminToken(token string) error {
+	if len(token) < minAdminTokenLen {
+		return fmt.Errorf("%d bytes, want at least %d random ones", len(token), minAdminTokenLen)
+	}
+	var seen [256]bool
+	distinct := 0
+	for i := range len(token) {
+		if !seen[token[i]] {
+			seen[token[i]] = true
+			distinct++
+		}
+	}
+	if distinct < 5 {
+		return errors.New("a few characters repeated, want random bytes")
+	}
+	return nil
 }
 
-// secretFlag finds the first flag in args that names a secret, reading
-// args as fs.Parse would: flags end at "--" or at the first argument that
-// is not a flag, and a flag other than a boolean one without "=value"
-// takes the next argument as its value.
-func secretFlag(fs *flag.FlagSet, args []string) (name string, ok bool) {
+// secretFlagError answers a secret setting given as a flag. API.md makes
+// every setting a flag, but a flag's value shows in the process list, to
+// every user of the machine; so these are refused with a pointer to the
+// variables rather than with the flag package's usage dump.
+func secretFlagError(name string) error {
+	for _, st := range settings {
+		switch {
+		case st.kind != secretSetting:
+		case name == st.flag():
+			return fmt.Errorf("latch: --%s is not a flag: secrets would show in the process list; set %s or %s_FILE", name, st.env, st.env)
+		case name == st.flag()+"-file":
+			return fmt.Errorf("latch: --%s is not a flag: secrets come only from the environment; set %s_FILE", name, st.env)
+		}
+	}
+	return nil
+}
+
+// refusedFlag answers the first flag in args that names a secret, or a
+// setting that command cmd does not take as a flag, which the flag
+// package would refuse with its usage dump and no word on where the flag
+// belongs. It reads args as fs.Parse would: flags end at "--" or at the
+// first argument that is not a flag, and a flag other than a boolean one
+// without "=value" takes the next argument as its value.
+func refusedFlag(cmd string, fs *flag.FlagSet, args []string) error {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if len(a) < 2 || a[0] != '-' || a == "--" {
-			return "", false
+			return nil
 		}
 		name, _, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
-		if _, ok := secretFlags[name]; ok {
-			return name, true
+		if err := secretFlagError(name); err != nil {
+			return err
 		}
-		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) {
+		if f := fs.Lookup(name); f == nil {
+			for _, st := range settings {
+				if st.kind == flagSetting && st.flag() == name {
+					return fmt.Errorf("latch %s: --%s is not a flag of this command, only of latch %s (%s)", cmd, name, strings.Join(st.commands, " and latch "), st.env)
+				}
+			}
+		} else if !hasValue && !isBoolFlag(f) {
 			i++
 		}
 	}
-	return "", false
+	return nil
 }
 
 func isBoolFlag(f *flag.Flag) bool {
@@ -585,10 +666,30 @@ func readSecretFile(path string) ([]byte, error) {
 	return secret, nil
 }
 
-// newLogger returns the program's logger, writing text or JSON to w.
-func newLogger(format string, w io.Writer) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+// logLevels are the values of LATCH_LOG_LEVEL. slog's own parser would
+// also take "INFO+2" and "warning"; the setting has four spellings.
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	if l, ok := logLevels[s]; ok {
+		return l, nil
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return 0, fmt.Errorf("%.20q is not debug, info, warn or error", s)
+}
+
+// newLogger returns the program's logger, writing text or JSON to w the
+// lines at level or above. Every line logged with a request's context
+// carries the request's request_id and client_id (package reqlog).
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(reqlog.NewHandler(h))
 }

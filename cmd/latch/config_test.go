@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -24,13 +25,27 @@ var (
 	testKeyRawURL = base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xff}, 20))
 )
 
+// testAdminToken is an admin token serve accepts: 32 bytes and more.
+const testAdminToken = "test-admin-token-0123456789abcdef"
+
 func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
+// environFunc lists env as os.Environ does.
+func environFunc(env map[string]string) func() []string {
+	return func() []string {
+		var kv []string
+		for k, v := range env {
+			kv = append(kv, k+"="+v)
+		}
+		return kv
+	}
+}
+
 func mustParseConfig(t testing.TB, args []string, env map[string]string) *config {
 	t.Helper()
-	cfg, _, err := parseConfig("latch", args, envFunc(env), io.Discard)
+	cfg, _, err := parseConfig("serve", args, envFunc(env), io.Discard)
 	if err != nil {
 		t.Fatalf("parseConfig(%q): %v", args, err)
 	}
@@ -54,13 +69,14 @@ func TestParseConfigDefaults(t *testing.T) {
 		accessTokenFormat:          "opaque",
 		defaultAudience:            "http://127.0.0.1:8080",
 		logFormat:                  "json", // io.Discard is no terminal
+		logLevel:                   slog.LevelInfo,
 	}
 	if cfg.addr != want.addr || cfg.databaseURL != want.databaseURL || cfg.issuer != want.issuer ||
 		cfg.accessTokenTTL != want.accessTokenTTL || cfg.refreshTokenTTL != want.refreshTokenTTL ||
 		cfg.sessionMaxAge != want.sessionMaxAge || cfg.refreshGrace != want.refreshGrace ||
 		cfg.loginMaxFailures != want.loginMaxFailures || cfg.loginMaxFailuresPerAddress != want.loginMaxFailuresPerAddress ||
 		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat ||
-		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat {
+		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat || cfg.logLevel != want.logLevel {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
 	if cfg.secret != nil || cfg.oldSecrets != nil || cfg.adminToken != "" || cfg.trustedProxies != nil || cfg.tlsCert != "" {
@@ -98,6 +114,12 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool { return c.accessTokenFormat == "jwt" }},
 		{"log format flag", []string{"--log-format", "text"}, map[string]string{"LATCH_LOG_FORMAT": "json"},
 			func(c *config) bool { return c.logFormat == "text" }},
+		{"env log level", nil, map[string]string{"LATCH_LOG_LEVEL": "debug"},
+			func(c *config) bool { return c.logLevel == slog.LevelDebug }},
+		{"log level flag", []string{"--log-level=error"}, map[string]string{"LATCH_LOG_LEVEL": "warn"},
+			func(c *config) bool { return c.logLevel == slog.LevelError }},
+		{"flag fixes bad log level", []string{"--log-level", "warn"}, map[string]string{"LATCH_LOG_LEVEL": "loud"},
+			func(c *config) bool { return c.logLevel == slog.LevelWarn }},
 		{"issuer trailing slash dropped", nil, map[string]string{"LATCH_ISSUER": "https://auth.example.com/"},
 			func(c *config) bool {
 				return c.issuer == "https://auth.example.com" && c.defaultAudience == "https://auth.example.com"
@@ -167,6 +189,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"max failures zero", nil, map[string]string{"LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS": "0"}, "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS"},
 		{"bad token format", []string{"--access-token-format=paseto"}, nil, "opaque or jwt"},
 		{"bad log format", nil, map[string]string{"LATCH_LOG_FORMAT": "xml"}, "text or json"},
+		{"bad log level", nil, map[string]string{"LATCH_LOG_LEVEL": "verbose"}, `--log-level (LATCH_LOG_LEVEL): "verbose" is not debug, info, warn or error`},
+		{"log level in slog's other spellings", []string{"--log-level=INFO+2"}, nil, "is not debug, info, warn or error"},
+		{"log level named by number", []string{"--log-level=0"}, nil, "is not debug, info, warn or error"},
 		{"bad proxy", nil, map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,example.com"}, "not a CIDR"},
 		{"bad database url", []string{"--database-url=mysql://x"}, nil, "sqlite:PATH or a postgres:// URL"},
 		{"tls cert without key", []string{"--tls-cert=c.pem"}, nil, "go together"},
@@ -190,7 +215,7 @@ func TestParseConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stderr bytes.Buffer
-			_, _, err := parseConfig("latch", tc.args, envFunc(tc.env), &stderr)
+			_, _, err := parseConfig("serve", tc.args, envFunc(tc.env), &stderr)
 			if err == nil {
 				t.Fatalf("parseConfig(%q) succeeded, want error containing %q", tc.args, tc.want)
 			}
@@ -213,7 +238,7 @@ func TestParseConfigHelp(t *testing.T) {
 	var out bytes.Buffer
 	// The usage shows the defaults, this one from the environment.
 	env := map[string]string{"LATCH_DATABASE_URL": "postgres://bob:hunter2pw@127.0.0.1:5432/test?password=qsecretpw"}
-	_, _, err := parseConfig("latch", []string{"-h"}, envFunc(env), &out)
+	_, _, err := parseConfig("serve", []string{"-h"}, envFunc(env), &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
@@ -234,7 +259,7 @@ func TestParseConfigHelp(t *testing.T) {
 
 func TestParseConfigArgsLeft(t *testing.T) {
 	t.Parallel()
-	_, fs, err := parseConfig("latch clients create", []string{"--addr", "127.0.0.1:1", "my-client"}, envFunc(nil), io.Discard)
+	_, fs, err := parseConfig("clients create", []string{"--database-url", "sqlite:x.db", "my-client"}, envFunc(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +351,7 @@ func TestParseConfigSecretFiles(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte("  "+testKeyB64+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(tokenFile, []byte("admin-from-file\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("admin-from-file-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"LATCH_SECRET_FILE": secretFile, "LATCH_ADMIN_TOKEN_FILE": tokenFile}
@@ -337,10 +362,10 @@ func TestParseConfigSecretFiles(t *testing.T) {
 	if cfg.adminToken != "" {
 		t.Errorf("adminToken = %q before checkServe; only serve reads it", cfg.adminToken)
 	}
-	if err := checkServe(cfg, envFunc(env)); err != nil || cfg.adminToken != "admin-from-file" {
+	if err := checkServe(cfg, envFunc(env)); err != nil || cfg.adminToken != "admin-from-file-0123456789abcdef" {
 		t.Errorf("checkServe: adminToken = %q, err %v", cfg.adminToken, err)
 	}
-	if err := checkServe(cfg, envFunc(map[string]string{"LATCH_ADMIN_TOKEN": "dev-admin"})); err != nil || cfg.adminToken != "dev-admin" {
+	if err := checkServe(cfg, envFunc(map[string]string{"LATCH_ADMIN_TOKEN": testAdminToken})); err != nil || cfg.adminToken != testAdminToken {
 		t.Errorf("checkServe: adminToken = %q, err %v", cfg.adminToken, err)
 	}
 
@@ -361,6 +386,39 @@ func TestParseConfigSecretFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "LATCH_ADMIN_TOKEN") || strings.Contains(err.Error(), strings.TrimSpace(tok)) {
 			t.Errorf("checkServe with admin token %q: err = %v, want a refusal that names the variable and not the value", tok, err)
 		}
+	}
+}
+
+// TestCheckServeAdminToken: serve refuses an admin token shorter than 32
+// bytes or made of a few characters repeated, naming the variable and not
+// the value (issue 14).
+func TestCheckServeAdminToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, token string
+		want        string // in the error; "" when accepted
+	}{
+		{"none: admin API off", "", ""},
+		{"32 hex digits", "0123456789abcdef0123456789abcdef", ""},
+		{"openssl rand -hex 32", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ""},
+		{"the old make run token", "dev-admin-token", "15 bytes, want at least 32"},
+		{"31 bytes", strings.Repeat("0123456789", 3) + "a", "31 bytes"},
+		{"one character repeated", strings.Repeat("a", 64), "a few characters repeated"},
+		{"two characters repeated", strings.Repeat("ab", 32), "a few characters repeated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"LATCH_ADMIN_TOKEN": tc.token}
+			err := checkServe(mustParseConfig(t, nil, env), envFunc(env))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("checkServe: %v, want the token accepted", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "LATCH_ADMIN_TOKEN")):
+				t.Errorf("checkServe: %v, want LATCH_ADMIN_TOKEN and %q", err, tc.want)
+			case err != nil && tc.token != "" && strings.Contains(err.Error(), tc.token):
+				t.Errorf("checkServe: %v repeats the token", err)
+			}
+		})
 	}
 }
 
@@ -524,14 +582,39 @@ func TestIsTerminal(t *testing.T) {
 func TestNewLogger(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	newLogger("json", &buf).Info("hello", "client_id", "c1")
+	newLogger("json", slog.LevelInfo, &buf).Info("hello", "client_id", "c1")
 	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"client_id":"c1"`) {
 		t.Errorf("json log = %q", buf.String())
 	}
 	buf.Reset()
-	newLogger("text", &buf).Info("hello", "client_id", "c1")
+	newLogger("text", slog.LevelInfo, &buf).Info("hello", "client_id", "c1")
 	if !strings.Contains(buf.String(), "msg=hello client_id=c1") {
 		t.Errorf("text log = %q", buf.String())
+	}
+}
+
+// TestNewLoggerLevel: each LATCH_LOG_LEVEL lets through the lines at its
+// level and above, and no others.
+func TestNewLoggerLevel(t *testing.T) {
+	t.Parallel()
+	for name, level := range logLevels {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			l := newLogger("json", level, &buf)
+			l.Debug("d")
+			l.Info("i")
+			l.Warn("w")
+			l.Error("e")
+			for _, msg := range []struct {
+				text  string
+				level slog.Level
+			}{{`"msg":"d"`, slog.LevelDebug}, {`"msg":"i"`, slog.LevelInfo}, {`"msg":"w"`, slog.LevelWarn}, {`"msg":"e"`, slog.LevelError}} {
+				if got, want := strings.Contains(buf.String(), msg.text), msg.level >= level; got != want {
+					t.Errorf("%s line written = %v, want %v:\n%s", msg.level, got, want, buf.String())
+				}
+			}
+		})
 	}
 }
 
@@ -539,7 +622,7 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
 		"LATCH_SECRET":       testKeyHex,
-		"LATCH_ADMIN_TOKEN":  "top-secret-admin",
+		"LATCH_ADMIN_TOKEN":  testAdminToken,
 		"LATCH_DATABASE_URL": "postgres://u:dbpassword@127.0.0.1/latch?password=qpassword",
 	}
 	cfg := mustParseConfig(t, nil, env)
@@ -547,8 +630,8 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	newLogger("text", &buf).Info("config", "config", cfg)
-	for _, s := range []string{testKeyHex, "top-secret-admin", "dbpassword", "qpassword", "ab ab"} {
+	newLogger("text", slog.LevelInfo, &buf).Info("config", "config", cfg)
+	for _, s := range []string{testKeyHex, testAdminToken, "dbpassword", "qpassword", "ab ab"} {
 		if strings.Contains(buf.String(), s) {
 			t.Errorf("log leaks %q: %s", s, buf.String())
 		}

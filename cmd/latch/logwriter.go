@@ -15,13 +15,14 @@ import (
 // audit trail is also in the database.
 type batchWriter struct {
 	mu   sync.Mutex
+	w    io.Writer
 	buf  *bufio.Writer
 	stop chan struct{}
 	done chan struct{}
 }
 
 func newBatchWriter(w io.Writer, interval time.Duration) *batchWriter {
-	b := &batchWriter{buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &batchWriter{w: w, buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		t := time.NewTicker(interval)
@@ -44,13 +45,31 @@ func newBatchWriter(w io.Writer, interval time.Duration) *batchWriter {
 func (b *batchWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p)
+	if err != nil {
+		// A full buffer was written out and that failed: the batch is
+		// lost, p is not.
+		b.reset()
+		n, err = b.buf.Write(p)
+	}
+	return n, err
 }
 
 func (b *batchWriter) flush() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	_ = b.buf.Flush()
+	if err := b.buf.Flush(); err != nil {
+		b.reset()
+	}
+}
+
+// reset drops the buffered lines after a failed write. A bufio.Writer
+// keeps its first error and fails every write after it, so without this a
+// single failure (stderr's pipe full or its reader restarting, a disk full
+// for a moment) would silence the log for the rest of the process; with
+// it, that failure costs one batch.
+func (b *batchWriter) reset() {
+	b.buf.Reset(b.w)
 }
 
 // Close writes out what is buffered and stops the flusher.

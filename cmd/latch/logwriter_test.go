@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +13,7 @@ func TestBatchWriterFlushes(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
 	b := newBatchWriter(&out, 10*time.Millisecond)
-	newLogger("json", b).Info("first", "client_id", "c1")
+	newLogger("json", slog.LevelInfo, b).Info("first", "client_id", "c1")
 	if out.String() != "" {
 		t.Fatal("a line was written through at once; it should wait for the batch")
 	}
@@ -24,7 +26,7 @@ func TestBatchWriterFlushes(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 50 {
-		wg.Go(func() { newLogger("json", b).Info("many") })
+		wg.Go(func() { newLogger("json", slog.LevelInfo, b).Info("many") })
 	}
 	wg.Wait()
 	b.Close()
@@ -35,5 +37,56 @@ func TestBatchWriterFlushes(t *testing.T) {
 		if !strings.HasPrefix(line, "{") || !strings.HasSuffix(line, "}") {
 			t.Fatalf("a line was split or interleaved: %q", line)
 		}
+	}
+}
+
+// failingWriter fails its first fails writes, then writes to out.
+type failingWriter struct {
+	fails int
+	out   strings.Builder
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.fails > 0 {
+		f.fails--
+		return 0, errors.New("write failed")
+	}
+	return f.out.Write(p)
+}
+
+// TestBatchWriterRecovers checks that one failed write loses its batch and
+// no more: bufio's errors are sticky, and once kept the whole log after
+// them was lost.
+func TestBatchWriterRecovers(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 40<<10) + "\n" // two fill the 64 KiB buffer
+	tests := []struct {
+		name  string
+		write func(b *batchWriter)
+		want  string
+	}{
+		{"failed flush", func(b *batchWriter) {
+			_, _ = b.Write([]byte("lost\n"))
+			b.flush() // fails
+			_, _ = b.Write([]byte("kept\n"))
+		}, "kept\n"},
+		{"failed write of a full buffer", func(b *batchWriter) {
+			_, _ = b.Write([]byte("lost " + long))
+			if _, err := b.Write([]byte("kept " + long)); err != nil {
+				t.Errorf("Write after the failed batch: %v", err)
+			}
+		}, "kept " + long},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := &failingWriter{fails: 1}
+			b := newBatchWriter(w, time.Hour) // flushed by hand and by Close
+			tc.write(b)
+			b.Close()
+			if got := w.out.String(); got != tc.want {
+				t.Errorf("written %.40q (%d bytes), want %.40q (%d bytes)", got, len(got), tc.want, len(tc.want))
+			}
+		})
 	}
 }

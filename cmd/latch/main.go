@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=..." (make
@@ -69,7 +71,7 @@ func main() {
 		tuneRuntime(os.Getenv)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,9 +108,149 @@ usage:
   latch version
 
 USER is a user id or a username. Flags come before positional arguments;
-"latch COMMAND -h" lists them. Every setting is a flag and a LATCH_* variable,
-except the secrets, which are variables only (LATCH_SECRET, LATCH_ADMIN_TOKEN...).
+"latch COMMAND -h" lists them. Every setting is a LATCH_* variable, and a flag
+of the commands it matters to: serve takes them all, every command
+--database-url and --log-format, janitor --refresh-grace, keys rotate
+--access-token-ttl. The secrets are variables only (LATCH_SECRET,
+LATCH_ADMIN_TOKEN...).
 `
+
+// invocation is what a command gets from the outside world.
+type invocation struct {
+	name   string // the command: "serve", "clients create"
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one command of latch that reads settings; version and help
+// read none. Its flags are the settings it takes as flags (see
+// [setting.flagOf]) and those define adds.
+type command struct {
+	name string // as typed: "serve", "clients create"
+	// define adds the command's own flags to fs and returns what it does
+	// with them once they are parsed.
+	define func(fs *flag.FlagSet, inv *invocation) action
+	// batchLogs sends the logs through a [batchWriter]: serve logs a line
+	// per request.
+	batchLogs bool
+	// readOnly commands only read the database. They never migrate it,
+	// which would be a surprise from a command that lists: they check that
+	// its schema is this binary's, and ask for "latch migrate" when it is
+	// older.
+	readOnly bool
+}
+
+// action is a command whose flags are defined.
+type action struct {
+	// check looks at the settings and positional arguments before the
+	// database is opened: a refused command leaves it alone.
+	check func(cfg *config, pos []string) error
+	// run does the work, on the open and migrated store.
+	run func(ctx context.Context, s *setup) error
+}
+
+// commands is every command that reads settings, in the order of usage.
+var commands = []command{
+	{name: "serve", define: defineServe, batchLogs: true},
+	{name: "migrate", define: defineMigrate},
+	{name: "janitor", define: defineJanitor},
+	{name: "clients create", define: defineClientsCreate},
+	{name: "clients list", define: defineClientsList, readOnly: true},
+	{name: "clients delete", define: defineClientsDelete},
+	{name: "users create", define: defineUsersCreate},
+	{name: "users passwd", define: defineUsersPasswd},
+	{name: "users unlock", define: defineUsersUnlock},
+	{name: "users disable", define: defineUsersDisable},
+	{name: "users delete", define: defineUsersDelete},
+	{name: "users import", define: defineUsersImport},
+	{name: "sessions list", define: defineSessionsList, readOnly: true},
+	{name: "sessions revoke", define: defineSessionsRevoke},
+	{name: "keys list", define: defineKeysList, readOnly: true},
+	{name: "keys rotate", define: defineKeysRotate},
+}
+
+// findCommand finds the command that args start with: one word, or a group
+// and a subcommand ("clients list"). It returns the arguments after it.
+func findCommand(args []string) (*command, []string, error) {
+	group := false
+	for i := range commands {
+		c := &commands[i]
+		first, sub, hasSub := strings.Cut(c.name, " ")
+		switch {
+		case first != args[0]:
+		case !hasSub:
+			return c, args[1:], nil
+		case len(args) > 1 && args[1] == sub:
+			return c, args[2:], nil
+		default:
+			group = true
+		}
+	}
+	switch {
+	case group && len(args) == 1:
+		return nil, nil, fmt.Errorf("latch: %s needs a subcommand", args[0])
+	case group:
+		return nil, nil, fmt.Errorf("latch: unknown command %q", args[0]+" "+args[1])
+	}
+	return nil, nil, fmt.Errorf("latch: unknown command %q", args[0])
+}
+
+// run is the whole program, testable: arguments, environment and streams
+// are parameters. getenv reads one variable, environ lists them all
+// ("NAME=value"), as os.Getenv and os.Environ do.
+func run(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("latch: a command is required")
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		// version has no flags either: "latch version -h" is no flag
+		// after an argument.
+		if len(args) > 1 {
+			return errors.New("latch version: expected no arguments")
+		}
+		fmt.Fprintln(stdout, "latch", latchVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	c, rest, err := findCommand(args)
+	if err != nil {
+		fmt.Fprint(stderr, usage)
+		return err
+	}
+	if err := checkEnviron(environ()); err != nil {
+		return err
+	}
+	return runCommand(ctx, c, rest, &invocation{name: c.name, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+// runCommand parses the settings and flags of command c, checks them, opens
+// the store and runs the command.
+func runCommand(ctx context.Context, c *command, args []string, inv *invocation) error {
+	// stderr, not logs, decides the default log format (parseConfig): the
+	// batching writer hides whether a terminal is behind it.
+	logs := inv.stderr
+	if c.batchLogs {
+		b := newBatchWriter(inv.stderr, 50*time.Millisecond)
+		defer b.Close()
+		logs = b
+	}
+	// parseConfig calls define before it parses, and check after.
+	var a action
+	define := func(fs *flag.FlagSet) { a = c.define(fs, inv) }
+	check := func(cfg *config, pos []string) error { return a.check(cfg, pos) }
+	s, err := open(ctx, inv, c.readOnly, args, logs, define, check)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	return a.run(ctx, s)
+}
 
 // wantArgs checks that a command got n positional arguments, described by
 // what. Go's flag package stops at the first positional argument, so a flag
@@ -126,53 +268,10 @@ func wantArgs(cmd string, pos []string, n int, what string) error {
 	return fmt.Errorf("latch %s: expected %s", cmd, what)
 }
 
-// noArgs is the check of a command that takes flags only.
-func noArgs(cmd string) func(*config, []string) error {
+// positional is the check of a command that takes n positional arguments and no
+// more from its settings.
+func positional(cmd string, n int, what string) func(*config, []string) error {
 	return func(_ *config, pos []string) error {
-		return wantArgs(cmd, pos, 0, "no arguments (flags only)")
-	}
-}
-
-// run is the whole program, testable: arguments, environment and streams
-// are parameters.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("latch: a command is required")
-	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return runServe(ctx, rest, getenv, stdout, stderr)
-	case "migrate":
-		return runMigrate(ctx, rest, getenv, stdout, stderr)
-	case "janitor":
-		return runJanitor(ctx, rest, getenv, stdout, stderr)
-	case "clients", "users", "sessions":
-		if len(rest) == 0 {
-			fmt.Fprint(stderr, usage)
-			return fmt.Errorf("latch: %s needs a subcommand", cmd)
-		}
-		return runAdmin(ctx, cmd+" "+rest[0], rest[1:], getenv, stdin, stdout, stderr)
-	case "keys":
-		if len(rest) == 0 {
-			fmt.Fprint(stderr, usage)
-			return errors.New("latch: keys needs a subcommand")
-		}
-		return runKeys(ctx, cmd+" "+rest[0], rest[1:], getenv, stdout, stderr)
-	case "version", "--version", "-version":
-		// version has no flags either: "latch version -h" is no flag
-		// after an argument.
-		if len(rest) > 0 {
-			return errors.New("latch version: expected no arguments")
-		}
-		fmt.Fprintln(stdout, "latch", latchVersion())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("latch: unknown command %q", cmd)
+		return wantArgs(cmd, pos, n, what)
 	}
 }

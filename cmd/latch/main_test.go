@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +44,20 @@ func newCLI(t testing.TB) *cli {
 func (c *cli) run(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
 	c.t.Helper()
 	var out, errOut bytes.Buffer
-	err = run(ctx, args, envFunc(c.env), strings.NewReader(stdin), &out, &errOut)
+	err = run(ctx, args, c.getenv(), environFunc(c.env), strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// getenv reads c.env, and fails the test when the program asks for a
+// LATCH_* variable that is not in settings: checkEnviron would refuse it.
+func (c *cli) getenv() func(string) string {
+	known := knownVariables()
+	return func(k string) string {
+		if strings.HasPrefix(k, "LATCH_") && !slices.Contains(known, k) {
+			c.t.Errorf("the program reads %s, which is not in settings; add it there", k)
+		}
+		return c.env[k]
+	}
 }
 
 // mustRun runs "latch args..." and fails the test if it returns an error.
@@ -148,14 +162,131 @@ func TestRunCommandErrors(t *testing.T) {
 	}
 }
 
-func TestRunMigrateTwice(t *testing.T) {
+// TestRunMigrate checks that migrate says what it did: from which schema
+// version to which, and on a second run that there was nothing to do.
+func TestRunMigrate(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	for range 2 {
-		if out := c.mustRun("", "migrate"); !strings.Contains(out, "up to date") {
-			t.Errorf("migrate printed %q", out)
+	out := c.mustRun("", "migrate")
+	m := regexp.MustCompile(`^latch: migrated the database from schema version 0 to ([1-9][0-9]*)\n$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("first migrate printed %q", out)
+	}
+	if out := c.mustRun("", "migrate"); out != "latch: database is up to date (schema version "+m[1]+")\n" {
+		t.Errorf("second migrate printed %q", out)
+	}
+}
+
+// TestRunReadOnlyCommandsDoNotMigrate checks that the commands that only
+// read ask for "latch migrate" instead of migrating: they create no
+// database where there is none, and leave an empty one empty.
+func TestRunReadOnlyCommandsDoNotMigrate(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	commands := [][]string{{"clients", "list"}, {"sessions", "list", "alice"}, {"keys", "list"}}
+	for _, args := range commands {
+		err := c.mustFail("", args...)
+		if !strings.Contains(err.Error(), "no database at "+c.db+"; run latch migrate") {
+			t.Errorf("latch %s without a database: err = %v, want no database ...; run latch migrate", strings.Join(args, " "), err)
+		}
+		if _, err := os.Stat(c.db); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("latch %s created the database: %v", strings.Join(args, " "), err)
 		}
 	}
+
+	// An empty file is an empty SQLite database.
+	if err := os.WriteFile(c.db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range commands {
+		err := c.mustFail("", args...)
+		if !strings.Contains(err.Error(), "has no schema yet") || !strings.HasSuffix(err.Error(), "; run latch migrate") {
+			t.Errorf("latch %s on an empty database: err = %v, want no schema yet ...; run latch migrate", strings.Join(args, " "), err)
+		}
+	}
+	if tables := mustQueryTables(t, c.db); len(tables) > 0 {
+		t.Errorf("read-only commands created tables %v", tables)
+	}
+
+	c.mustRun("", "migrate")
+	c.mustRun("", "clients", "list")
+	c.mustRun("", "keys", "list")
+}
+
+// TestRunRefusesNewerSchema checks that every command that opens the
+// database, serve included, refuses one that a later latch migrated, and
+// changes nothing in it.
+func TestRunRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.env["LATCH_ADDR"] = "127.0.0.1:0"
+	c.mustRun("", "migrate")
+	db := mustOpenSQLite(t, c.db)
+	if _, err := db.Exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	before := mustQueryTables(t, c.db)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, args := range [][]string{
+		{"serve"},
+		{"migrate"},
+		{"janitor"},
+		{"clients", "list"},
+		{"clients", "create", "--grant-types", "client_credentials"},
+		{"users", "create", "alice"},
+		{"sessions", "list", "alice"},
+		{"keys", "list"},
+		{"keys", "rotate"},
+	} {
+		_, _, err := c.run(ctx, "pw\n", args...)
+		if err == nil || !strings.Contains(err.Error(), "database schema version 999 is newer than this latch (") || !strings.HasSuffix(err.Error(), "); upgrade latch") {
+			t.Errorf("latch %s: err = %v, want database schema version 999 is newer than this latch (N); upgrade latch", strings.Join(args, " "), err)
+		}
+	}
+	if after := mustQueryTables(t, c.db); !slices.Equal(after, before) {
+		t.Errorf("tables changed from %v to %v", before, after)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM clients").Scan(&n); err != nil || n != 0 {
+		t.Errorf("clients: %d, %v; want none", n, err)
+	}
+}
+
+// mustOpenSQLite opens the SQLite file at path with database/sql, beside
+// the program's own connections.
+func mustOpenSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path) // registered by glebarez/go-sqlite, under sqlstore
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// mustQueryTables returns the names of the tables in the SQLite file at
+// path, sorted.
+func mustQueryTables(t *testing.T, path string) []string {
+	t.Helper()
+	rows, err := mustOpenSQLite(t, path).Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 var (
@@ -472,6 +603,12 @@ func TestRunFlagErrors(t *testing.T) {
 		{"argument to keys list", []string{"keys", "list", "extra"}, "latch keys list: expected no positional arguments"},
 		{"two files to import", []string{"users", "import", "a", "b"}, "at most one FILE"},
 		{"unknown flag", []string{"clients", "list", "--bogus"}, "not defined: -bogus"},
+		// Each command takes the flags of the settings it uses, no others.
+		{"serve flag to clients list", []string{"clients", "list", "--addr", "127.0.0.1:1"}, "latch clients list: --addr is not a flag of this command, only of latch serve (LATCH_ADDR)"},
+		{"serve flag to migrate", []string{"migrate", "-issuer=https://auth.example.com"}, "latch migrate: --issuer is not a flag of this command, only of latch serve (LATCH_ISSUER)"},
+		{"serve flag after a command flag", []string{"clients", "create", "--id", "app", "--login-lockout", "1m"}, "--login-lockout is not a flag of this command"},
+		{"flag of two commands", []string{"users", "create", "--access-token-ttl", "1h", "alice"}, "only of latch serve and latch keys rotate (LATCH_ACCESS_TOKEN_TTL)"},
+		{"janitor's flag to keys list", []string{"keys", "list", "--refresh-grace", "0s"}, "only of latch serve and latch janitor"},
 		{"unknown serve flag", []string{"serve", "--bogus"}, "not defined: -bogus"},
 		{"unknown migrate flag", []string{"migrate", "--bogus"}, "not defined: -bogus"},
 		{"bad duration", []string{"serve", "--access-token-ttl", "forever"}, "--access-token-ttl"},
@@ -518,6 +655,29 @@ func TestRunHelp(t *testing.T) {
 	}
 	if strings.Contains(errOut, "-secret") || strings.Contains(errOut, "-admin-token") {
 		t.Errorf("a secret is offered as a flag:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "-addr") || strings.Contains(errOut, "-access-token-ttl") {
+		t.Errorf("clients create -h offers serve's flags:\n%s", errOut)
+	}
+
+	// Every command is in the usage.
+	for _, cmd := range commands {
+		if !strings.Contains(usage, "latch "+cmd.name+" ") && !strings.Contains(usage, "latch "+cmd.name+"\n") {
+			t.Errorf("usage lacks latch %s", cmd.name)
+		}
+	}
+}
+
+// TestRunCommandFlags: each command takes as flags the settings it uses:
+// every one the database and the log format, janitor the grace, keys
+// rotate the access token lifetime.
+func TestRunCommandFlags(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.mustRun("", "migrate", "--database-url", "sqlite:"+c.db, "--log-format", "json")
+	c.mustRun("", "janitor", "--refresh-grace", "0s")
+	if out := c.mustRun("", "keys", "rotate", "--access-token-ttl", "1h"); !strings.Contains(out, "published for 1h1m0s") {
+		t.Errorf("keys rotate --access-token-ttl 1h printed %q", out)
 	}
 }
 
@@ -624,14 +784,14 @@ func TestRunServe(t *testing.T) {
 	c := newCLI(t)
 	// Any port: the default issuer names the one the system picks.
 	c.env["LATCH_ADDR"] = "127.0.0.1:0"
-	c.env["LATCH_ADMIN_TOKEN"] = "test-admin-token"
+	c.env["LATCH_ADMIN_TOKEN"] = testAdminToken
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+		done <- run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 	}()
 
 	base := waitIssuer(t, &stdout, done, &stderr)
@@ -644,7 +804,7 @@ func TestRunServe(t *testing.T) {
 
 	// The admin API is on with LATCH_ADMIN_TOKEN.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/admin/clients", nil)
-	req.Header.Set("Authorization", "Bearer test-admin-token")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /admin/clients: %v, %v", resp, err)
 	} else {
@@ -662,7 +822,7 @@ func TestRunServe(t *testing.T) {
 	if !strings.Contains(stdout.String(), base) {
 		t.Errorf("welcome lacks the issuer:\n%s", stdout.String())
 	}
-	if strings.Contains(stderr.String(), "test-admin-token") || strings.Contains(stdout.String(), "test-admin-token") {
+	if strings.Contains(stderr.String(), testAdminToken) || strings.Contains(stdout.String(), testAdminToken) {
 		t.Error("the admin token was printed")
 	}
 

@@ -12,6 +12,7 @@ import (
 // LATCH_PPROF_ADDR (say 127.0.0.1:6060) for performance work; release
 // builds have no such listener. See docs/performance.md.
 func init() {
+	settings = append(settings, setting{env: "LATCH_PPROF_ADDR", kind: envSetting})
 	if addr := os.Getenv("LATCH_PPROF_ADDR"); addr != "" {
 		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}

@@ -22,28 +22,30 @@ import (
 	"github.com/latchhq/latch/templates"
 )
 
-// setup parses the settings of a command and opens its store, migrated.
+// setup is a command with its settings parsed and its store open, migrated.
 type setup struct {
+	inv   *invocation
 	cfg   *config
 	fs    *flag.FlagSet
 	log   *slog.Logger
 	store *sqlstore.Store
+	// schemaFrom and schemaTo are the schema versions before and after
+	// the migration (equal when there was nothing to do, 0 when a
+	// read-only command did not migrate).
+	schemaFrom, schemaTo int64
 	// hashers bounds concurrent password hashes; 0 means the default.
 	hashers int
 }
 
 // open parses the settings of a command, runs check on them and on the
-// positional arguments, and opens the store, migrated: a command refused
-// for its arguments or settings leaves the database alone. Flag errors and
-// usage go to stderr, which also decides the default log format (text on a
-// terminal); the logger writes to logs, which may be stderr or a writer in
-// front of it.
-func open(ctx context.Context, name string, args []string, getenv func(string) string, stderr, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
-	var defines []func(*flag.FlagSet)
-	if define != nil {
-		defines = append(defines, define)
-	}
-	cfg, fs, err := parseConfig(name, args, getenv, stderr, defines...)
+// positional arguments, and opens the store, migrated (or, for a
+// read-only command, checked): a command refused for its arguments or
+// settings leaves the database alone. Every command refuses a database
+// whose schema is newer than this binary. Flag errors and usage go to
+// stderr, which also decides the default log format (text on a terminal);
+// the logger writes to logs, which may be stderr or a writer in front of it.
+func open(ctx context.Context, inv *invocation, readOnly bool, args []string, logs io.Writer, define func(*flag.FlagSet), check func(cfg *config, pos []string) error) (*setup, error) {
+	cfg, fs, err := parseConfig(inv.name, args, inv.getenv, inv.stderr, define)
 	if err != nil {
 		return nil, err
 	}
@@ -53,18 +55,40 @@ func open(ctx context.Context, name string, args []string, getenv func(string) s
 	if err := cfg.checkSQLiteDir(); err != nil {
 		return nil, err
 	}
-	logger := newLogger(cfg.logFormat, logs)
+	if readOnly {
+		// Opening a SQLite file that is not there would create it.
+		if err := cfg.checkSQLiteFile(); err != nil {
+			return nil, fmt.Errorf("latch %s: %w; run latch migrate", inv.name, err)
+		}
+	}
+	logger := newLogger(cfg.logFormat, cfg.logLevel, logs)
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	store, err := sqlstore.Open(openCtx, cfg.databaseURL, sqlstore.Options{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("latch: cannot open the database: %w", err)
 	}
-	if err := store.Migrate(openCtx); err != nil {
+	s := &setup{inv: inv, cfg: cfg, fs: fs, log: logger, store: store}
+	if readOnly {
+		if err := store.CheckSchema(openCtx); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("latch %s: %w", inv.name, err)
+		}
+		return s, nil
+	}
+	// Migrate under ctx, not openCtx: a migration of a big table may take
+	// minutes, and a signal still stops it.
+	if s.schemaFrom, _, err = store.SchemaVersion(ctx); err == nil {
+		err = store.Migrate(ctx)
+	}
+	if err == nil {
+		s.schemaTo, _, err = store.SchemaVersion(ctx)
+	}
+	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("latch: cannot migrate the database: %w", err)
 	}
-	return &setup{cfg: cfg, fs: fs, log: logger, store: store}, nil
+	return s, nil
 }
 
 func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
@@ -91,33 +115,49 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 	}, s.store)
 }
 
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch migrate", args, getenv, stderr, stderr, nil, noArgs("migrate"))
-	if err != nil {
-		return err
-	}
-	defer s.store.Close()
-	fmt.Fprintln(stdout, "latch: database is up to date")
-	return nil
-}
-
-func runJanitor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s, err := open(ctx, "latch janitor", args, getenv, stderr, stderr, nil, noArgs("janitor"))
-	if err != nil {
-		return err
-	}
-	defer s.store.Close()
+// operator returns the provider of an operator command, and the context
+// that names the command line in the audit events it writes. Operator
+// commands mint no tokens, so they neither demand nor create the server's
+// secret.
+func (s *setup) operator(ctx context.Context) (context.Context, *oauth.Provider, error) {
 	s.cfg.secret = throwawaySecret(s.cfg.secret)
 	p, err := s.provider(nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	n, err := p.Purge(ctx)
-	if err != nil {
-		return fmt.Errorf("latch janitor: %w", err)
+	return oauth.WithRequestInfo(ctx, oauth.RequestInfo{Address: "cli", UserAgent: "latch " + s.inv.name}), p, nil
+}
+
+func defineMigrate(_ *flag.FlagSet, inv *invocation) action {
+	return action{
+		check: positional(inv.name, 0, "no arguments (flags only)"),
+		run: func(_ context.Context, s *setup) error {
+			if s.schemaFrom == s.schemaTo {
+				fmt.Fprintf(inv.stdout, "latch: database is up to date (schema version %d)\n", s.schemaTo)
+			} else {
+				fmt.Fprintf(inv.stdout, "latch: migrated the database from schema version %d to %d\n", s.schemaFrom, s.schemaTo)
+			}
+			return nil
+		},
 	}
-	fmt.Fprintf(stdout, "deleted %d tokens and %d logins; wiped %d grace responses\n", n.Tokens, n.Families, n.Replays)
-	return nil
+}
+
+func defineJanitor(_ *flag.FlagSet, inv *invocation) action {
+	return action{
+		check: positional(inv.name, 0, "no arguments (flags only)"),
+		run: func(ctx context.Context, s *setup) error {
+			ctx, p, err := s.operator(ctx)
+			if err != nil {
+				return err
+			}
+			n, err := p.Purge(ctx)
+			if err != nil {
+				return fmt.Errorf("latch janitor: %w", err)
+			}
+			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses\n", n.Tokens, n.Families, n.Replays)
+			return nil
+		},
+	}
 }
 
 // cpus is the number of processors Go found at start, before tuneRuntime.
@@ -131,6 +171,7 @@ var cpus = runtime.GOMAXPROCS(0)
 //   - Each argon2id hash allocates 19 MiB, and a heap left to double before
 //     the next collection put the resident size over 150 MB after ten
 //     minutes of mixed load; a soft limit makes the collector run earlier.
+//     It grows with the hashing pool, see [memoryLimit].
 //
 // GOMAXPROCS and GOMEMLIMIT in the environment win.
 func tuneRuntime(getenv func(string) string) {
@@ -138,31 +179,43 @@ func tuneRuntime(getenv func(string) string) {
 		runtime.GOMAXPROCS(2 * cpus)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(100 << 20)
+		debug.SetMemoryLimit(memoryLimit(cpus))
 	}
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	logs := newBatchWriter(stderr, 50*time.Millisecond)
-	defer logs.Close()
-	// The secret is settled before the database is touched: a PostgreSQL
-	// without LATCH_SECRET is refused before anything is migrated.
-	check := func(cfg *config, pos []string) error {
-		if err := wantArgs("serve", pos, 0, "no arguments (flags only)"); err != nil {
-			return err
-		}
-		if err := checkServe(cfg, getenv); err != nil {
-			return err
-		}
-		return resolveSecret(cfg)
+// baseMemory is the heap of serve beside its password hashes: 100 MiB, the
+// limit measured on two CPUs, less those two hashes.
+const baseMemory = 64 << 20
+
+// memoryLimit is serve's soft memory limit when up to concurrency password
+// hashes run at once (serve's pool has one slot per CPU): a fixed limit
+// that suits two CPUs would, on sixteen, have the collector run without
+// pause while every slot holds its hash.
+func memoryLimit(concurrency int) int64 {
+	return baseMemory + int64(concurrency)*oauth.DefaultArgon2MemoryKiB<<10
+}
+
+// defineServe is latch serve: the server, until ctx ends.
+func defineServe(_ *flag.FlagSet, inv *invocation) action {
+	return action{
+		// The secret is settled before the database is touched: a
+		// PostgreSQL without LATCH_SECRET is refused before anything is
+		// migrated.
+		check: func(cfg *config, pos []string) error {
+			if err := wantArgs(inv.name, pos, 0, "no arguments (flags only)"); err != nil {
+				return err
+			}
+			if err := checkServe(cfg, inv.getenv); err != nil {
+				return err
+			}
+			return resolveSecret(cfg)
+		},
+		run: serve,
 	}
-	// stderr, not logs, decides the log format: the batching writer hides
-	// whether a terminal is behind it.
-	s, err := open(ctx, "latch serve", args, getenv, stderr, logs, nil, check)
-	if err != nil {
-		return err
-	}
-	defer s.store.Close()
+}
+
+// serve runs the server on s until ctx ends.
+func serve(ctx context.Context, s *setup) error {
 	cfg := s.cfg
 	// The certificate is read now, not at the first handshake: a wrong path
 	// or a key of another certificate fails the start.
@@ -208,7 +261,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies: cfg.trustedProxies,
 		Registry:       reg,
 	})
-	srv := newHTTPServer(handler, s.log)
+	drainer := newDrainer(cfg.issuer)
+	srv := newHTTPServer(drainer.wrap(handler), s.log)
 	srv.TLSConfig = tlsConfig
 	// The janitor keeps the tables the size of the live logins; it stops
 	// before the store closes.
@@ -224,7 +278,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 
 	s.log.Info("latch serving", "addr", ln.Addr().String(), "issuer", cfg.issuer, "version", latchVersion(), "config", cfg)
-	printWelcome(stdout, cfg)
+	printWelcome(s.inv.stdout, cfg)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -238,6 +292,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err := <-errc:
 		return fmt.Errorf("latch: server stopped: %w", err)
 	case <-ctx.Done():
+	}
+	if drainDelay := s.cfg.drainDelay; drainDelay > 0 {
+		// Readiness fails first, and the node serves on meanwhile, so that
+		// a load balancer moves the traffic away before connections are
+		// refused.
+		drainer.draining.Store(true)
+		s.log.Info("latch draining: /readyz answers 503", "drain_delay", drainDelay)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("latch: server stopped: %w", err)
+		case <-time.After(drainDelay):
+		}
 	}
 	// Finish in-flight requests before the store closes.
 	s.log.Info("latch shutting down")

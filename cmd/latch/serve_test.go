@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchhq/latch/oauth"
 )
 
 func TestNewHTTPServer(t *testing.T) {
@@ -65,7 +67,7 @@ func startServe(t *testing.T, c *cli, stdout, stderr io.Writer) (stop context.Ca
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		errc <- run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), stdout, stderr)
+		errc <- run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -328,6 +330,14 @@ func TestRunServeTLS(t *testing.T) {
 	waitServing(t, client, base+"/healthz", done, stderr)
 
 	wantMetadata(t, client, base)
+	if resp, err := client.Get(base + "/healthz"); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+			t.Errorf("Strict-Transport-Security = %q over TLS, want max-age=...", got)
+		}
+	}
 
 	// Plain HTTP to the TLS port gets Go's 400, never the metadata.
 	plain := &http.Client{Timeout: 5 * time.Second}
@@ -367,7 +377,7 @@ func TestRunServeTLSBadFiles(t *testing.T) {
 			var stdout, stderr syncBuffer
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := run(ctx, []string{"serve"}, envFunc(c.env), strings.NewReader(""), &stdout, &stderr)
+			err := run(ctx, []string{"serve"}, c.getenv(), environFunc(c.env), strings.NewReader(""), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), "TLS certificate") {
 				t.Fatalf("serve = %v, want a TLS certificate error", err)
 			}
@@ -434,6 +444,106 @@ func TestPrintWelcome(t *testing.T) {
 		printWelcome(&out, &config{issuer: issuer, adminToken: "set"})
 		if first, _, _ := strings.Cut(out.String(), "Create"); first != want {
 			t.Errorf("welcome for %s starts %q, want %q", issuer, first, want)
+		}
+	}
+}
+
+// TestRunServeLogsCarryTheRequest: the lines a password grant causes deep
+// inside (oauth's client authentication at debug, its audit line at info) carry
+// the request_id of the access line and of the X-Request-Id header, and the
+// client_id the request authenticated as; LATCH_LOG_LEVEL filters them.
+func TestRunServeLogsCarryTheRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		level string // LATCH_LOG_LEVEL
+		want  []string
+		never []string
+	}{
+		{"debug", []string{"client authenticated", "audit", "request"}, nil},
+		{"info", []string{"audit", "request"}, []string{"client authenticated"}},
+		{"warn", nil, []string{"client authenticated", "audit", "request"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.level, func(t *testing.T) {
+			t.Parallel()
+			c := newCLI(t)
+			secret := clientSecretLine.FindStringSubmatch(c.mustRun("", "clients", "create", "--id", "svc", "--grant-types", "password", "--scope", "read"))[1]
+			c.mustRun("a long password\n", "users", "create", "alice")
+			c.env["LATCH_ADDR"] = "127.0.0.1:0"
+			c.env["LATCH_LOG_FORMAT"] = "json"
+			c.env["LATCH_LOG_LEVEL"] = tc.level
+			logs, stdout := new(syncBuffer), new(syncBuffer)
+			stop, done := startServe(t, c, stdout, logs)
+			base := waitIssuer(t, stdout, done, logs)
+			client := &http.Client{Timeout: 5 * time.Second}
+			waitServing(t, client, base+"/healthz", done, logs)
+			req, err := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader("grant_type=password&username=alice&password=a+long+password"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("svc", secret)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			id := resp.Header.Get("X-Request-Id")
+			if resp.StatusCode != http.StatusOK || id == "" {
+				t.Fatalf("token: %s, X-Request-Id %q", resp.Status, id)
+			}
+			stop()
+			waitServeReturns(t, done, logs)
+
+			seen := map[string]bool{}
+			for raw := range strings.Lines(logs.String()) {
+				var line map[string]any
+				if err := json.Unmarshal([]byte(raw), &line); err != nil {
+					t.Fatalf("not a JSON line: %q", raw)
+				}
+				if line["request_id"] != id {
+					continue
+				}
+				msg, _ := line["msg"].(string)
+				seen[msg] = true
+				if line["client_id"] != "svc" {
+					t.Errorf("%q line of the request: client_id %v, want svc", msg, line["client_id"])
+				}
+			}
+			for _, msg := range tc.want {
+				if !seen[msg] {
+					t.Errorf("no %q line with request_id %s:\n%s", msg, id, logs.String())
+				}
+			}
+			for _, msg := range tc.never {
+				if strings.Contains(logs.String(), `"msg":"`+msg+`"`) {
+					t.Errorf("a %q line at LATCH_LOG_LEVEL=%s:\n%s", msg, tc.level, logs.String())
+				}
+			}
+		})
+	}
+}
+
+// TestMemoryLimit checks that serve's soft memory limit leaves room for
+// every hash its pool may run at once: the 100 MiB it was on two CPUs, and
+// one argon2id hash more per CPU.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	perHash := int64(oauth.DefaultArgon2MemoryKiB) << 10
+	for _, tc := range []struct {
+		concurrency int
+		want        int64
+	}{
+		{1, 83 * mib},
+		{2, 102 * mib},
+		{16, 368 * mib},
+	} {
+		if got := memoryLimit(tc.concurrency); got != tc.want {
+			t.Errorf("memoryLimit(%d) = %d MiB, want %d MiB", tc.concurrency, got/mib, tc.want/mib)
+		}
+		if got := memoryLimit(tc.concurrency) - memoryLimit(tc.concurrency-1); got != perHash {
+			t.Errorf("memoryLimit grows by %d bytes per hashing slot, want %d", got, perHash)
 		}
 	}
 }

@@ -3,6 +3,7 @@
 -- No foreign keys from families/tokens to clients/users: clients and users are
 -- hard-deleted while their families are kept, revoked, for the audit trail.
 
+-- +goose Up
 CREATE TABLE clients (
     id             TEXT PRIMARY KEY,
     name           TEXT NOT NULL DEFAULT '',

@@ -7,6 +7,7 @@
 -- just them (revoked families are deleted once their tokens are gone), while
 -- families_expires_at_idx (version 1) finds the expired ones.
 
+-- +goose Up
 ALTER TABLE tokens ADD COLUMN replay BLOB NULL;
 CREATE INDEX tokens_replay_spent_at_idx ON tokens (spent_at) WHERE replay IS NOT NULL;
 CREATE INDEX families_revoked_at_idx ON families (revoked_at) WHERE revoked_at IS NOT NULL;

@@ -11,6 +11,7 @@
 -- denylist: keys of revoked JWT access tokens until they expire; Purge
 -- deletes them by expires_at.
 
+-- +goose Up
 CREATE TABLE login_attempts (
     key        TEXT PRIMARY KEY,
     count      INTEGER NOT NULL,

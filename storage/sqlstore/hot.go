@@ -35,7 +35,10 @@ func newHotSQL(dialect string) hotSQL {
 		spendToken:   `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
 		touchFamily:  `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
 		revokeFamily: `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
-		insertFamily: `INSERT INTO families (` + familyInsertColumns + `) VALUES (` + list(p, 1, 11) + `)`,
+		// insertFamily is SQLite's: PostgreSQL's is built with the
+		// family's tokens (CreateFamily).
+		insertFamily: `INSERT INTO families (` + familyInsertColumns + `) SELECT ` + list(p, 1, 12) + `
+	WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = ` + p(2) + ` AND c.generation = ` + p(3) + `)`,
 		lookupClientToken: `SELECT ` + clientColumns + `, ` + tokenFamilyColumns + `
 	FROM clients c LEFT JOIN tokens t ON t."key" = ` + p(2) + ` LEFT JOIN families f ON f.id = t.family_id
 	WHERE c.id = ` + p(1),
@@ -63,12 +66,12 @@ func insertTokensSQL(p func(int) string, n int) string {
 // The columns an insert gives, in the order of familyValues and
 // eventValues.
 const (
-	familyInsertColumns = `id, client_id, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason`
+	familyInsertColumns = `id, client_id, client_generation, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason`
 	eventInsertColumns  = `type, family_id, client_id, user_id, reason, address, user_agent, created_at`
 )
 
 func familyValues(r *familyRow) []any {
-	return []any{r.ID, r.ClientID, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason}
+	return []any{r.ID, r.ClientID, r.ClientGeneration, r.UserID, r.Username, r.Scopes, r.Audience, r.CreatedAt, r.LastUsedAt, r.ExpiresAt, r.RevokedAt, r.RevokeReason}
 }
 
 func eventValues(r *eventRow) []any {

@@ -53,9 +53,9 @@ func (l quietLogger) LogMode(level logger.LogLevel) logger.Interface {
 }
 
 func (l quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	// A cancelled context (a client gone, a shutdown) is the caller's
-	// decision, not a database failure worth an ERROR line.
-	if errors.Is(err, context.Canceled) {
+	// A context that ended (a client gone or out of time, a shutdown) is
+	// the caller's decision, not a database failure worth an ERROR line.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	if errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrRecordNotFound) {

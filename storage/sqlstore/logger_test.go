@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,7 @@ func TestQuietLogger(t *testing.T) {
 	l.Trace(ctx, now, sql("taken"), gorm.ErrDuplicatedKey)
 	l.Trace(ctx, now, sql("missing"), gorm.ErrRecordNotFound)
 	l.Trace(ctx, now.Add(-time.Second), sql("cancelled"), context.Canceled)
+	l.Trace(ctx, now.Add(-time.Second), sql("timed out"), fmt.Errorf("driver: %w", context.DeadlineExceeded))
 	if rendered != 0 || buf.Len() != 0 {
 		t.Fatalf("rendered %d statements, logged %q; want nothing", rendered, buf.String())
 	}

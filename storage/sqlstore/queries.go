@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -15,18 +16,25 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
-// CreateClient stores c. Returns an error wrapping [storage.ErrAlreadyExists]
-// if the id is taken.
+// CreateClient stores c with a new random generation, which it sets on c.
+// Returns an error wrapping [storage.ErrAlreadyExists] if the id is taken.
 func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
-	return mapErr(fmt.Sprintf("create client %q", c.ID), s.conn(ctx).Create(toClientRow(c)).Error)
+	r := toClientRow(c)
+	// 130 random bits: no two clients ever share one.
+	r.Generation = rand.Text()
+	if err := s.conn(ctx).Create(r).Error; err != nil {
+		return mapErr(fmt.Sprintf("create client %q", c.ID), err)
+	}
+	c.Generation = r.Generation
+	return nil
 }
 
 // clientColumns reads a client, in the order clientDest scans it.
-const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at`
+const clientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at, c.generation`
 
 // clientDest is where a row of clientColumns scans to.
 func clientDest(c *clientRow) []any {
-	return []any{&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt}
+	return []any{&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.Scopes, &c.AuthMethod, &c.CanIntrospect, &c.Audience, &c.CreatedAt, &c.Generation}
 }
 
 // GetClient returns the client, or an error wrapping [storage.ErrNotFound].
@@ -58,7 +66,15 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 }
 
 // DeleteClient removes the client, or returns an error wrapping
-// [storage.ErrNotFound]. Its families and tokens stay.
+// [storage.ErrNotFound]. Its families and tokens stay. The DELETE locks the
+// row until the transaction ends, and CreateFamily's FOR KEY SHARE of it
+// conflicts with that lock: an insert that comes later waits and then finds
+// no client; one that came first makes the DELETE wait until it has
+// committed, so that the caller's next statement (READ COMMITTED: a new
+// snapshot) sees its family. A single statement that deleted the client and
+// revoked its families would read the families at the snapshot it started
+// with, before waiting, and miss that one. On SQLite one writer at a time
+// gives the same order.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	op := fmt.Sprintf("delete client %q", id)
 	if !holdable(id) {
@@ -159,36 +175,80 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return affectedOne(fmt.Sprintf("delete user %q", id), res.RowsAffected, res.Error)
 }
 
-// CreateFamily stores f and its first tokens: on PostgreSQL in one
-// statement, because a grant that starts a login is otherwise four round
-// trips (begin, two inserts, commit); on SQLite in one transaction. Returns
-// an error wrapping [storage.ErrAlreadyExists] if the id or a token key is
+// CreateFamily stores f and its first tokens if f's client exists with
+// f's client generation: on PostgreSQL in one statement, because a grant
+// that starts a login is otherwise four round trips (begin, two inserts,
+// commit); on SQLite in one transaction. Returns an error wrapping
+// [storage.ErrNotFound] if the client does not exist (or is another
+// generation), [storage.ErrAlreadyExists] if the id or a token key is
 // taken; then nothing is stored.
+//
+// The client is checked by the insert itself, which costs no round trip,
+// and on PostgreSQL held with FOR KEY SHARE, the lock a foreign key would
+// take, so that DeleteClient's DELETE and this insert take turns (see
+// there). A foreign key itself would not do: families outlive their
+// client, revoked, for the audit trail, and it could not tell a client
+// from one created again under its id.
 func (s *Store) CreateFamily(ctx context.Context, f *storage.Family, tokens ...*storage.Token) error {
 	op := fmt.Sprintf("create family %q", f.ID)
+	if !holdable(f.ClientID, f.ClientGeneration) {
+		return noSuch(op)
+	}
 	r := toFamilyRow(f)
+	if s.dialect == migrations.Postgres {
+		return s.createFamilyPostgres(ctx, op, r, tokens)
+	}
 	insert := func(ctx context.Context) error {
-		_, err := s.exec(ctx, s.hot.insertFamily, familyValues(r)...)
-		return mapErr(op, err)
+		n, err := s.exec(ctx, s.hot.insertFamily, familyValues(r)...)
+		if err != nil {
+			return mapErr(op, err)
+		} else if n == 0 {
+			return noClient(op, r)
+		}
+		return nil
 	}
 	if len(tokens) == 0 {
 		return insert(ctx)
 	}
-	if s.dialect != migrations.Postgres {
-		return s.InTx(ctx, func(ctx context.Context) error {
-			if err := insert(ctx); err != nil {
-				return err
-			}
-			return s.CreateToken(ctx, tokens...)
-		})
-	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := insert(ctx); err != nil {
+			return err
+		}
+		return s.CreateToken(ctx, tokens...)
+	})
+}
+
+// createFamilyPostgres is CreateFamily's one statement: the family's
+// insert, conditioned on its client, and the tokens', conditioned on the
+// family's.
+func (s *Store) createFamilyPostgres(ctx context.Context, op string, r *familyRow, tokens []*storage.Token) error {
 	var a pgArgs
+	values := a.list(familyValues(r)...) // $2 is client_id, $3 client_generation
+	issuedCTE := `SELECT 1 WHERE false`
+	if len(tokens) > 0 {
+		issuedCTE = insertTokens(&a, tokens, `WHERE EXISTS (SELECT 1 FROM family)`) + ` RETURNING 1`
+	}
 	q := `WITH family AS (
-	INSERT INTO families (` + familyInsertColumns + `) VALUES (` + a.list(familyValues(r)...) + `)
+	INSERT INTO families (` + familyInsertColumns + `)
+	SELECT ` + values + `
+	WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = $2 AND c.generation = $3 FOR KEY SHARE)
+	RETURNING 1
+), issued AS (
+	` + issuedCTE + `
 )
-` + insertTokens(&a, tokens)
-	_, err := s.exec(ctx, q, a...)
-	return mapErr(op, err)
+SELECT (SELECT count(*) FROM family)`
+	var n int64
+	if err := s.queryRow(ctx, q, a...).Scan(&n); err != nil {
+		return mapErr(op, err)
+	} else if n == 0 {
+		return noClient(op, r)
+	}
+	return nil
+}
+
+// noClient is CreateFamily's ErrNotFound: the family's client is gone.
+func noClient(op string, r *familyRow) error {
+	return fmt.Errorf("sqlstore: %s: client %q of that generation: %w", op, r.ClientID, storage.ErrNotFound)
 }
 
 // GetFamily returns the family, or an error wrapping [storage.ErrNotFound].
@@ -339,19 +399,19 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 // tokenFamilyColumns reads a token and its family in one row, in the order
 // tokenFamilyDest (or nullTokenFamilyDest) scans it.
 const tokenFamilyColumns = `t."key", t.kind, t.family_id, t.client_id, t.scopes, t.issued_at, t.expires_at, t.spent_at, t.parent_key, t.replay,
-	f.id, f.client_id, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
+	f.id, f.client_id, f.client_generation, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
 
 // tokenFamilyDest is where a row of tokenFamilyColumns scans to.
 func tokenFamilyDest(t *tokenRow, f *familyRow) []any {
 	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
+		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
 }
 
 // nullTokenFamilyDest is tokenFamilyDest for a LEFT JOIN, where the token
 // and its family may be missing.
 func nullTokenFamilyDest(t *nullTokenRow, f *nullFamilyRow) []any {
 	return []any{&t.Key, &t.Kind, &t.FamilyID, &t.ClientID, &t.Scopes, &t.IssuedAt, &t.ExpiresAt, &t.SpentAt, &t.ParentKey, &t.Replay,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
+		&f.ID, &f.ClientID, &f.ClientGeneration, &f.UserID, &f.Username, &f.Scopes, &f.Audience, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.RevokedAt, &f.RevokeReason}
 }
 
 // GetTokenFamily returns a token and its family with one join, or an error
@@ -430,7 +490,7 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 		ParentKey: t.ParentKey.String, Replay: t.Replay,
 	}
 	fam := familyRow{
-		ID: f.ID.String, ClientID: f.ClientID.String, UserID: f.UserID.String, Username: f.Username.String,
+		ID: f.ID.String, ClientID: f.ClientID.String, ClientGeneration: f.ClientGeneration.String, UserID: f.UserID.String, Username: f.Username.String,
 		Scopes: f.Scopes.String, Audience: f.Audience.String, CreatedAt: f.CreatedAt.Time,
 		LastUsedAt: f.LastUsedAt.Time, ExpiresAt: f.ExpiresAt.Time, RevokedAt: f.RevokedAt, RevokeReason: f.RevokeReason.String,
 	}
@@ -447,9 +507,9 @@ type nullTokenRow struct {
 }
 
 type nullFamilyRow struct {
-	ID, ClientID, UserID, Username, Scopes, Audience, RevokeReason sql.NullString
-	CreatedAt, LastUsedAt, ExpiresAt                               sql.NullTime
-	RevokedAt                                                      *time.Time
+	ID, ClientID, ClientGeneration, UserID, Username, Scopes, Audience, RevokeReason sql.NullString
+	CreatedAt, LastUsedAt, ExpiresAt                                                 sql.NullTime
+	RevokedAt                                                                        *time.Time
 }
 
 // GetToken returns the token, or an error wrapping [storage.ErrNotFound].

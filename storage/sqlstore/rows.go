@@ -26,6 +26,7 @@ type clientRow struct {
 	CanIntrospect bool
 	Audience      string
 	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
+	Generation    string
 }
 
 func (clientRow) TableName() string { return "clients" }
@@ -42,17 +43,18 @@ type userRow struct {
 func (userRow) TableName() string { return "users" }
 
 type familyRow struct {
-	ID           string `gorm:"primaryKey"`
-	ClientID     string
-	UserID       string
-	Username     string
-	Scopes       string
-	Audience     string
-	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
-	LastUsedAt   time.Time
-	ExpiresAt    time.Time
-	RevokedAt    *time.Time
-	RevokeReason string
+	ID               string `gorm:"primaryKey"`
+	ClientID         string
+	ClientGeneration string
+	UserID           string
+	Username         string
+	Scopes           string
+	Audience         string
+	CreatedAt        time.Time `gorm:"autoCreateTime:false"`
+	LastUsedAt       time.Time
+	ExpiresAt        time.Time
+	RevokedAt        *time.Time
+	RevokeReason     string
 }
 
 func (familyRow) TableName() string { return "families" }
@@ -157,7 +159,7 @@ func toClientRow(c *storage.Client) *clientRow {
 	return &clientRow{
 		ID: c.ID, Name: c.Name, SecretHash: c.SecretHash, GrantTypes: join(c.GrantTypes),
 		Scopes: join(c.Scopes), AuthMethod: c.AuthMethod, CanIntrospect: c.CanIntrospect,
-		Audience: join(c.Audience), CreatedAt: ts(c.CreatedAt),
+		Audience: join(c.Audience), CreatedAt: ts(c.CreatedAt), Generation: c.Generation,
 	}
 }
 
@@ -165,7 +167,7 @@ func (r *clientRow) client() storage.Client {
 	return storage.Client{
 		ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, GrantTypes: split(r.GrantTypes),
 		Scopes: split(r.Scopes), AuthMethod: r.AuthMethod, CanIntrospect: r.CanIntrospect,
-		Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
+		Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(), Generation: r.Generation,
 	}
 }
 
@@ -185,7 +187,7 @@ func (r *userRow) user() *storage.User {
 
 func toFamilyRow(f *storage.Family) *familyRow {
 	return &familyRow{
-		ID: f.ID, ClientID: f.ClientID, UserID: f.UserID, Username: f.Username,
+		ID: f.ID, ClientID: f.ClientID, ClientGeneration: f.ClientGeneration, UserID: f.UserID, Username: f.Username,
 		Scopes: join(f.Scopes), Audience: join(f.Audience), CreatedAt: ts(f.CreatedAt),
 		LastUsedAt: ts(f.LastUsedAt), ExpiresAt: ts(f.ExpiresAt), RevokedAt: nullTS(f.RevokedAt),
 		RevokeReason: f.RevokeReason,
@@ -194,7 +196,7 @@ func toFamilyRow(f *storage.Family) *familyRow {
 
 func (r *familyRow) family() storage.Family {
 	return storage.Family{
-		ID: r.ID, ClientID: r.ClientID, UserID: r.UserID, Username: r.Username,
+		ID: r.ID, ClientID: r.ClientID, ClientGeneration: r.ClientGeneration, UserID: r.UserID, Username: r.Username,
 		Scopes: split(r.Scopes), Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
 		LastUsedAt: r.LastUsedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: fromNullTS(r.RevokedAt),
 		RevokeReason: r.RevokeReason,

@@ -12,9 +12,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,7 +42,8 @@ const slowStatement = 200 * time.Millisecond
 // Options configure [Open].
 type Options struct {
 	// Logger receives GORM's warnings (slow queries, errors) with bound
-	// values left out. Nil discards them.
+	// values left out, and the migrations that [Store.Migrate] applies.
+	// Nil discards them.
 	Logger *slog.Logger
 }
 
@@ -54,11 +58,16 @@ type Store struct {
 	pool    *pgxpool.Pool
 	dialect string
 	hot     hotSQL
+	log     *slog.Logger
+	// migrationFiles replaces the embedded files of package migrations in
+	// tests; nil in Latch.
+	migrationFiles fs.FS
 }
 
 // Open connects to databaseURL, which is either sqlite:PATH or a
 // postgres:// (postgresql://) URL, and checks that the database answers. It
-// does not change the schema: call [Store.Migrate] for that.
+// neither reads nor changes the schema: call [Store.Migrate] to bring it to
+// this binary's version, or [Store.CheckSchema] to check that it is.
 //
 // An unreachable database gives an error that wraps [storage.ErrUnavailable].
 // Error messages never contain the URL's passwords (user info, password
@@ -88,6 +97,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, errors.New("sqlstore: open: sqlite: URL has no path")
 		}
 		dialect = migrations.SQLite
+		if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("sqlstore: open %s: %w: %w", dialect, storage.ErrUnavailable, err)
+		}
 		dialector = sqlite.Open(sqliteDSN(path))
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		if _, err := url.Parse(databaseURL); err != nil {
@@ -150,7 +162,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect)}
+	s := &Store{db: db, sqlDB: sqlDB, pool: pool, dialect: dialect, hot: newHotSQL(dialect), log: l}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, databaseURL))
@@ -183,7 +195,50 @@ func openPool(databaseURL string) (*pgxpool.Pool, error) {
 	if !strings.Contains(databaseURL, "pool_max_conn_lifetime=") {
 		cfg.MaxConnLifetime = 30 * time.Minute
 	}
-	return pgxpool.NewWithConfig(context.Background(), cfg)
+	// A server that takes the connection and then says nothing (frozen,
+	// overloaded, behind a black hole) would otherwise keep a request, and
+	// a pool slot, until the client gives up; requests answer 503 instead.
+	if !strings.Contains(databaseURL, "connect_timeout=") {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// A server that shuts down (a restart, a failover) ends every
+	// connection with 57P01 or 57P02, and each idle one would fail the next
+	// request it is handed: up to 16 failed requests per node once the
+	// server is back. The first such error empties the pool instead, so
+	// that the next requests connect anew.
+	var created atomic.Pointer[pgxpool.Pool]
+	onError := cfg.ConnConfig.OnPgError
+	cfg.ConnConfig.OnPgError = func(c *pgconn.PgConn, err *pgconn.PgError) bool {
+		if p := created.Load(); p != nil && (err.Code == "57P01" || err.Code == "57P02") {
+			p.Reset()
+		}
+		return onError == nil || onError(c, err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	created.Store(pool)
+	return pool, err
+}
+
+// createPrivate creates the SQLite file of path, when it does not exist,
+// readable and writable by its owner only (0600): the database holds
+// password hashes, client secret hashes and the audit trail, and SQLite
+// would create it 0644 under the usual umask. SQLite gives the -wal and
+// -shm files it makes beside it the main file's permissions. An existing
+// file keeps the mode its operator chose. In-memory databases, file: URIs
+// and read-only opens are left to SQLite.
+func createPrivate(path string) error {
+	file, query, _ := strings.Cut(path, "?")
+	if file == "" || file == ":memory:" || strings.HasPrefix(file, "file:") || strings.Contains(query, "mode=") {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sqliteDSN adds our connection settings to path: WAL so that readers do not
@@ -285,6 +340,9 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, storage.ErrAlreadyExists)
 	case isConflict(err):
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrConflict, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The caller's context ended: its decision, not an outage.
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, storage.ErrUnavailable, err)
 }

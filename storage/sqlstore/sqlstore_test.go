@@ -2,12 +2,10 @@ package sqlstore_test
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
 	"os"
-	"time"
-
-	"github.com/jackc/pgx/v5"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +22,17 @@ func TestConformanceSQLite(t *testing.T) {
 func TestConformancePostgres(t *testing.T) {
 	sqlstoretest.NewPostgres(t) // skips unless LATCH_TEST_DATABASE_URL is set
 	storagetest.Run(t, func(t testing.TB) storage.Store { return sqlstoretest.NewPostgres(t) })
+}
+
+// TestConformancePairSQLite runs the cases of two nodes on one database:
+// two stores (two connections) on one SQLite file.
+func TestConformancePairSQLite(t *testing.T) {
+	storagetest.RunPair(t, func(t testing.TB) (storage.Store, storage.Store) { return sqlstoretest.NewSQLitePair(t) })
+}
+
+func TestConformancePairPostgres(t *testing.T) {
+	sqlstoretest.NewPostgres(t) // skips unless LATCH_TEST_DATABASE_URL is set
+	storagetest.RunPair(t, func(t testing.TB) (storage.Store, storage.Store) { return sqlstoretest.NewPostgresPair(t) })
 }
 
 func TestOpenUnknownScheme(t *testing.T) {
@@ -80,6 +89,38 @@ func TestOpenSQLiteBadPath(t *testing.T) {
 	}
 }
 
+// TestSQLiteFilesPrivate checks that a new SQLite database and the -wal
+// and -shm files beside it are readable by their owner only, as the
+// secret file is, whatever the umask lets through (0644 under the usual
+// 022): they hold password and secret hashes and the audit trail.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	path := filepath.Join(t.TempDir(), "latch.db")
+	s, err := sqlstore.Open(t.Context(), "sqlite:"+path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(t.Context(), &storage.Client{ID: "c1", AuthMethod: storage.AuthMethodNone}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Errorf("after a write: %v", err)
+			continue
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(name), perm)
+		}
+	}
+}
+
 func TestMigrateTwice(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -123,37 +164,13 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 // database restart does, and checks that the store recovers by itself: calls
 // fail with ErrUnavailable (or not at all) and soon work again.
 func TestPostgresRecovers(t *testing.T) {
-	u, err := url.Parse(sqlstoretest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := fmt.Sprintf("latch_recover_%d", time.Now().UnixNano())
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
+	s, app := mustOpenNamed(t)
 	ctx := t.Context()
-	s, err := sqlstore.Open(ctx, u.String(), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := s.CreateClient(ctx, &storage.Client{ID: "c1", AuthMethod: storage.AuthMethodNone}); err != nil {
 		t.Fatal(err)
 	}
 
-	admin, err := pgx.Connect(ctx, os.Getenv(sqlstoretest.EnvDatabaseURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var killed int
-	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&killed); err != nil {
-		t.Fatal(err)
-	}
-	if killed == 0 {
+	if terminateBackends(t, app) == 0 {
 		t.Fatal("found no connection of the store to terminate")
 	}
 
@@ -170,35 +187,31 @@ func TestPostgresRecovers(t *testing.T) {
 	t.Fatal("the store did not recover")
 }
 
-// TestMigrateConcurrently starts two stores on one empty database at once, as
-// two processes starting together do: both Migrate calls succeed.
+// TestMigrateConcurrently starts two stores on one database at once, as two
+// processes starting together do: both Migrate calls succeed, and each
+// version is applied once. The database is empty, or has goose's version
+// table, as when a release with new migrations starts on several nodes at
+// once: then nothing makes the two wait for each other but the lock around
+// goose's run.
 func TestMigrateConcurrently(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		url  func(testing.TB) string
-	}{
-		{"sqlite", func(t testing.TB) string { return "sqlite:" + t.TempDir() + "/latch.db" }},
-		{"postgres", sqlstoretest.PostgresURL},
-	} {
+	for _, tc := range emptyDatabases {
 		t.Run(tc.name, func(t *testing.T) {
-			u := tc.url(t)
-			errs := make(chan error, 2)
-			for range 2 {
-				go func() {
-					s, err := sqlstore.Open(t.Context(), u, sqlstore.Options{})
-					if err != nil {
-						errs <- err
-						return
-					}
-					defer s.Close()
-					errs <- s.Migrate(t.Context())
-				}()
-			}
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Error(err)
-				}
-			}
+			t.Run("empty", func(t *testing.T) { testMigrateConcurrently(t, tc.url(t), false) })
+			t.Run("version table", func(t *testing.T) { testMigrateConcurrently(t, tc.url(t), true) })
 		})
+	}
+}
+
+func testMigrateConcurrently(t *testing.T, u string, withTable bool) {
+	if withTable {
+		if err := mustOpen(t, u).InitVersionTable(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	migrateAtOnce(t, u, nil)
+	s := mustOpen(t, u)
+	_, latest := mustVersions(t, s)
+	if got := mustInt64s(t, s, "SELECT version_id FROM goose_db_version ORDER BY version_id"); !slices.Equal(got, upTo(latest)) {
+		t.Errorf("goose_db_version holds %v, want %v", got, upTo(latest))
 	}
 }

@@ -191,8 +191,8 @@ func testSigningKeys(ctx context.Context, t *testing.T, s storage.Store) {
 func testDenylist(ctx context.Context, t *testing.T, s storage.Store) {
 	now := at(time.Hour)
 	µs := time.Microsecond
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0))))
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f2", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f2", "u1", "c1", at(0))))
 	token := func(key, familyID string, kind storage.TokenKind, expires time.Time) {
 		tok := newToken(key, familyID)
 		tok.Kind, tok.ExpiresAt = kind, expires
@@ -272,7 +272,7 @@ func testPurgeGuard(ctx context.Context, t *testing.T, s storage.Store) {
 
 	// Denylist entries: tokens expiring at now+µs (kept), at now and before,
 	// denied while they were live.
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0))))
 	for key, expires := range map[string]time.Time{
 		"d-live": now.Add(µs), "d-now": now, "d-old": now.Add(-time.Hour), "d-older": now.Add(-2 * time.Hour),
 	} {

@@ -12,7 +12,7 @@ import (
 // testTokenFamily: several tokens stored at once, and the joined read of a
 // token with its family, plain and locked.
 func testTokenFamily(ctx context.Context, t *testing.T, s storage.Store) {
-	fam := newFamily("f1", "u1", "c1", at(0))
+	fam := newFamily(ctx, t, s, "f1", "u1", "c1", at(0))
 	fam.RevokedAt, fam.RevokeReason = at(time.Minute), storage.ReasonAdmin
 	mustOK(t, "CreateFamily", s.CreateFamily(ctx, fam))
 	access, refresh := newToken("a1", "f1"), newToken("r1", "f1")
@@ -51,7 +51,7 @@ func testTokenFamily(ctx context.Context, t *testing.T, s storage.Store) {
 // family one after the other each see what the previous one committed, so
 // exactly one finds the token unspent and none loses a conditional write.
 func testConcurrentLockTokenFamily(ctx context.Context, t *testing.T, s storage.Store) {
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0))))
 	mustOK(t, "CreateToken", s.CreateToken(ctx, newToken("k1", "f1")))
 	const n = 16
 	spent := make([]bool, n)
@@ -92,7 +92,7 @@ func testConcurrentLockTokenFamily(ctx context.Context, t *testing.T, s storage.
 func testLookupClientToken(ctx context.Context, t *testing.T, s storage.Store) {
 	client := newClient("c1")
 	mustOK(t, "CreateClient", s.CreateClient(ctx, client))
-	fam := newFamily("f1", "u1", "c1", at(0))
+	fam := newFamily(ctx, t, s, "f1", "u1", "c1", at(0))
 	mustOK(t, "CreateFamily", s.CreateFamily(ctx, fam))
 	tok := newToken("k1", "f1")
 	tok.SpentAt = at(time.Minute)
@@ -117,7 +117,7 @@ func testLookupClientToken(ctx context.Context, t *testing.T, s storage.Store) {
 
 // testRotate: one refresh's writes, all or nothing.
 func testRotate(ctx context.Context, t *testing.T, s storage.Store) {
-	fam := newFamily("f1", "u1", "c1", at(0))
+	fam := newFamily(ctx, t, s, "f1", "u1", "c1", at(0))
 	mustOK(t, "CreateFamily", s.CreateFamily(ctx, fam))
 	mustOK(t, "CreateToken", s.CreateToken(ctx, newToken("old", "f1")))
 	access, refresh := newToken("new-at", "f1"), newToken("new-rt", "f1")

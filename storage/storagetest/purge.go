@@ -22,7 +22,7 @@ func testPurge(ctx context.Context, t *testing.T, s storage.Store) {
 	µs := time.Microsecond
 
 	family := func(id string, expires, revoked time.Time) *storage.Family {
-		f := newFamily(id, "u1", "c1", at(0))
+		f := newFamily(ctx, t, s, id, "u1", "c1", at(0))
 		f.ExpiresAt = expires
 		if !revoked.IsZero() {
 			f.RevokedAt, f.RevokeReason = revoked, storage.ReasonAdmin
@@ -224,7 +224,7 @@ func testPurgeNothing(ctx context.Context, t *testing.T, s storage.Store) {
 	mustOK(t, "Purge(empty store)", err)
 	checkEqual(t, "Purge(empty store)", c, storage.PurgeCounts{})
 
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0))))
 	var keys []string
 	for i := range 5 {
 		key := fmt.Sprintf("k%d", i)

@@ -21,7 +21,7 @@ func testRevokeByToken(ctx context.Context, t *testing.T, s storage.Store) {
 		t.Run(name, func(t *testing.T) {
 			fid := "f-" + name
 			now := at(time.Hour)
-			fam := newFamily(fid, "u1", "c1", at(0))
+			fam := newFamily(ctx, t, s, fid, "u1", "c1", at(0))
 			access := newToken("a-"+name, fid)
 			access.Kind, access.ParentKey, access.ExpiresAt = storage.KindAccess, "", now.Add(time.Hour)
 			refresh := newToken("r-"+name, fid)
@@ -120,7 +120,7 @@ func testConcurrentRevokeByToken(ctx context.Context, t *testing.T, s storage.St
 	for _, deny := range []bool{false, true} {
 		fid := fmt.Sprintf("f-race-%v", deny)
 		tok := newToken("r-race-"+fid, fid)
-		mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(fid, "u1", "c1", at(0)), tok))
+		mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, fid, "u1", "c1", at(0)), tok))
 		const n = 8
 		results := make(chan error, n)
 		var wins atomic.Int32

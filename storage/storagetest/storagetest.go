@@ -33,12 +33,7 @@ const (
 // for each call, and arrange its own cleanup with t.Cleanup. Subtests run in
 // parallel, each with its own store.
 func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
-	timer := time.AfterFunc(runTimeout, func() {
-		buf := make([]byte, 1<<22)
-		buf = buf[:runtime.Stack(buf, true)]
-		panic(fmt.Sprintf("storagetest: %s: no result after %v; goroutines:\n%s", t.Name(), runTimeout, buf))
-	})
-	t.Cleanup(func() { timer.Stop() })
+	watchdog(t)
 
 	tests := []struct {
 		name string
@@ -77,6 +72,11 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Denylist", testDenylist},
 		{"PurgeGuard", testPurgeGuard},
 		{"UnholdableText", testUnholdableText},
+		{"EndedContext", testEndedContext},
+		{"FamilyOfDeletedClient", testFamilyOfDeletedClient},
+		{"ConcurrentDeleteClient", func(ctx context.Context, t *testing.T, s storage.Store) {
+			testConcurrentDeleteClient(ctx, t, s, s)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +87,40 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 			tc.fn(ctx, t, s)
 		})
 	}
+}
+
+// RunPair runs the cases that need two stores on one database, as two Latch
+// nodes sharing it have. newPair must return two such stores on a fresh,
+// empty database for each call, and arrange their cleanup with t.Cleanup.
+// Subtests run in parallel, each with its own database.
+func RunPair(t *testing.T, newPair func(t testing.TB) (storage.Store, storage.Store)) {
+	watchdog(t)
+	tests := []struct {
+		name string
+		fn   func(ctx context.Context, t *testing.T, a, b storage.Store)
+	}{
+		{"ConcurrentDeleteClient", testConcurrentDeleteClient},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := newPair(t)
+			ctx, cancel := context.WithTimeout(t.Context(), subtestTimeout)
+			defer cancel()
+			tc.fn(ctx, t, a, b)
+		})
+	}
+}
+
+// watchdog panics with a goroutine dump if t has not ended after
+// runTimeout.
+func watchdog(t *testing.T) {
+	timer := time.AfterFunc(runTimeout, func() {
+		buf := make([]byte, 1<<22)
+		buf = buf[:runtime.Stack(buf, true)]
+		panic(fmt.Sprintf("storagetest: %s: no result after %v; goroutines:\n%s", t.Name(), runTimeout, buf))
+	})
+	t.Cleanup(func() { timer.Stop() })
 }
 
 // base is a fixed instant; the suite never depends on the wall clock.
@@ -111,9 +145,19 @@ func newUser(id, username string) *storage.User {
 	}
 }
 
-func newFamily(id, userID, clientID string, created time.Time) *storage.Family {
+// newFamily returns a family of client clientID, which it stores first
+// (newClient) unless it exists: CreateFamily stores families only of
+// clients that exist.
+func newFamily(ctx context.Context, t testing.TB, s storage.Store, id, userID, clientID string, created time.Time) *storage.Family {
+	t.Helper()
+	c, err := s.GetClient(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		c = newClient(clientID)
+		err = s.CreateClient(ctx, c)
+	}
+	mustOK(t, "newFamily: client", err)
 	f := &storage.Family{
-		ID: id, ClientID: clientID, UserID: userID, Scopes: []string{"read"},
+		ID: id, ClientID: clientID, ClientGeneration: c.Generation, UserID: userID, Scopes: []string{"read"},
 		Audience: []string{"https://api.example"}, CreatedAt: created,
 		LastUsedAt: created, ExpiresAt: created.Add(24 * time.Hour),
 	}
@@ -140,7 +184,8 @@ func testClients(ctx context.Context, t *testing.T, s storage.Store) {
 	public := newClient("a-public")
 	public.SecretHash, public.AuthMethod, public.CanIntrospect = "", storage.AuthMethodNone, false
 	public.GrantTypes, public.Audience = []string{"password"}, nil
-	for _, c := range []*storage.Client{newClient("b"), public} {
+	b := newClient("b")
+	for _, c := range []*storage.Client{b, public} {
 		mustOK(t, "CreateClient", s.CreateClient(ctx, c))
 	}
 	wantErr(t, "CreateClient(duplicate)", s.CreateClient(ctx, newClient("b")), storage.ErrAlreadyExists)
@@ -156,7 +201,7 @@ func testClients(ctx context.Context, t *testing.T, s storage.Store) {
 
 	list, err := s.ListClients(ctx)
 	mustOK(t, "ListClients", err)
-	checkEqual(t, "ListClients", list, []storage.Client{*public, *newClient("b")})
+	checkEqual(t, "ListClients", list, []storage.Client{*public, *b})
 
 	mustOK(t, "DeleteClient", s.DeleteClient(ctx, "b"))
 	wantErr(t, "DeleteClient(again)", s.DeleteClient(ctx, "b"), storage.ErrNotFound)
@@ -214,11 +259,11 @@ func testUsers(ctx context.Context, t *testing.T, s storage.Store) {
 }
 
 func testFamilies(ctx context.Context, t *testing.T, s storage.Store) {
-	f := newFamily("f1", "u1", "c1", at(0))
-	cc := newFamily("f2", "", "c1", at(0)) // client_credentials: no user
+	f := newFamily(ctx, t, s, "f1", "u1", "c1", at(0))
+	cc := newFamily(ctx, t, s, "f2", "", "c1", at(0)) // client_credentials: no user
 	mustOK(t, "CreateFamily", s.CreateFamily(ctx, f))
 	mustOK(t, "CreateFamily(no user)", s.CreateFamily(ctx, cc))
-	wantErr(t, "CreateFamily(duplicate)", s.CreateFamily(ctx, newFamily("f1", "u2", "c2", at(0))), storage.ErrAlreadyExists)
+	wantErr(t, "CreateFamily(duplicate)", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u2", "c2", at(0))), storage.ErrAlreadyExists)
 
 	got, err := s.GetFamily(ctx, "f1")
 	mustOK(t, "GetFamily", err)
@@ -256,7 +301,7 @@ func testFamilies(ctx context.Context, t *testing.T, s storage.Store) {
 // testFamilyWithTokens checks CreateFamily with the tokens that start the
 // login: all stored, or none when a key is taken.
 func testFamilyWithTokens(ctx context.Context, t *testing.T, s storage.Store) {
-	f := newFamily("f1", "u1", "c1", at(0))
+	f := newFamily(ctx, t, s, "f1", "u1", "c1", at(0))
 	refresh := newToken("k1", "f1")
 	access := newToken("k2", "f1")
 	access.Kind, access.ParentKey, access.Scopes = storage.KindAccess, "", nil
@@ -269,7 +314,7 @@ func testFamilyWithTokens(ctx context.Context, t *testing.T, s storage.Store) {
 	}
 
 	// A taken token key: neither the family nor the other token is stored.
-	f2 := newFamily("f2", "u1", "c1", at(0))
+	f2 := newFamily(ctx, t, s, "f2", "u1", "c1", at(0))
 	fresh := newToken("k3", "f2")
 	wantErr(t, "CreateFamily(taken token key)", s.CreateFamily(ctx, f2, fresh, newToken("k1", "f2")), storage.ErrAlreadyExists)
 	_, err := s.GetFamily(ctx, "f2")
@@ -278,14 +323,14 @@ func testFamilyWithTokens(ctx context.Context, t *testing.T, s storage.Store) {
 	wantErr(t, "GetToken after a failed CreateFamily", err, storage.ErrNotFound)
 
 	// A taken family id: the tokens are not stored.
-	wantErr(t, "CreateFamily(taken id)", s.CreateFamily(ctx, newFamily("f1", "u2", "c1", at(0)), newToken("k4", "f1")), storage.ErrAlreadyExists)
+	wantErr(t, "CreateFamily(taken id)", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u2", "c1", at(0)), newToken("k4", "f1")), storage.ErrAlreadyExists)
 	_, err = s.GetToken(ctx, "k4")
 	wantErr(t, "GetToken after a failed CreateFamily", err, storage.ErrNotFound)
 
 	// Inside a caller's transaction the family joins it.
 	boom := errors.New("boom")
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		if err := s.CreateFamily(ctx, newFamily("f5", "u1", "c1", at(0)), newToken("k5", "f5")); err != nil {
+		if err := s.CreateFamily(ctx, newFamily(ctx, t, s, "f5", "u1", "c1", at(0)), newToken("k5", "f5")); err != nil {
 			return err
 		}
 		return boom
@@ -388,12 +433,12 @@ func testTimeRoundTrip(ctx context.Context, t *testing.T, s storage.Store) {
 	c.CreatedAt = in(0)
 	u := newUser("u1", "alice")
 	u.CreatedAt, u.PasswordChangedAt = in(1), in(2)
-	f := newFamily("f1", "u1", "c1", in(3))
+	mustOK(t, "CreateClient", s.CreateClient(ctx, c))
+	f := newFamily(ctx, t, s, "f1", "u1", "c1", in(3))
 	f.LastUsedAt, f.ExpiresAt = in(4), in(5)
 	tok := newToken("k1", "f1")
 	tok.IssuedAt, tok.ExpiresAt = in(6), in(7)
 	e := &storage.Event{Type: "issue", FamilyID: "f1", CreatedAt: in(8)}
-	mustOK(t, "CreateClient", s.CreateClient(ctx, c))
 	mustOK(t, "CreateUser", s.CreateUser(ctx, u))
 	mustOK(t, "CreateFamily", s.CreateFamily(ctx, f))
 	mustOK(t, "CreateToken", s.CreateToken(ctx, tok))
@@ -441,7 +486,7 @@ func testTimeRoundTrip(ctx context.Context, t *testing.T, s storage.Store) {
 func testListLiveFamilies(ctx context.Context, t *testing.T, s storage.Store) {
 	now := at(48 * time.Hour)
 	live := func(id, user, client string, created time.Time) *storage.Family {
-		f := newFamily(id, user, client, created)
+		f := newFamily(ctx, t, s, id, user, client, created)
 		f.ExpiresAt = now.Add(30 * 24 * time.Hour)
 		return f
 	}
@@ -483,13 +528,13 @@ func testListLiveFamilies(ctx context.Context, t *testing.T, s storage.Store) {
 func testRevokeFamilies(ctx context.Context, t *testing.T, s storage.Store) {
 	now := at(time.Hour)
 	fams := []*storage.Family{
-		newFamily("f1", "u1", "c1", at(0)),
-		newFamily("f2", "u1", "c2", at(0)),
-		newFamily("f3", "u1", "c1", at(0)),             // revoked before
-		newFamily("f4", "u1", "c1", at(-48*time.Hour)), // expired
-		newFamily("f5", "u2", "c1", at(0)),
-		newFamily("f6", "u2", "c2", at(0)),
-		newFamily("f7", "", "c3", at(0)),
+		newFamily(ctx, t, s, "f1", "u1", "c1", at(0)),
+		newFamily(ctx, t, s, "f2", "u1", "c2", at(0)),
+		newFamily(ctx, t, s, "f3", "u1", "c1", at(0)),             // revoked before
+		newFamily(ctx, t, s, "f4", "u1", "c1", at(-48*time.Hour)), // expired
+		newFamily(ctx, t, s, "f5", "u2", "c1", at(0)),
+		newFamily(ctx, t, s, "f6", "u2", "c2", at(0)),
+		newFamily(ctx, t, s, "f7", "", "c3", at(0)),
 	}
 	fams[2].RevokedAt, fams[2].RevokeReason = at(-time.Minute), storage.ReasonReuse
 	for _, f := range fams {
@@ -646,7 +691,7 @@ func testTxPanic(ctx context.Context, t *testing.T, s storage.Store) {
 // token, spend it) in 16 transactions at once: exactly one spends the token,
 // the others see it spent or lose with ErrConflict.
 func testConcurrentSpend(ctx context.Context, t *testing.T, s storage.Store) {
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0))))
 	mustOK(t, "CreateToken", s.CreateToken(ctx, newToken("k1", "f1")))
 	errSeenSpent := errors.New("seen spent")
 

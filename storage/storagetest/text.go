@@ -15,7 +15,7 @@ import (
 func testUnholdableText(ctx context.Context, t *testing.T, s storage.Store) {
 	mustOK(t, "CreateClient", s.CreateClient(ctx, newClient("c1")))
 	mustOK(t, "CreateUser", s.CreateUser(ctx, newUser("u1", "alice")))
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0))))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0))))
 	for _, bad := range []string{"a\x00b", "\xff", "caf\xc3"} {
 		name := func(op string) string { return fmt.Sprintf("%s(%q)", op, bad) }
 		_, err := s.GetClient(ctx, bad)

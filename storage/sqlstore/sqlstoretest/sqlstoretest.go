@@ -39,10 +39,24 @@ func New(t testing.TB) *sqlstore.Store {
 // set, else one SQLite file.
 func NewPair(t testing.TB) (*sqlstore.Store, *sqlstore.Store) {
 	t.Helper()
-	url := "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
 	if os.Getenv(EnvDatabaseURL) != "" {
-		url = PostgresURL(t)
+		return NewPostgresPair(t)
 	}
+	return NewSQLitePair(t)
+}
+
+// NewSQLitePair is NewPair on one SQLite file in t.TempDir().
+func NewSQLitePair(t testing.TB) (*sqlstore.Store, *sqlstore.Store) {
+	t.Helper()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
+	return open(t, url), open(t, url)
+}
+
+// NewPostgresPair is NewPair on a new schema of the PostgreSQL database at
+// LATCH_TEST_DATABASE_URL. It skips the test when the variable is unset.
+func NewPostgresPair(t testing.TB) (*sqlstore.Store, *sqlstore.Store) {
+	t.Helper()
+	url := PostgresURL(t)
 	return open(t, url), open(t, url)
 }
 
