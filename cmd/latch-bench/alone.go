@@ -40,8 +40,12 @@ import (
 //	revoke              the primary-key update that ends a family
 var aloneScenarios = []string{"refresh", "client_credentials", "introspect", "revoke"}
 
-// aloneClient is the one client of the scratch database.
-const aloneClient = "bench-client"
+// aloneClient is the one client of the scratch database, and
+// aloneGeneration its generation, which a new family must name.
+const (
+	aloneClient     = "bench-client"
+	aloneGeneration = "bench-generation"
+)
 
 // The keys of the scratch database, 43 characters as Latch's (Base64 of a
 // SHA-256). The PostgreSQL scripts build the same keys in SQL.
@@ -76,7 +80,7 @@ const (
 	aloneTokenFamilyColumns = `t."key", t.kind, t.family_id, t.client_id, t.scopes, t.issued_at, t.expires_at, t.spent_at, t.parent_key, t.replay,
 	f.id, f.client_id, f.user_id, f.username, f.scopes, f.audience, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, f.revoke_reason`
 	aloneClientColumns = `c.id, c.name, c.secret_hash, c.grant_types, c.scopes, c.auth_method, c.can_introspect, c.audience, c.created_at`
-	aloneFamilyInsert  = `INSERT INTO families (id, client_id, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason)`
+	aloneFamilyInsert  = `INSERT INTO families (id, client_id, client_generation, user_id, username, scopes, audience, created_at, last_used_at, expires_at, revoked_at, revoke_reason)`
 	aloneTokenInsert   = `INSERT INTO tokens ("key", kind, family_id, client_id, scopes, issued_at, expires_at, parent_key, spent_at, replay)`
 	aloneEventInsert   = `INSERT INTO audit_events (type, family_id, client_id, user_id, reason, address, user_agent, created_at)`
 )
@@ -90,12 +94,15 @@ func newAloneSQL(p func(int) string) aloneSQL {
 		return "(" + strings.Join(ps, ", ") + ")"
 	}
 	return aloneSQL{
-		getClient:     `SELECT ` + aloneClientColumns + ` FROM clients c WHERE c.id = ` + p(1),
-		tokenFamily:   `SELECT ` + aloneTokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + p(1),
-		spend:         `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
-		touch:         `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
-		revoke:        `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
-		insertFamily:  aloneFamilyInsert + ` VALUES ` + list(1, 11),
+		getClient:   `SELECT ` + aloneClientColumns + ` FROM clients c WHERE c.id = ` + p(1),
+		tokenFamily: `SELECT ` + aloneTokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + p(1),
+		spend:       `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
+		touch:       `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
+		revoke:      `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
+		// A family is stored only while its client, of that generation,
+		// exists (sqlstore's CreateFamily on SQLite).
+		insertFamily: aloneFamilyInsert + ` SELECT ` + strings.Trim(list(1, 12), "()") +
+			` WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = ` + p(2) + ` AND c.generation = ` + p(3) + `)`,
 		insertToken:   aloneTokenInsert + ` VALUES ` + list(1, 10),
 		insertTokens2: aloneTokenInsert + ` VALUES ` + list(1, 10) + `, ` + list(11, 10),
 		insertEvent:   aloneEventInsert + ` VALUES ` + list(1, 8) + ` RETURNING id`,
@@ -103,7 +110,7 @@ func newAloneSQL(p func(int) string) aloneSQL {
 }
 
 func familyArgs(id string, now time.Time) []any {
-	return []any{id, aloneClient, "", "", "read write", "https://api.example", now, now, now.Add(24 * time.Hour), nil, ""}
+	return []any{id, aloneClient, aloneGeneration, "", "", "read write", "https://api.example", now, now, now.Add(24 * time.Hour), nil, ""}
 }
 
 func tokenArgs(key, kind, family, parent string, now time.Time) []any {
@@ -193,11 +200,11 @@ func seed(ctx context.Context, db *sql.DB, dialect string, rows, workers int) er
 		q    string
 		args []any
 	}{
-		{`INSERT INTO clients (id, name, secret_hash, grant_types, scopes, auth_method, can_introspect, audience, created_at)
-		VALUES (` + p(1) + `, 'bench', 'sha256$c2VjcmV0', 'client_credentials refresh_token password', 'read write', 'client_secret_basic', TRUE, 'https://api.example', ` + p(2) + `)`,
-			[]any{aloneClient, now}},
-		{series + aloneFamilyInsert + ` SELECT ` + key("f") + `, ` + p(2) + `, '', '', 'read write', 'https://api.example', ` + p(3) + `, ` + p(3) + `, ` + p(4) + `, NULL, ''` + from,
-			[]any{rows, aloneClient, now, later}},
+		{`INSERT INTO clients (id, name, secret_hash, grant_types, scopes, auth_method, can_introspect, audience, created_at, generation)
+		VALUES (` + p(1) + `, 'bench', 'sha256$c2VjcmV0', 'client_credentials refresh_token password', 'read write', 'client_secret_basic', TRUE, 'https://api.example', ` + p(2) + `, ` + p(3) + `)`,
+			[]any{aloneClient, now, aloneGeneration}},
+		{series + aloneFamilyInsert + ` SELECT ` + key("f") + `, ` + p(2) + `, ` + p(5) + `, '', '', 'read write', 'https://api.example', ` + p(3) + `, ` + p(3) + `, ` + p(4) + `, NULL, ''` + from,
+			[]any{rows, aloneClient, now, later, aloneGeneration}},
 		{series + aloneTokenInsert + ` SELECT ` + key("a") + `, 'access', ` + key("f") + `, ` + p(2) + `, 'read write', ` + p(3) + `, ` + p(4) + `, '', NULL, NULL` + from,
 			[]any{rows, aloneClient, now, soon}},
 	}

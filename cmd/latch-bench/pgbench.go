@@ -56,12 +56,17 @@ COMMIT;
 	"client_credentials": `\set k :k + 1
 WITH family AS (
 	` + aloneFamilyInsert + `
-	VALUES ('c' || lpad(:client_id::text, 8, '0') || lpad(:k::text, 34, '0'), 'bench-client', '', '', 'read write', 'https://api.example',
-		now(), now(), now() + interval '1 hour', NULL, '')
+	SELECT 'c' || lpad(:client_id::text, 8, '0') || lpad(:k::text, 34, '0'), 'bench-client', 'bench-generation', '', '', 'read write', 'https://api.example',
+		now(), now(), now() + interval '1 hour', NULL, ''
+	WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = 'bench-client' AND c.generation = 'bench-generation' FOR KEY SHARE)
+	RETURNING 1
+), issued AS (
+	` + aloneTokenInsert + `
+	SELECT * FROM (VALUES ('t' || lpad(:client_id::text, 8, '0') || lpad(:k::text, 34, '0'), 'access',
+		'c' || lpad(:client_id::text, 8, '0') || lpad(:k::text, 34, '0'), 'bench-client', ` + pgTokenValues + `, '', ` + pgNullSpentReply + `)) AS v
+	WHERE EXISTS (SELECT 1 FROM family) RETURNING 1
 )
-` + aloneTokenInsert + `
-SELECT * FROM (VALUES ('t' || lpad(:client_id::text, 8, '0') || lpad(:k::text, 34, '0'), 'access',
-	'c' || lpad(:client_id::text, 8, '0') || lpad(:k::text, 34, '0'), 'bench-client', ` + pgTokenValues + `, '', ` + pgNullSpentReply + `)) AS v;
+SELECT (SELECT count(*) FROM family);
 `,
 	"introspect": `\set i random(1, :rows)
 SELECT ` + aloneClientColumns + `, ` + aloneTokenFamilyColumns + `

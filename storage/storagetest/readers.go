@@ -21,7 +21,7 @@ const readBesideWriteTimeout = 10 * time.Second
 func testReadBesideWrite(ctx context.Context, t *testing.T, s storage.Store) {
 	mustOK(t, "CreateClient", s.CreateClient(ctx, newClient("c1")))
 	mustOK(t, "CreateUser", s.CreateUser(ctx, newUser("u1", "alice")))
-	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily("f1", "u1", "c1", at(0)), newToken("k1", "f1")))
+	mustOK(t, "CreateFamily", s.CreateFamily(ctx, newFamily(ctx, t, s, "f1", "u1", "c1", at(0)), newToken("k1", "f1")))
 
 	held, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
