@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -27,6 +28,32 @@ func checkLoopbackURL(raw string) error {
 	host := u.Hostname()
 	if !isLoopbackHost(host) {
 		return fmt.Errorf("latch-bench: --url %q: host %q is not a loopback address or localhost; load is only allowed against this machine", raw, host)
+	}
+	return nil
+}
+
+// checkAloneURL accepts the scratch database of --alone: sqlite:PATH, or a
+// PostgreSQL URL without a password whose host is loopback or a Unix
+// socket. Its errors never quote the URL.
+func checkAloneURL(raw string) error {
+	if path, ok := strings.CutPrefix(raw, "sqlite:"); ok {
+		if path == "" || strings.Contains(path, "?") {
+			return errors.New("latch-bench: --alone sqlite:PATH needs a plain file path")
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return errors.New("latch-bench: --alone takes sqlite:PATH or a postgres:// URL")
+	}
+	if _, has := u.User.Password(); has || u.Query().Has("password") {
+		return errors.New("latch-bench: --alone: put no password in the URL (ps shows it); use PGPASSWORD or ~/.pgpass")
+	}
+	hosts := []string{u.Hostname(), u.Query().Get("host"), u.Query().Get("hostaddr")}
+	for _, h := range hosts {
+		if h != "" && !strings.HasPrefix(h, "/") && !isLoopbackHost(h) {
+			return errors.New("latch-bench: --alone: the PostgreSQL host must be a loopback address, localhost or a Unix socket")
+		}
 	}
 	return nil
 }

@@ -5,6 +5,9 @@
 // duration at a concurrency, and prints requests/s, latency percentiles and
 // errors by HTTP status and OAuth2 error code.
 //
+// With --alone it times the database work of each endpoint without Latch
+// (alone.go), and --ratios compares the two (ratios.go).
+//
 // It owns the load and its measurement only: starting servers and databases
 // is left to cmd/latch-bench/run.sh (make bench-load). It refuses to send load
 // anywhere but a loopback address.
@@ -54,6 +57,15 @@ scenarios (comma-separated, or "all"):
   hash                argon2id (19 MiB, t=2, p=1) alone, in process: the
                       ceiling of the password grant on this machine
 
+the database alone (the statements of each endpoint, no Latch), on an empty
+scratch database that it migrates and seeds:
+  latch-bench --alone sqlite:/tmp/alone.db|postgres://user@127.0.0.1/db \
+              --duration 20s --concurrency 32 [--rows N] [--out FILE]
+
+the ratios of each endpoint against issue 16's bars, from the --out files
+latch-<db>.json and alone-<db>.json in DIR:
+  latch-bench --ratios DIR
+
 flags:
 `
 
@@ -72,6 +84,15 @@ type config struct {
 	json        bool
 	keep        bool
 	settle      string
+	// out: also write the JSON report to this file.
+	out string
+	// alone is the scratch database of --alone (sqlite:PATH or a
+	// PostgreSQL URL); rows the logins seeded in it.
+	alone   string
+	rows    int
+	pgbench string
+	// ratios is the directory of --ratios.
+	ratios string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -98,6 +119,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&cfg.settle, "settle", "", "shell command run before each timed phase, after its fixtures (run.sh: VACUUM and CHECKPOINT on PostgreSQL)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the provisioned client and users (default: delete them at the end)")
+	fs.StringVar(&cfg.out, "out", "", "also write the JSON report to this file")
+	fs.StringVar(&cfg.alone, "alone", "", "time the database alone on this empty scratch database (sqlite:PATH, or a postgres:// URL on this machine without a password: use PGPASSWORD or ~/.pgpass) instead of a server")
+	fs.IntVar(&cfg.rows, "rows", 0, "logins seeded for --alone (default: as the revoke pool)")
+	fs.StringVar(&cfg.pgbench, "pgbench", "pgbench", "pgbench binary, for --alone on PostgreSQL")
+	fs.StringVar(&cfg.ratios, "ratios", "", "print the ratios against issue 16's bars from the --out files in this directory, and nothing else")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -106,6 +132,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if err := checkLoopbackURL(cfg.baseURL); err != nil {
 		return nil, err
+	}
+	if cfg.alone != "" {
+		if err := checkAloneURL(cfg.alone); err != nil {
+			return nil, err
+		}
 	}
 	cfg.baseURL = strings.TrimRight(cfg.baseURL, "/")
 	var err error
@@ -123,6 +154,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, errors.New("latch-bench: --users, --pool and --revoke-pool cannot be negative")
 	case cfg.timeout <= 0:
 		return nil, errors.New("latch-bench: --timeout must be positive")
+	case cfg.rows < 0:
+		return nil, errors.New("latch-bench: --rows cannot be negative")
 	}
 	if cfg.users == 0 {
 		cfg.users = cfg.concurrency
@@ -130,7 +163,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.revokePool == 0 {
 		cfg.revokePool = autoRevokePool(cfg.duration)
 	}
-	if cfg.adminToken == "" && needsServer(cfg.scenarios) {
+	if cfg.rows == 0 {
+		cfg.rows = autoRevokePool(cfg.duration)
+	}
+	if cfg.adminToken == "" && needsServer(cfg.scenarios) && cfg.alone == "" && cfg.ratios == "" {
 		return nil, errors.New("latch-bench: --admin-token (or LATCH_ADMIN_TOKEN) is required to provision fixtures")
 	}
 	return &cfg, nil
@@ -150,6 +186,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.ratios != "" {
+		table, err := formatRatios(cfg.ratios)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, table)
+		return err
+	}
+	if cfg.alone != "" {
+		rep, err := runAlone(ctx, cfg, stderr)
+		if err != nil {
+			return err
+		}
+		return writeReport(stdout, cfg, rep)
 	}
 	b := newBench(cfg, stderr)
 	defer b.close()
@@ -174,10 +225,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		rep.Results = append(rep.Results, res)
 	}
+	return writeReport(stdout, cfg, rep)
+}
+
+// writeReport prints rep as a table or as JSON (--json), and writes the
+// JSON to --out too.
+func writeReport(stdout io.Writer, cfg *config, rep report) error {
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return fmt.Errorf("latch-bench: --out: %w", err)
+		}
+		err = writeJSON(f, rep)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("latch-bench: --out: %w", err)
+		}
+	}
 	if cfg.json {
 		return writeJSON(stdout, rep)
 	}
-	_, err = io.WriteString(stdout, formatTable(rep.Results))
+	_, err := io.WriteString(stdout, formatTable(rep.Results))
 	return err
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # run.sh: every latch-bench scenario against a fresh Latch on SQLite, then on
-# a fresh PostgreSQL database. Called by `make bench-load`, which builds
-# bin/latch and bin/latch-bench first.
+# a fresh PostgreSQL database; after each, the same database work without
+# Latch (latch-bench --alone: in process on SQLite, pgbench on PostgreSQL);
+# at the end, each endpoint's ratio against issue 16's bars (latch-bench
+# --ratios). Called by `make bench-load`, which builds bin/latch and
+# bin/latch-bench first.
 #
 # Settings (environment):
 #   BENCH_DURATION     timed phase of each scenario (default 10s)
@@ -11,7 +14,11 @@
 #   BENCH_PGHOST, BENCH_PGPORT, BENCH_PGUSER, BENCH_PGDATABASE
 #                      the PostgreSQL server and the database to connect to
 #                      for CREATE/DROP DATABASE (127.0.0.1, 5432, postgres, test)
-#   BENCH_LOG_DIR      where server logs go (default tmp/bench-load/<time>)
+#   BENCH_LOG_DIR      where server logs and the JSON reports go (default
+#                      tmp/bench-load/<time>)
+#   BENCH_ALONE        0 to skip the alone measurements and the ratios
+#   BENCH_PGBENCH      pgbench binary (default: pgbench on PATH, else the newest
+#                      /usr/lib/postgresql/*/bin/pgbench)
 #   BENCH_FLAGS        extra latch-bench flags, e.g. "--json"
 set -euo pipefail
 
@@ -26,6 +33,8 @@ pgport=${BENCH_PGPORT:-5432}
 pguser=${BENCH_PGUSER:-postgres}
 pgdatabase=${BENCH_PGDATABASE:-test}
 logdir=${BENCH_LOG_DIR:-tmp/bench-load/$(date +%Y%m%d-%H%M%S)}
+run_alone=${BENCH_ALONE:-1}
+pgbench=${BENCH_PGBENCH:-$(command -v pgbench || ls -d /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1 || true)}
 read -r -a extra <<<"${BENCH_FLAGS:-}"
 
 latch=bin/latch
@@ -38,6 +47,7 @@ mkdir -p "$logdir"
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/latch-bench.XXXXXX")
 server_pid=
 pg_db=
+alone_db=
 
 randhex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 
@@ -54,11 +64,12 @@ stop_server() {
 }
 
 drop_database() {
-	if [[ -n $pg_db ]]; then
-		psql_admin "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" ||
-			echo "run.sh: could not drop database $pg_db; drop it by hand" >&2
-		pg_db=
-	fi
+	local db
+	for db in $pg_db $alone_db; do
+		psql_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)" ||
+			echo "run.sh: could not drop database $db; drop it by hand" >&2
+	done
+	pg_db= alone_db=
 }
 
 cleanup() {
@@ -121,7 +132,8 @@ bench_against() {
 	echo
 	echo "== $name: $url, $scenarios for $duration at concurrency $concurrency (server log: $log)"
 	LATCH_ADMIN_TOKEN="$admin" "$bench" --url "$url" --scenario "$scenarios" \
-		--duration "$duration" --concurrency "$concurrency" --settle "$settle" "${extra[@]}"
+		--duration "$duration" --concurrency "$concurrency" --settle "$settle" \
+		--out "$logdir/latch-$name.json" "${extra[@]}"
 	stop_server
 
 	# Server-side trouble the client cannot see (5xx causes, panics).
@@ -133,10 +145,21 @@ bench_against() {
 	fi
 }
 
+# alone NAME URL: the statements of each endpoint on the scratch database
+# URL, without Latch, at the same concurrency and for the same duration.
+alone() {
+	[[ $run_alone != 0 ]] || return 0
+	echo
+	echo "== $1 alone: the endpoints' statements without Latch, for $duration at concurrency $concurrency"
+	"$bench" --alone "$2" --pgbench "${pgbench:-pgbench}" --duration "$duration" \
+		--concurrency "$concurrency" --out "$logdir/alone-$1.json"
+}
+
 for db in $databases; do
 	case $db in
 	sqlite)
 		bench_against sqlite "sqlite:$workdir/latch.db"
+		alone sqlite "sqlite:$workdir/alone.db"
 		;;
 	postgres)
 		pg_db="latch_bench_$(randhex 6)"
@@ -148,6 +171,12 @@ for db in $databases; do
 		bench_against postgres "postgres://$pguser@$pghost:$pgport/$pg_db?sslmode=disable" "$(randhex 32)" \
 			"psql -X -q -v ON_ERROR_STOP=1 -h $pghost -p $pgport -U $pguser -d $pg_db -c 'VACUUM ANALYZE' -c 'CHECKPOINT'"
 		drop_database
+		if [[ $run_alone != 0 ]]; then
+			alone_db="latch_alone_$(randhex 6)"
+			psql_admin "CREATE DATABASE $alone_db"
+			alone postgres "postgres://$pguser@$pghost:$pgport/$alone_db?sslmode=disable"
+		fi
+		drop_database
 		;;
 	*)
 		echo "run.sh: unknown database $db in BENCH_DATABASES (want sqlite, postgres)" >&2
@@ -155,3 +184,9 @@ for db in $databases; do
 		;;
 	esac
 done
+
+if [[ $run_alone != 0 ]]; then
+	echo
+	echo "== ratios: Latch req/s over the database alone, against issue 16's bars (reports in $logdir)"
+	"$bench" --ratios "$logdir"
+fi

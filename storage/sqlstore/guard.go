@@ -62,7 +62,7 @@ func (s *Store) CountAttempts(ctx context.Context, now time.Time, keys ...string
 		Count     int64
 		ExpiresAt time.Time
 	}
-	err := s.conn(ctx).Raw(`SELECT "key", count, expires_at FROM login_attempts WHERE "key" IN ? AND expires_at > ?`, keys, ts(now)).Scan(&rows).Error
+	err := s.read(ctx).Raw(`SELECT "key", count, expires_at FROM login_attempts WHERE "key" IN ? AND expires_at > ?`, keys, ts(now)).Scan(&rows).Error
 	if err != nil {
 		return nil, mapErr("count attempts", err)
 	}
@@ -87,7 +87,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *storage.SigningKey) err
 // without publish_until is not published.
 func (s *Store) ListSigningKeys(ctx context.Context, now time.Time) ([]storage.SigningKey, error) {
 	var rows []signingKeyRow
-	err := s.conn(ctx).
+	err := s.read(ctx).
 		Where("retired_at IS NULL OR publish_until > ?", ts(now)).
 		Order("created_at DESC, id DESC").
 		Find(&rows).Error
@@ -132,7 +132,7 @@ func (s *Store) DenyFamilyAccessTokens(ctx context.Context, familyID string, now
 // after its expiry).
 func (s *Store) IsDenied(ctx context.Context, key string) (bool, error) {
 	var keys []string
-	if err := s.conn(ctx).Raw(`SELECT "key" FROM denylist WHERE "key" = ?`, key).Scan(&keys).Error; err != nil {
+	if err := s.read(ctx).Raw(`SELECT "key" FROM denylist WHERE "key" = ?`, key).Scan(&keys).Error; err != nil {
 		return false, mapErr("check denylist", err)
 	}
 	return len(keys) > 0, nil

@@ -35,7 +35,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, erro
 		return nil, noSuch("get client")
 	}
 	var r clientRow
-	err := s.queryRow(ctx, s.hot.getClient, id).Scan(clientTable.dests(&r)...)
+	err := s.readRow(ctx, s.hot.getClient, id).Scan(clientTable.dests(&r)...)
 	if err != nil {
 		return nil, mapErr(fmt.Sprintf("get client %q", id), err)
 	}
@@ -46,7 +46,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*storage.Client, erro
 // ListClients returns every client, ordered by id.
 func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var rows []clientRow
-	if err := s.conn(ctx).Order("id").Find(&rows).Error; err != nil {
+	if err := s.read(ctx).Order("id").Find(&rows).Error; err != nil {
 		return nil, mapErr("list clients", err)
 	}
 	cs := make([]storage.Client, len(rows))
@@ -87,7 +87,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
 		return nil, noSuch("get user")
 	}
 	var r userRow
-	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := s.read(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
 		return nil, mapErr(fmt.Sprintf("get user %q", id), err)
 	}
 	return r.user(), nil
@@ -115,7 +115,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storag
 		return nil, noSuch("get user by username")
 	}
 	var r userRow
-	if err := s.conn(ctx).Where("username = ?", username).Take(&r).Error; err != nil {
+	if err := s.read(ctx).Where("username = ?", username).Take(&r).Error; err != nil {
 		return nil, mapErr("get user by username", err)
 	}
 	return r.user(), nil
@@ -260,11 +260,11 @@ func (s *Store) getFamily(ctx context.Context, id string, lock bool) (*storage.F
 	if !holdable(id) {
 		return nil, noSuch("get family")
 	}
-	db := s.conn(ctx)
+	db := s.read(ctx)
 	op := "get family %q"
 	if lock {
 		// The SQLite dialector drops the locking clause.
-		db = db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		db = s.conn(ctx).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 		op = "lock family %q"
 	}
 	var r familyRow
@@ -333,7 +333,7 @@ func (s *Store) ListLiveFamilies(ctx context.Context, filter storage.FamilyFilte
 		return nil, err
 	}
 	var rows []familyRow
-	err = s.conn(ctx).
+	err = s.read(ctx).
 		Where("revoked_at IS NULL AND expires_at > ?", ts(now)).
 		Where(where, args...).
 		Order("created_at DESC, id DESC").
@@ -390,29 +390,33 @@ func (s *Store) CreateToken(ctx context.Context, ts ...*storage.Token) error {
 // GetTokenFamily returns a token and its family with one join, or an error
 // wrapping [storage.ErrNotFound].
 func (s *Store) GetTokenFamily(ctx context.Context, key string) (*storage.Token, *storage.Family, error) {
-	return s.tokenFamily(ctx, key, "")
+	return s.tokenFamily(ctx, key, false)
 }
 
 // LockTokenFamily is GetTokenFamily with the token and family rows locked
 // for update (PostgreSQL; on SQLite the one connection and immediate
 // transactions already serialize writers).
 func (s *Store) LockTokenFamily(ctx context.Context, key string) (*storage.Token, *storage.Family, error) {
-	lock := ""
-	if s.dialect == migrations.Postgres {
-		// Both rows: under READ COMMITTED, a transaction that waited for the
-		// lock re-reads only the rows it locks, and the token's spent_at must
-		// be the one the previous holder committed.
-		lock = " FOR UPDATE OF t, f"
-	}
-	return s.tokenFamily(ctx, key, lock)
+	return s.tokenFamily(ctx, key, true)
 }
 
 // tokenFamily runs the join on database/sql directly: it is the hottest
 // read of Latch, and GORM's reflection cost more than the query on SQLite.
-func (s *Store) tokenFamily(ctx context.Context, key, suffix string) (*storage.Token, *storage.Family, error) {
+// A locked read runs where writes do.
+func (s *Store) tokenFamily(ctx context.Context, key string, lock bool) (*storage.Token, *storage.Family, error) {
 	var t tokenRow
 	var f familyRow
-	err := s.queryRow(ctx, s.hot.tokenFamily+suffix, key).Scan(tokenFamilyDests(&t, &f, 0)...)
+	q, query := s.hot.tokenFamily, s.readRow
+	if lock {
+		query = s.queryRow
+		if s.dialect == migrations.Postgres {
+			// Both rows: under READ COMMITTED, a transaction that waited for
+			// the lock re-reads only the rows it locks, and the token's
+			// spent_at must be the one the previous holder committed.
+			q += " FOR UPDATE OF t, f"
+		}
+	}
+	err := query(ctx, q, key).Scan(tokenFamilyDests(&t, &f, 0)...)
 	if err != nil {
 		return nil, nil, mapErr("get token and family", err)
 	}
@@ -451,7 +455,7 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 	dests = clientTable.appendDests(dests, &c)
 	dests = tokenTable.appendNullDests(dests, &t, nulls[:nt])
 	dests = familyTable.appendNullDests(dests, &f, nulls[nt:])
-	if err := s.queryRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(dests...); err != nil {
+	if err := s.readRow(ctx, s.hot.lookupClientToken, clientID, tokenKey).Scan(dests...); err != nil {
 		return nil, nil, nil, mapErr(fmt.Sprintf("look up client %q and token", clientID), err)
 	}
 	client := c.client()
@@ -465,7 +469,7 @@ func (s *Store) LookupClientToken(ctx context.Context, clientID, tokenKey string
 // GetToken returns the token, or an error wrapping [storage.ErrNotFound].
 func (s *Store) GetToken(ctx context.Context, key string) (*storage.Token, error) {
 	var r tokenRow
-	if err := s.conn(ctx).Where(`"key" = ?`, key).Take(&r).Error; err != nil {
+	if err := s.read(ctx).Where(`"key" = ?`, key).Take(&r).Error; err != nil {
 		return nil, mapErr("get token", err)
 	}
 	return r.token(), nil
@@ -608,7 +612,7 @@ func (s *Store) ListEvents(ctx context.Context, familyID string) ([]storage.Even
 		return nil, nil
 	}
 	var rows []eventRow
-	if err := s.conn(ctx).Where("family_id = ?", familyID).Order("id").Find(&rows).Error; err != nil {
+	if err := s.read(ctx).Where("family_id = ?", familyID).Order("id").Find(&rows).Error; err != nil {
 		return nil, mapErr(fmt.Sprintf("list events of family %q", familyID), err)
 	}
 	es := make([]storage.Event, len(rows))

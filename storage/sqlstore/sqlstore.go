@@ -52,6 +52,8 @@ type Options struct {
 type Store struct {
 	db    *gorm.DB
 	sqlDB *sql.DB
+	// readers serve reads outside a transaction (readers.go).
+	readers readers
 	// pool is PostgreSQL's connection pool, under sqlDB (nil on SQLite).
 	pool    *pgxpool.Pool
 	dialect string
@@ -86,10 +88,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		dialector gorm.Dialector
 		dialect   string
 		pool      *pgxpool.Pool
+		path      string // SQLite's
 	)
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
+		path = strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
 		if path == "" {
 			return nil, errors.New("sqlstore: open: sqlite: URL has no path")
 		}
@@ -152,9 +155,10 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("sqlstore: open %s: %w", dialect, redact(err, databaseURL))
 	}
 	if dialect == migrations.SQLite {
-		// One connection: SQLite has one writer anyway, and a single
+		// One writer connection: SQLite has one writer anyway, and a single
 		// connection gave the best tail latency in our measurements. It also
-		// serializes transactions, which LockFamily relies on.
+		// serializes transactions, which LockFamily relies on. Reads outside
+		// a transaction go to readers beside it (readers.go).
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 	}
@@ -162,6 +166,13 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: cannot reach database: %w: %w", dialect, storage.ErrUnavailable, redact(err, databaseURL))
+	}
+	s.readers = readers{db: db, sqlDB: sqlDB}
+	if dialect == migrations.SQLite {
+		if err := s.openReaders(ctx, path, cfg); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlstore: open %s: readers: %w: %w", dialect, storage.ErrUnavailable, err)
+		}
 	}
 	return s, nil
 }
@@ -256,7 +267,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (s *Store) Close() error {
-	err := s.sqlDB.Close()
+	err := errors.Join(s.sqlDB.Close(), s.closeReaders())
 	if s.pool != nil {
 		s.pool.Close()
 	}
@@ -266,8 +277,9 @@ func (s *Store) Close() error {
 // txKey is the context key of a transaction of store s.
 type txKey struct{ s *Store }
 
-// conn returns the handle every method uses: the transaction carried by ctx,
-// if any, else the pool.
+// conn returns the handle of writes and locking reads: the transaction
+// carried by ctx, if any, else the pool (on SQLite, the writer). Other reads
+// use read (readers.go).
 func (s *Store) conn(ctx context.Context) *gorm.DB {
 	if tx, ok := s.txOf(ctx); ok {
 		return tx.WithContext(ctx)

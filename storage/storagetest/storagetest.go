@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
 		{"TxPanic", testTxPanic},
+		{"ReadBesideWrite", testReadBesideWrite},
 		{"ConcurrentSpend", testConcurrentSpend},
 		{"Attempts", testAttempts},
 		{"ConcurrentAttempts", testConcurrentAttempts},
