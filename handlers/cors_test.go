@@ -34,10 +34,13 @@ func TestCrossOrigin(t *testing.T) {
 	for _, path := range []string{"/oauth2/token", "/oauth2/revoke", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"} {
 		res := send(http.MethodOptions, path, "", map[string]string{
 			"Access-Control-Request-Method":  http.MethodPost,
-			"Access-Control-Request-Headers": "authorization, content-type",
+			"Access-Control-Request-Headers": "authorization, content-type, dpop",
 		})
+		// A browser app sends its DPoP proof (RFC 9449) in a header of
+		// its own, which the preflight must allow.
 		if res.status != http.StatusNoContent || res.header.Get("Access-Control-Allow-Origin") != "*" ||
 			!strings.Contains(res.header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+			!strings.Contains(res.header.Get("Access-Control-Allow-Headers"), "DPoP") ||
 			!strings.Contains(res.header.Get("Access-Control-Allow-Methods"), "POST") {
 			t.Errorf("preflight %s: %d %v", path, res.status, res.header)
 		}

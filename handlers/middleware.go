@@ -103,7 +103,7 @@ func crossOrigin(paths ...string) func(http.Handler) http.Handler {
 			// serves OPTIONS. It names the methods of all these paths; a
 			// request with one its path does not serve still gets 405.
 			h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 		})
