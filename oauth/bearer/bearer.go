@@ -14,6 +14,11 @@
 // WWW-Authenticate: Bearer (and error="invalid_token" when a token was
 // presented but is not valid), 403 insufficient_scope from [RequireScope].
 //
+// A token bound to a key (a cnf claim or introspection member, such as the
+// jkt of a DPoP-bound token, RFC 9449 §6) is refused: this package does not
+// check DPoP proofs yet, and accepting such a token as a bearer token would
+// undo its binding.
+//
 // A JWT is verified without asking the server, so revoking it takes effect
 // at its exp: keep access token lifetimes short, or introspect. This package
 // uses go-jose for the JOSE parts and imports nothing else of Latch.

@@ -111,6 +111,9 @@ func TestVerifyJWT(t *testing.T) {
 	}
 	nbf := fs.claims("https://api.example", hour)
 	nbf["nbf"] = time.Now().Add(time.Minute).Unix()
+	// A DPoP-bound token (RFC 9449 §6.1) is no bearer token.
+	bound := fs.claims("https://api.example", hour)
+	bound["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
 
 	for _, tc := range []struct {
 		name  string
@@ -122,6 +125,7 @@ func TestVerifyJWT(t *testing.T) {
 		{"no audience", fs.sign(t, "at+jwt", fs.claims(nil, hour))},
 		{"expired", fs.sign(t, "at+jwt", fs.claims("https://api.example", time.Now().Add(-time.Second)))},
 		{"not yet valid", fs.sign(t, "at+jwt", nbf)},
+		{"bound to a DPoP key", fs.sign(t, "at+jwt", bound)},
 		{"alg none", "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + strings.Split(good, ".")[1] + "."},
 		{"tampered", strings.Split(good, ".")[0] + "." + strings.Split(fs.sign(t, "at+jwt", fs.claims("https://api.example", hour.Add(time.Hour))), ".")[1] + "." + strings.Split(good, ".")[2]},
 		{"garbage", "a.b.c"},

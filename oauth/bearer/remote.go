@@ -182,6 +182,20 @@ type jwtClaims struct {
 	IssuedAt  *json.Number    `json:"iat"`
 	Expiry    *json.Number    `json:"exp"`
 	NotBefore *json.Number    `json:"nbf"`
+	// Cnf binds a token to a key (RFC 7800): with a jkt, to a DPoP key.
+	Cnf json.RawMessage `json:"cnf"`
+}
+
+// errSenderConstrained refuses a token bound to a key (cnf, RFC 9449 §6):
+// its holder must prove the key with every request (a DPoP proof), which
+// this verifier does not check yet. Taking it as a bearer token would
+// throw the binding away (RFC 9449 §7.1: a DPoP-bound token presented as a
+// bearer token is refused).
+const errSenderConstrained = "the token is bound to a key (cnf); this verifier takes bearer tokens only"
+
+// bound reports whether a cnf claim or member binds the token to a key.
+func bound(cnf json.RawMessage) bool {
+	return len(cnf) > 0 && string(cnf) != "null"
 }
 
 func audience(raw json.RawMessage) ([]string, error) {
@@ -271,6 +285,9 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 	if nbf, ok := numericDate(c.NotBefore); ok && now.Add(leeway).Before(nbf) {
 		return nil, invalidf("not valid yet")
 	}
+	if bound(c.Cnf) {
+		return nil, invalidf(errSenderConstrained)
+	}
 	iat, _ := numericDate(c.IssuedAt)
 	return &Claims{
 		Issuer: c.Issuer, Subject: c.Subject, Audience: aud, ClientID: c.ClientID, Scope: c.Scope,
@@ -292,6 +309,7 @@ type introspection struct {
 	Aud       json.RawMessage `json:"aud"`
 	Iss       string          `json:"iss"`
 	JTI       string          `json:"jti"`
+	Cnf       json.RawMessage `json:"cnf"`
 }
 
 // introspect asks the server about token (RFC 7662 §2.1), authenticating
@@ -336,6 +354,9 @@ func (v *Verifier) introspect(ctx context.Context, token string) (*Claims, error
 	}
 	if nbf, ok := numericDate(in.Nbf); ok && now.Add(leeway).Before(nbf) {
 		return nil, invalidf("not valid yet")
+	}
+	if bound(in.Cnf) {
+		return nil, invalidf(errSenderConstrained)
 	}
 	iat, _ := numericDate(in.Iat)
 	return &Claims{
