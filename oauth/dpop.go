@@ -293,22 +293,29 @@ func (p *Provider) tokenProof(ctx context.Context, r *http.Request) (*dpopProof,
 	return proof, nil
 }
 
-// checkRefreshBinding decides whether a refresh of a login bound to a key
-// may go on (RFC 9449 §5): a public client's refresh token is bound to the
-// login's key, so the request must carry a proof by that key; a
-// confidential client's is not. It runs in the refresh's transaction, on
-// the locked family, before anything is written: a refused refresh spends
+// checkRefreshBinding decides whether a refresh may go on (RFC 9449 §5).
+// A login's tokens are bound to the key of the proof it started with
+// (families.dpop_jkt), so a proof by any other key is refused, and so is a
+// proof on a login that started without one: the new access token would
+// be bound to a key the caller does not hold, or silently not bound at
+// all, where API.md promises tokens bound to the proof's key. (Binding
+// each access token to its own request's key would need the key per
+// token.) A public client's refresh token is itself bound: refreshing it
+// needs a proof by the login's key. A confidential client's is not, and
+// may go without a proof. It runs in the refresh's transaction, on the
+// locked family, before anything is written: a refused refresh spends
 // nothing.
 func checkRefreshBinding(ctx context.Context, ar fosite.AccessRequester, fam *storage.Family) error {
-	if fam.DPoPJKT == "" || !ar.GetClient().IsPublic() {
-		return nil
-	}
 	proof := dpopFrom(ctx)
-	if proof == nil {
+	switch {
+	case fam.DPoPJKT == "" && proof != nil:
+		return invalidProof("This login was started without DPoP, so its tokens cannot be bound to a key; start a new login with a DPoP proof.")
+	case fam.DPoPJKT == "":
+		return nil
+	case proof == nil && ar.GetClient().IsPublic():
 		return invalidProof("The refresh token is bound to a DPoP key; send a DPoP proof by that key.")
-	}
-	if proof.JKT != fam.DPoPJKT {
-		return invalidProof("The DPoP proof is signed by another key than the one the refresh token is bound to.")
+	case proof != nil && proof.JKT != fam.DPoPJKT:
+		return invalidProof("The DPoP proof is signed by another key than the one this login is bound to.")
 	}
 	return nil
 }

@@ -378,10 +378,22 @@ func TestDPoPConfidentialRefreshUnbound(t *testing.T) {
 	if in := f.introspect(t, r1.AccessToken); in.Cnf == nil || in.Cnf.JKT != key.jkt {
 		t.Fatalf("refreshed access token: %+v", in)
 	}
+	// A proof by another key would get an access token bound to a key the
+	// caller does not hold: refused, and the refresh token is not spent.
+	wantDPoPError(t, f.dpopToken(t, "app", f.secret, newDPoPKey(t, "ES256").tokenProof(t, f), refreshForm(r1.RefreshToken)))
+	if r2 := f.dpopToken(t, "app", f.secret, key.tokenProof(t, f), refreshForm(r1.RefreshToken)); r2.status != http.StatusOK || r2.TokenType != TokenTypeDPoP {
+		t.Fatalf("refresh with the login's key after another key was refused: %+v", r2)
+	}
 	// Without DPoP nothing changes: Bearer, no cnf.
 	plain := f.dpopToken(t, "app", f.secret, "", alicePasswordForm())
 	if plain.TokenType != TokenTypeBearer || f.introspect(t, plain.AccessToken).Cnf != nil {
 		t.Fatalf("login without proof: %+v", plain)
+	}
+	// A proof on the refresh of such a login cannot bind it: refused
+	// rather than answered with an unbound Bearer token, and not spent.
+	wantDPoPError(t, f.dpopToken(t, "app", f.secret, key.tokenProof(t, f), refreshForm(plain.RefreshToken)))
+	if r := f.dpopToken(t, "app", f.secret, "", refreshForm(plain.RefreshToken)); r.status != http.StatusOK || r.TokenType != TokenTypeBearer {
+		t.Fatalf("plain refresh of the unbound login: %+v", r)
 	}
 }
 
