@@ -218,12 +218,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// rfc6749Errors are the error codes of RFC 6749 (§4.1.2.1, §5.2) and RFC
-// 7009 §2.2.1, the result label values besides ok.
+// rfc6749Errors are the error codes of RFC 6749 (§4.1.2.1, §5.2), RFC
+// 7009 §2.2.1 and RFC 9449 §5, the result label values besides ok.
 var rfc6749Errors = []string{
 	"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
 	"unsupported_grant_type", "invalid_scope", "access_denied", "unsupported_response_type",
-	"server_error", "temporarily_unavailable", "unsupported_token_type",
+	"server_error", "temporarily_unavailable", "unsupported_token_type", "invalid_dpop_proof",
 }
 
 // result is the result label of an answer with error err: ok, the RFC 6749
@@ -241,9 +241,7 @@ func result(err error) string {
 
 // countToken counts a token endpoint answer.
 func (p *Provider) countToken(grantType string, err error) {
-	switch grantType {
-	case GrantPassword, GrantRefreshToken, GrantClientCredentials:
-	default:
+	if _, ok := grantNamed(grantType); !ok {
 		grantType = "other"
 	}
 	p.metrics.tokenRequests.WithLabelValues(grantType, result(err)).Inc()
