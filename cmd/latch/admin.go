@@ -32,6 +32,7 @@ func defineClientsCreate(fs *flag.FlagSet, inv *invocation) action {
 	fs.StringVar(&spec.Scope, "scope", "", "space-separated scopes the client may ask for")
 	fs.StringVar(&spec.AuthMethod, "auth-method", storage.AuthMethodBasic, "client_secret_basic, client_secret_post or none (public)")
 	fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "allow the client to call the introspection endpoint")
+	fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "require a DPoP proof (RFC 9449) with every token request")
 	fs.StringVar(&audience, "audience", "", "comma-separated resource identifiers (JWT aud)")
 	return operatorAction(inv, 0, "no positional arguments (flags only)", func(ctx context.Context, p *oauth.Provider, _ []string) error {
 		spec.GrantTypes = splitList(grants)
@@ -55,10 +56,10 @@ func defineClientsList(_ *flag.FlagSet, inv *invocation) action {
 			return err
 		}
 		tw := tabwriter.NewWriter(inv.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tGRANTS\tSCOPE\tINTROSPECT\tCREATED")
+		fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tGRANTS\tSCOPE\tINTROSPECT\tDPOP\tCREATED")
 		for _, c := range cs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", c.ID, c.AuthMethod, strings.Join(c.GrantTypes, ","),
-				strings.Join(c.Scopes, " "), c.CanIntrospect, c.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%t\t%s\n", c.ID, c.AuthMethod, strings.Join(c.GrantTypes, ","),
+				strings.Join(c.Scopes, " "), c.CanIntrospect, c.DPoPBoundAccessTokens, c.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
 	})

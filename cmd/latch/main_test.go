@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -327,16 +328,32 @@ func TestRunClients(t *testing.T) {
 		t.Errorf("no grant types: err = %v, want it to name grant_types", err)
 	}
 
-	out = c.mustRun("", "clients", "create", "--id", "spa", "--auth-method", "none", "--grant-types", "password,refresh_token")
+	out = c.mustRun("", "clients", "create", "--id", "spa", "--auth-method", "none", "--grant-types", "password,refresh_token", "--dpop-bound-access-tokens")
 	if strings.Contains(out, "client_secret") {
 		t.Errorf("a public client got a secret:\n%s", out)
 	}
 
 	list := c.mustRun("", "clients", "list")
-	for _, want := range []string{"CLIENT_ID", "app", "password,refresh_token", "read write", "spa", "none"} {
+	for _, want := range []string{"CLIENT_ID", "app", "password,refresh_token", "read write", "spa", "none", "DPOP"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("clients list lacks %q:\n%s", want, list)
 		}
+	}
+	// Only spa must send DPoP proofs: DPOP, the column before CREATED,
+	// says true on its row alone.
+	rows := 0
+	for _, line := range strings.Split(list, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || (f[0] != "app" && f[0] != "spa") {
+			continue
+		}
+		rows++
+		if got := f[len(f)-2]; got != strconv.FormatBool(f[0] == "spa") {
+			t.Errorf("clients list, DPOP of %s: %q", f[0], got)
+		}
+	}
+	if rows != 2 {
+		t.Errorf("clients list: %d rows of app and spa:\n%s", rows, list)
 	}
 	if strings.Contains(list, secret) {
 		t.Errorf("clients list shows the secret:\n%s", list)
