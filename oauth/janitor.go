@@ -68,7 +68,7 @@ func (p *Provider) RunJanitor(ctx context.Context, interval time.Duration) {
 		}
 		if n != (storage.PurgeCounts{}) {
 			p.log.InfoContext(ctx, "janitor purged", "tokens", n.Tokens, "families", n.Families, "replays", n.Replays,
-				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys)
+				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys, "dpop_jtis", n.DPoPJTIs)
 		}
 	}
 }

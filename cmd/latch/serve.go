@@ -156,7 +156,8 @@ func defineJanitor(_ *flag.FlagSet, inv *invocation) action {
 			if err != nil {
 				return fmt.Errorf("latch janitor: %w", err)
 			}
-			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses\n", n.Tokens, n.Families, n.Replays)
+			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses; deleted %d login counters, %d denylist entries, %d signing keys and %d DPoP proof ids\n",
+				n.Tokens, n.Families, n.Replays, n.Attempts, n.Denied, n.Keys, n.DPoPJTIs)
 			return nil
 		},
 	}
