@@ -50,13 +50,7 @@ func (f *fixture) asClient(ctx context.Context, id, secret string) clientAnswer 
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	w := httptest.NewRecorder()
-	ar, resp, err := f.p.Token(ctx, r)
-	if err != nil {
-		f.p.WriteAccessError(ctx, w, ar, err)
-	} else {
-		f.p.WriteAccessResponse(ctx, w, ar, resp)
-	}
-	d, _ := RetryAfter(err)
+	d, _ := RetryAfter(f.serveToken(ctx, w, r))
 	return clientAnswer{status: w.Code, body: w.Body.String(), retryAfter: d}
 }
 

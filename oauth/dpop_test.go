@@ -281,12 +281,7 @@ func (f *fixture) dpopToken(t testing.TB, client, secret, proof string, form url
 		r.Header.Set(DPoPHeader, proof)
 	}
 	w := httptest.NewRecorder()
-	ar, resp, err := f.p.Token(ctx, r)
-	if err != nil {
-		f.p.WriteAccessError(ctx, w, ar, err)
-	} else {
-		f.p.WriteAccessResponse(ctx, w, ar, resp)
-	}
+	_ = f.serveToken(ctx, w, r)
 	var out dpopAnswer
 	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
 		t.Fatalf("decode %q: %v", w.Body.String(), err)

@@ -144,17 +144,24 @@ func (f *fixture) tryToken(ctx context.Context, form url.Values) (tokenResponse,
 	return f.tryTokenAs(ctx, "app", f.secret, form)
 }
 
+// serveToken answers r as the token endpoint does, and returns the error
+// it answered, if any.
+func (f *fixture) serveToken(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	ar, resp, err := f.p.Token(ctx, r)
+	if err != nil {
+		f.p.WriteAccessError(ctx, w, ar, err)
+		return err
+	}
+	f.p.WriteAccessResponse(ctx, w, ar, resp)
+	return nil
+}
+
 // tryTokenAs is tryToken as client id with secret.
 func (f *fixture) tryTokenAs(ctx context.Context, id, secret string, form url.Values) (tokenResponse, error) {
 	w := httptest.NewRecorder()
 	r := tokenRequest(ctx, f, form)
 	r.SetBasicAuth(id, secret)
-	ar, resp, err := f.p.Token(ctx, r)
-	if err != nil {
-		f.p.WriteAccessError(ctx, w, ar, err)
-	} else {
-		f.p.WriteAccessResponse(ctx, w, ar, resp)
-	}
+	_ = f.serveToken(ctx, w, r)
 	var out tokenResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
 		return out, fmt.Errorf("decode %q: %w", w.Body.String(), err)

@@ -230,17 +230,7 @@ func TestRunRefusesNewerSchema(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, args := range [][]string{
-		{"serve"},
-		{"migrate"},
-		{"janitor"},
-		{"clients", "list"},
-		{"clients", "create", "--grant-types", "client_credentials"},
-		{"users", "create", "alice"},
-		{"sessions", "list", "alice"},
-		{"keys", "list"},
-		{"keys", "rotate"},
-	} {
+	for _, args := range databaseCommands {
 		_, _, err := c.run(ctx, "pw\n", args...)
 		if err == nil || !strings.Contains(err.Error(), "database schema version 999 is newer than this latch (") || !strings.HasSuffix(err.Error(), "); upgrade latch") {
 			t.Errorf("latch %s: err = %v, want database schema version 999 is newer than this latch (N); upgrade latch", strings.Join(args, " "), err)
