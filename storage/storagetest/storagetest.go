@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"PurgeGuard", testPurgeGuard},
 		{"UnholdableText", testUnholdableText},
 		{"EndedContext", testEndedContext},
+		{"DPoPJTIs", testDPoPJTIs},
 		{"FamilyOfDeletedClient", testFamilyOfDeletedClient},
 		{"ConcurrentDeleteClient", func(ctx context.Context, t *testing.T, s storage.Store) {
 			testConcurrentDeleteClient(ctx, t, s, s)
