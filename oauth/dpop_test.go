@@ -305,20 +305,6 @@ func wantDPoPError(t testing.TB, a dpopAnswer) {
 	}
 }
 
-// introspect returns the fixture's introspection answer for token.
-func (f *fixture) introspect(t testing.TB, token string) *Introspection {
-	t.Helper()
-	ctx := t.Context()
-	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.SetBasicAuth("app", f.secret)
-	in, err := f.p.Introspect(ctx, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
-
 // TestDPoPBindsPublicLogin: a public client's login with a proof is bound
 // to the proof's key for its whole life; a refresh without the key is
 // refused and spends nothing.

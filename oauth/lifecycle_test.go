@@ -197,11 +197,10 @@ func (f *fixture) refresh(t testing.TB, rt string, extra ...string) tokenRespons
 	return f.token(t, form)
 }
 
-// active asks the introspection endpoint (RFC 7662), as client "app",
-// whether token is active.
-func (f *fixture) active(t testing.TB, token string) bool {
+// introspect returns the fixture's introspection answer for token.
+func (f *fixture) introspect(t testing.TB, token string) *Introspection {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth("app", f.secret)
@@ -209,7 +208,14 @@ func (f *fixture) active(t testing.TB, token string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return in.Active
+	return in
+}
+
+// active asks the introspection endpoint (RFC 7662), as client "app",
+// whether token is active.
+func (f *fixture) active(t testing.TB, token string) bool {
+	t.Helper()
+	return f.introspect(t, token).Active
 }
 
 func wantGrantError(t testing.TB, r tokenResponse) {
