@@ -215,3 +215,43 @@ func TestNewNeedsAWayToVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectedBoundToken: an introspection answer with a cnf member
+// (a DPoP-bound token, RFC 9449 §6.2) is refused, whatever its token_type
+// says; the same answer without cnf passes.
+func TestIntrospectedBoundToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		cnf    any
+		wantOK bool
+	}{
+		{"bearer", nil, true},
+		{"bound to a DPoP key", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				in := map[string]any{"active": true, "token_type": "Bearer", "client_id": "app", "scope": "read",
+					"exp": time.Now().Add(time.Hour).Unix()}
+				if tc.cnf != nil {
+					in["cnf"] = tc.cnf
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(in)
+			}))
+			t.Cleanup(srv.Close)
+			v, err := bearer.New(bearer.Options{Issuer: srv.URL, ClientID: "rs", ClientSecret: "s", IntrospectionURL: srv.URL + "/introspect"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(t.Context(), "opaque-token")
+			if tc.wantOK && err != nil {
+				t.Errorf("Verify = %v, want the claims", err)
+			}
+			if !tc.wantOK && !errors.Is(err, bearer.ErrInvalidToken) {
+				t.Errorf("Verify = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+}
