@@ -20,6 +20,8 @@
 #   BENCH_PGBENCH      pgbench binary (default: pgbench on PATH, else the newest
 #                      /usr/lib/postgresql/*/bin/pgbench)
 #   BENCH_FLAGS        extra latch-bench flags, e.g. "--json"
+#   BENCH_LATCH        the latch binary to measure (default bin/latch; an older
+#                      build for a before/after table)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -37,7 +39,7 @@ run_alone=${BENCH_ALONE:-1}
 pgbench=${BENCH_PGBENCH:-$(command -v pgbench || ls -d /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1 || true)}
 read -r -a extra <<<"${BENCH_FLAGS:-}"
 
-latch=bin/latch
+latch=${BENCH_LATCH:-bin/latch}
 bench=bin/latch-bench
 for bin in "$latch" "$bench"; do
 	[[ -x $bin ]] || { echo "run.sh: $bin is missing; run make bench-load" >&2; exit 1; }
