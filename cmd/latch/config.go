@@ -51,6 +51,10 @@ type config struct {
 	drainDelay time.Duration
 	dpopMaxAge time.Duration
 
+	// hashConcurrency bounds the password hashes of serve at once: by
+	// default one per CPU.
+	hashConcurrency int
+
 	loginMaxFailures           int
 	loginMaxFailuresPerAddress int
 	loginLockout               time.Duration
@@ -80,6 +84,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("refresh_grace", c.refreshGrace),
 		slog.String("reuse_detection", c.reuseDetection),
 		slog.Duration("dpop_max_age", c.dpopMaxAge),
+		slog.Int("hash_concurrency", c.hashConcurrency),
 		slog.String("access_token_format", c.accessTokenFormat),
 		slog.Int("trusted_proxies", len(c.trustedProxies)),
 		slog.Bool("tls", c.tlsCert != ""),
@@ -256,6 +261,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if cfg.loginMaxFailuresPerAddress, err = parsePositiveInt(value("LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --login-max-failures-per-address (LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS): %w", err)
+	}
+	cfg.hashConcurrency = cpus
+	if v := value("LATCH_HASH_CONCURRENCY"); v != "" {
+		if cfg.hashConcurrency, err = parsePositiveInt(v); err != nil {
+			return nil, fs, fmt.Errorf("latch: %s: %w", settingName("LATCH_HASH_CONCURRENCY"), err)
+		}
 	}
 	if cfg.trustedProxies, err = parsePrefixes(value("LATCH_TRUSTED_PROXIES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --trusted-proxies (LATCH_TRUSTED_PROXIES): %w", err)

@@ -68,6 +68,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		loginLockout:               15 * time.Minute,
 		accessTokenFormat:          "opaque",
 		reuseDetection:             "enforce",
+		hashConcurrency:            cpus,
 		defaultAudience:            "http://127.0.0.1:8080",
 		logFormat:                  "json", // io.Discard is no terminal
 		logLevel:                   slog.LevelInfo,
@@ -77,6 +78,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		cfg.sessionMaxAge != want.sessionMaxAge || cfg.refreshGrace != want.refreshGrace ||
 		cfg.loginMaxFailures != want.loginMaxFailures || cfg.loginMaxFailuresPerAddress != want.loginMaxFailuresPerAddress ||
 		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat || cfg.reuseDetection != want.reuseDetection ||
+		cfg.hashConcurrency != want.hashConcurrency ||
 		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat || cfg.logLevel != want.logLevel {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -107,6 +109,10 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool { return c.refreshGrace == 0 }},
 		{"env ints", nil, map[string]string{"LATCH_LOGIN_MAX_FAILURES": "3", "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS": "9"},
 			func(c *config) bool { return c.loginMaxFailures == 3 && c.loginMaxFailuresPerAddress == 9 }},
+		{"env hash concurrency", nil, map[string]string{"LATCH_HASH_CONCURRENCY": "1"},
+			func(c *config) bool { return c.hashConcurrency == 1 }},
+		{"hash concurrency flag", []string{"--hash-concurrency=6"}, map[string]string{"LATCH_HASH_CONCURRENCY": "1"},
+			func(c *config) bool { return c.hashConcurrency == 6 }},
 		{"flag lockout", []string{"--login-lockout", "1m"}, nil,
 			func(c *config) bool { return c.loginLockout == time.Minute }},
 		{"database url", []string{"--database-url", "postgres://u@db/latch"}, map[string]string{"LATCH_DATABASE_URL": "sqlite:x.db"},
@@ -199,6 +205,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad log level", nil, map[string]string{"LATCH_LOG_LEVEL": "verbose"}, `--log-level (LATCH_LOG_LEVEL): "verbose" is not debug, info, warn or error`},
 		{"log level in slog's other spellings", []string{"--log-level=INFO+2"}, nil, "is not debug, info, warn or error"},
 		{"log level named by number", []string{"--log-level=0"}, nil, "is not debug, info, warn or error"},
+		{"zero hash concurrency", []string{"--hash-concurrency=0"}, nil, "--hash-concurrency (LATCH_HASH_CONCURRENCY): \"0\" is not a positive whole number"},
+		{"hash concurrency not a number", nil, map[string]string{"LATCH_HASH_CONCURRENCY": "two"}, "is not a positive whole number"},
 		{"bad proxy", nil, map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,example.com"}, "not a CIDR"},
 		{"bad database url", []string{"--database-url=mysql://x"}, nil, "sqlite:PATH or a postgres:// URL"},
 		{"tls cert without key", []string{"--tls-cert=c.pem"}, nil, "go together"},

@@ -33,8 +33,6 @@ type setup struct {
 	// the migration (equal when there was nothing to do, 0 when a
 	// read-only command did not migrate).
 	schemaFrom, schemaTo int64
-	// hashers bounds concurrent password hashes; 0 means the default.
-	hashers int
 }
 
 // open parses the settings of a command, runs check on them and on the
@@ -110,7 +108,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		LoginMaxFailures:           c.loginMaxFailures,
 		LoginMaxFailuresPerAddress: c.loginMaxFailuresPerAddress,
 		LoginLockout:               c.loginLockout,
-		HashConcurrency:            s.hashers,
+		HashConcurrency:            c.hashConcurrency,
 
 		Logger:     s.log,
 		Registerer: reg,
@@ -166,23 +164,26 @@ func defineJanitor(_ *flag.FlagSet, inv *invocation) action {
 // cpus is the number of processors Go found at start, before tuneRuntime.
 var cpus = runtime.GOMAXPROCS(0)
 
-// tuneRuntime sets the process-wide runtime knobs of a server; main calls it
-// for serve only (tests run serve in-process and keep their own settings).
+// ownsProcess is set by main for latch serve: the server may then set
+// process-wide runtime knobs. Tests run serve in-process and keep their own.
+var ownsProcess bool
+
+// tuneRuntime sets the process-wide runtime knobs of a server that main
+// can set before the settings are read.
 //   - Password hashing (package oauth) holds at most one Go processor per
 //     CPU; twice as many processors as CPUs keep some free for requests
 //     while every CPU hashes.
 //   - Each argon2id hash allocates 19 MiB, and a heap left to double before
 //     the next collection put the resident size over 150 MB after ten
 //     minutes of mixed load; a soft limit makes the collector run earlier.
-//     It grows with the hashing pool, see [memoryLimit].
+//     It grows with the hashing pool (LATCH_HASH_CONCURRENCY), so serve
+//     sets it once the settings are read, see [memoryLimit].
 //
 // GOMAXPROCS and GOMEMLIMIT in the environment win.
 func tuneRuntime(getenv func(string) string) {
+	ownsProcess = true
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(2 * cpus)
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit(cpus))
 	}
 }
 
@@ -191,9 +192,9 @@ func tuneRuntime(getenv func(string) string) {
 const baseMemory = 64 << 20
 
 // memoryLimit is serve's soft memory limit when up to concurrency password
-// hashes run at once (serve's pool has one slot per CPU): a fixed limit
-// that suits two CPUs would, on sixteen, have the collector run without
-// pause while every slot holds its hash.
+// hashes run at once (LATCH_HASH_CONCURRENCY, by default one per CPU): a
+// fixed limit that suits two slots would, with sixteen, have the collector
+// run without pause while every slot holds its hash.
 func memoryLimit(concurrency int) int64 {
 	return baseMemory + int64(concurrency)*oauth.DefaultArgon2MemoryKiB<<10
 }
@@ -239,7 +240,9 @@ func serve(ctx context.Context, s *setup) error {
 	defer ln.Close() // for the returns before Serve, which closes it
 	cfg.useBoundPort(ln.Addr())
 
-	s.hashers = cpus
+	if ownsProcess && s.inv.getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(cfg.hashConcurrency))
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p, err := s.provider(reg)
