@@ -22,7 +22,9 @@ func writeJSON(w io.Writer, rep report) error {
 	return enc.Encode(rep)
 }
 
-var tableHeader = []string{"scenario", "conc", "duration", "requests", "req/s", "p50", "p90", "p99", "max", "errors"}
+// cpu/req is the server's CPU time per request in µs ("-" when its
+// /metrics does not say).
+var tableHeader = []string{"scenario", "conc", "duration", "requests", "req/s", "p50", "p90", "p99", "max", "cpu/req", "errors"}
 
 // formatTable renders results as an aligned text table: names and errors
 // left-aligned, numbers right-aligned. Operations of a mixed scenario follow
@@ -84,8 +86,18 @@ func tableRow(name string, r result, top bool) []string {
 		formatMS(r.LatencyMS.P90),
 		formatMS(r.LatencyMS.P99),
 		formatMS(r.LatencyMS.Max),
+		formatMicros(r.ServerCPUMicros),
 		errorSummary(r),
 	}
+}
+
+// formatMicros shows a CPU time per request in whole µs ("us": the table
+// aligns by bytes).
+func formatMicros(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fus", v)
 }
 
 // formatMS shows a latency in milliseconds with three significant digits

@@ -259,6 +259,7 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 		}
 	}
 
+	cpuBefore, cpuOK := b.serverCPU(ctx)
 	var count atomic.Int64
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -313,6 +314,9 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	}
 	res := summarize(name, elapsed, all)
 	res.Concurrency = conc
+	if cpuAfter, ok := b.serverCPU(ctx); cpuOK && ok && res.Requests > 0 {
+		res.ServerCPUMicros = (cpuAfter - cpuBefore) * 1e6 / float64(res.Requests)
+	}
 	res.Ops = ops
 	if pool != nil && stopWhenEmpty {
 		if at := pool.exhaustedAt.Load(); at != 0 {

@@ -73,6 +73,9 @@ type result struct {
 	LatencyMS       latencySummary `json:"latency_ms"`
 	Errors          int            `json:"errors"`
 	ErrorsBy        map[string]int `json:"errors_by,omitempty"`
+	// ServerCPUMicros is the server's CPU time (user and system) over the
+	// timed phase divided by its requests, when its /metrics says.
+	ServerCPUMicros float64 `json:"server_cpu_us_per_request,omitempty"`
 	// Ops breaks a mixed scenario down by operation.
 	Ops  []result `json:"ops,omitempty"`
 	Note string   `json:"note,omitempty"`
