@@ -2,23 +2,16 @@ package oauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
+	"github.com/latchhq/latch/oauth/bearer"
 	"github.com/latchhq/latch/storage"
 )
 
@@ -34,37 +27,21 @@ import (
 // sender-constrained by its authentication already, so they stay unbound).
 
 // DPoPHeader is the request header that carries a proof (RFC 9449 §4.1).
-const DPoPHeader = "DPoP"
+const DPoPHeader = bearer.ProofHeader
 
 // TokenTypeDPoP is the token_type of a bound access token (RFC 9449 §5) and
 // the authorization scheme it is presented with (§7.1).
 const TokenTypeDPoP = "DPoP"
 
-// typDPoP is the typ of a proof (RFC 9449 §4.2).
-const typDPoP = "dpop+jwt"
-
 // DefaultDPoPMaxAge is how old, or how far ahead, a proof's iat may be when
 // [Config.DPoPMaxAge] is zero (LATCH_DPOP_MAX_AGE).
 const DefaultDPoPMaxAge = 60 * time.Second
 
-// maxProofLen bounds the proofs parsed at all: an RSA 4096 jwk and its
-// signature fit well within it.
-const maxProofLen = 8 << 10
-
-// algEd25519 is the fully-specified name of EdDSA over Ed25519 (RFC 9864),
-// which go-jose v3 does not know; Latch verifies it itself.
-const algEd25519 = "Ed25519"
-
 // DPoPAlgorithms are the proof algorithms Latch accepts, the metadata's
-// dpop_signing_alg_values_supported. Only asymmetric ones: a MAC proves
-// nothing to anyone but its key's other holder, and none proves nothing
-// (RFC 9449 §4.3 check 5).
-var DPoPAlgorithms = []string{
-	string(jose.ES256), string(jose.ES384), string(jose.ES512),
-	string(jose.EdDSA), algEd25519,
-	string(jose.RS256), string(jose.RS384), string(jose.RS512),
-	string(jose.PS256), string(jose.PS384), string(jose.PS512),
-}
+// dpop_signing_alg_values_supported: asymmetric ones only. The proof checks
+// themselves live in oauth/bearer, which resource servers use too, so that
+// both ends of a token agree on what a valid proof is.
+var DPoPAlgorithms = bearer.ProofAlgorithms
 
 // ErrInvalidDPoPProof is RFC 9449 §5's invalid_dpop_proof, which fosite has
 // no constant for: a token request whose proof is missing where one is
@@ -77,23 +54,9 @@ var ErrInvalidDPoPProof = &fosite.RFC6749Error{
 
 func invalidProof(hint string) *fosite.RFC6749Error { return ErrInvalidDPoPProof.WithHint(hint) }
 
-// dpopProof is a proof that passed every check of RFC 9449 §4.3.
-type dpopProof struct {
-	// JKT is the RFC 7638 thumbprint (SHA-256, base64url) of its key.
-	JKT      string
-	JTI      string
-	IssuedAt time.Time
-}
-
-// dpopClaims is the claim set of RFC 9449 §4.2.
-type dpopClaims struct {
-	JTI   string   `json:"jti"`
-	HTM   string   `json:"htm"`
-	HTU   string   `json:"htu"`
-	IAT   *float64 `json:"iat"`
-	ATH   string   `json:"ath,omitempty"`
-	Nonce string   `json:"nonce,omitempty"`
-}
+// dpopProof is a proof that passed every check of RFC 9449 §4.3 but the
+// replay and nonce checks, which are the token endpoint's.
+type dpopProof = bearer.Proof
 
 // dpopVerifier checks proofs for one endpoint set. It holds no state: the
 // replay check is the caller's (a database at the token endpoint).
@@ -102,146 +65,18 @@ type dpopVerifier struct {
 	now    func() time.Time
 }
 
-// verify checks the DPoP header of r per RFC 9449 §4.3, for a request to
-// the endpoint whose public URL, normalised by normalizeHTU, is htu. A
-// request without a DPoP header gives a nil proof and no error. accessToken
-// is the token presented with the proof to a resource server (checked
-// against ath), or empty at the token endpoint, where an ath is ignored.
+// verify checks the DPoP header of r per RFC 9449 §4.3 ([bearer.CheckProof]),
+// for a request to the endpoint whose public URL, normalised by
+// [bearer.NormalizeHTU], is htu. A request without a DPoP header gives a nil
+// proof and no error. accessToken is the token presented with the proof
+// (checked against ath), or empty at the token endpoint.
 func (v *dpopVerifier) verify(r *http.Request, htu, accessToken string) (*dpopProof, error) {
-	values := r.Header.Values(DPoPHeader)
-	switch {
-	case len(values) == 0:
-		return nil, nil
-	case len(values) > 1:
-		// Check 1: which of two would count depends on every proxy on the
-		// way; refuse rather than guess.
-		return nil, invalidProof("The request carries more than one DPoP header.")
+	proof, err := bearer.CheckProof(r, bearer.ProofCheck{HTU: htu, AccessToken: accessToken, MaxAge: v.maxAge, Now: v.now()})
+	var pe *bearer.ProofError
+	if errors.As(err, &pe) {
+		return nil, invalidProof(pe.Description)
 	}
-	raw := values[0]
-	if len(raw) > maxProofLen || strings.Count(raw, ".") != 2 || !canonicalJWS(raw) {
-		return nil, invalidProof("The DPoP header is not a compact JWS.")
-	}
-	jws, err := jose.ParseSigned(raw)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, invalidProof("The DPoP header is not a compact JWS.")
-	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != typDPoP {
-		return nil, invalidProof("The DPoP proof's typ must be dpop+jwt.")
-	}
-	if !isDPoPAlgorithm(h.Algorithm) {
-		return nil, invalidProof("The DPoP proof's alg is not supported; see dpop_signing_alg_values_supported.")
-	}
-	jwk := h.JSONWebKey
-	if jwk == nil || !jwk.Valid() {
-		return nil, invalidProof("The DPoP proof has no valid jwk header.")
-	}
-	if !jwk.IsPublic() {
-		// Check 7: a private key (or a symmetric one) in a header sent
-		// to the server is a key the client has given away.
-		return nil, invalidProof("The DPoP proof's jwk must be a public key.")
-	}
-	payload, err := verifyProofSignature(raw, jws, h.Algorithm, jwk)
-	if err != nil {
-		return nil, invalidProof("The DPoP proof's signature does not verify with its jwk.")
-	}
-	var c dpopClaims
-	if err := strictUnmarshal(payload, &c); err != nil {
-		return nil, invalidProof("The DPoP proof's claims are not a JSON object.")
-	}
-	if c.JTI == "" || c.HTM == "" || c.HTU == "" || c.IAT == nil {
-		return nil, invalidProof("The DPoP proof lacks one of jti, htm, htu and iat.")
-	}
-	if len(c.JTI) > 256 {
-		return nil, invalidProof("The DPoP proof's jti is too long.")
-	}
-	if c.HTM != r.Method {
-		return nil, invalidProof("The DPoP proof's htm does not match the request's method.")
-	}
-	if got, ok := normalizeHTU(c.HTU); !ok || got != htu {
-		return nil, invalidProof("The DPoP proof's htu does not match the request's URL.")
-	}
-	iat := *c.IAT
-	if math.IsNaN(iat) || math.IsInf(iat, 0) || math.Abs(iat) > 1<<40 {
-		return nil, invalidProof("The DPoP proof's iat is not a time.")
-	}
-	issued := time.Unix(0, 0).Add(time.Duration(iat * float64(time.Second)))
-	if age := v.now().Sub(issued); age > v.maxAge || age < -v.maxAge {
-		return nil, invalidProof("The DPoP proof's iat is too old or too far ahead; check the clock.")
-	}
-	if accessToken != "" {
-		sum := sha256.Sum256([]byte(accessToken))
-		if c.ATH != base64.RawURLEncoding.EncodeToString(sum[:]) {
-			return nil, invalidProof("The DPoP proof's ath does not match the access token.")
-		}
-	}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, invalidProof("The DPoP proof's jwk has no thumbprint.")
-	}
-	return &dpopProof{JKT: base64.RawURLEncoding.EncodeToString(tp), JTI: c.JTI, IssuedAt: issued}, nil
-}
-
-// isDPoPAlgorithm reports whether alg is one of [DPoPAlgorithms].
-func isDPoPAlgorithm(alg string) bool {
-	for _, a := range DPoPAlgorithms {
-		if a == alg {
-			return true
-		}
-	}
-	return false
-}
-
-// verifyProofSignature verifies the one signature of a proof with jwk and
-// returns the payload. go-jose checks that the key suits the algorithm;
-// Ed25519 (RFC 9864), which go-jose v3 does not know, is checked here over
-// the compact form's signing input.
-func verifyProofSignature(raw string, jws *jose.JSONWebSignature, alg string, jwk *jose.JSONWebKey) ([]byte, error) {
-	if alg != algEd25519 {
-		return jws.Verify(jwk.Key)
-	}
-	pub, ok := jwk.Key.(ed25519.PublicKey)
-	if !ok {
-		return nil, errors.New("oauth: Ed25519 proof with another key type")
-	}
-	last := strings.LastIndexByte(raw, '.')
-	if !ed25519.Verify(pub, []byte(raw[:last]), jws.Signatures[0].Signature) {
-		return nil, errors.New("oauth: Ed25519 signature does not verify")
-	}
-	return jws.UnsafePayloadWithoutVerification(), nil
-}
-
-// normalizeHTU is a URL as §4.3 check 9 compares it: without query and
-// fragment, after RFC 3986 §6.2.2 syntax-based normalisation (case of the
-// scheme and host, percent-encoding) and §6.2.3 scheme-based normalisation
-// (the default port dropped, an empty path made "/"). ok is false for
-// anything but an absolute http or https URL without user information.
-func normalizeHTU(s string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", false
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
-		port = ""
-	}
-	switch {
-	case port != "":
-		host = net.JoinHostPort(host, port)
-	case strings.Contains(host, ":"):
-		host = "[" + host + "]"
-	}
-	// Path holds the path decoded; escaping it again spells every path
-	// one way, whatever the case of its percent-encodings.
-	p := (&url.URL{Path: u.Path}).EscapedPath()
-	if p == "" {
-		p = "/"
-	}
-	return scheme + "://" + host + p, true
+	return proof, err
 }
 
 // dpopReplayKey is the key of a proof in the replay store: its jti is
@@ -366,7 +201,7 @@ func newDPoPVerifier(issuer string, maxAge time.Duration, now func() time.Time) 
 	if maxAge == 0 {
 		maxAge = DefaultDPoPMaxAge
 	}
-	htu, ok := normalizeHTU(issuer + "/oauth2/token")
+	htu, ok := bearer.NormalizeHTU(issuer + "/oauth2/token")
 	if !ok {
 		return nil, "", fmt.Errorf("oauth: issuer %q is not an http or https URL", issuer)
 	}
