@@ -423,3 +423,63 @@ func TestDPoPJWTCarriesCnf(t *testing.T) {
 		t.Fatalf("claims %+v, want cnf.jkt %q", c, key.jkt)
 	}
 }
+
+// TestDPoPRefusedRefreshSpendsNothing: each refusal of RFC 9449 §4.3, made
+// at the token endpoint on a bound login's refresh, answers
+// invalid_dpop_proof and leaves the refresh token as it was, on every
+// database the suite runs on.
+func TestDPoPRefusedRefreshSpendsNothing(t *testing.T) {
+	t.Parallel()
+	f := newDPoPFixture(t, nil)
+	key := newDPoPKey(t, "ES256")
+	r0 := f.dpopToken(t, "spa", "", key.tokenProof(t, f), alicePasswordForm())
+	if r0.status != http.StatusOK {
+		t.Fatalf("login: %+v", r0)
+	}
+	htu, now := f.cfg.Issuer+"/oauth2/token", f.clock.Now()
+	used := key.tokenProof(t, f)
+	if r := f.dpopToken(t, "spa", "", used, alicePasswordForm()); r.status != http.StatusOK {
+		t.Fatalf("second login: %+v", r)
+	}
+	for _, tc := range []struct{ name, proof string }{
+		{"wrong htm", key.sign(t, proofSpec{htm: http.MethodGet, htu: htu, iat: now})},
+		{"wrong htu", key.sign(t, proofSpec{htm: http.MethodPost, htu: "http://127.0.0.1:8081/oauth2/token", iat: now})},
+		{"stale iat", key.sign(t, proofSpec{htm: http.MethodPost, htu: htu, iat: now.Add(-61 * time.Second)})},
+		{"alg none", key.sign(t, proofSpec{htm: http.MethodPost, htu: htu, iat: now, tweak: func(h, _ map[string]any) { h["alg"] = "none" }})},
+		{"alg HS256", key.sign(t, proofSpec{htm: http.MethodPost, htu: htu, iat: now, tweak: func(h, _ map[string]any) { h["alg"] = "HS256" }})},
+		{"replayed jti", used},
+		{"another key", newDPoPKey(t, "ES256").tokenProof(t, f)},
+		{"no proof", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantDPoPError(t, f.dpopToken(t, "spa", "", tc.proof, refreshForm(r0.RefreshToken)))
+		})
+	}
+	if !f.introspect(t, r0.RefreshToken).Active {
+		t.Fatal("a refused refresh spent the token")
+	}
+	if r := f.dpopToken(t, "spa", "", key.tokenProof(t, f), refreshForm(r0.RefreshToken)); r.status != http.StatusOK {
+		t.Fatalf("refresh after the refusals: %+v", r)
+	}
+}
+
+// TestDPoPGraceReplayNeedsKey: within the grace period a lost answer is
+// replayed only to a proof by the login's key.
+func TestDPoPGraceReplayNeedsKey(t *testing.T) {
+	t.Parallel()
+	f := newDPoPFixture(t, nil)
+	key := newDPoPKey(t, "EdDSA")
+	r0 := f.dpopToken(t, "spa", "", key.tokenProof(t, f), alicePasswordForm())
+	r1 := f.dpopToken(t, "spa", "", key.tokenProof(t, f), refreshForm(r0.RefreshToken))
+	if r1.status != http.StatusOK {
+		t.Fatalf("refresh: %+v", r1)
+	}
+	f.clock.Advance(time.Second)
+	wantDPoPError(t, f.dpopToken(t, "spa", "", newDPoPKey(t, "EdDSA").tokenProof(t, f), refreshForm(r0.RefreshToken)))
+	if again := f.dpopToken(t, "spa", "", key.tokenProof(t, f), refreshForm(r0.RefreshToken)); again != r1 {
+		t.Fatalf("grace replay %+v, want %+v", again, r1)
+	}
+	if !f.introspect(t, r1.RefreshToken).Active {
+		t.Fatal("the refused replay ended the login")
+	}
+}

@@ -20,4 +20,3 @@ func TestNormalizeHTU(t *testing.T) {
 		}
 	}
 }
-
