@@ -14,10 +14,18 @@
 // WWW-Authenticate: Bearer (and error="invalid_token" when a token was
 // presented but is not valid), 403 insufficient_scope from [RequireScope].
 //
-// A token bound to a key (a cnf claim or introspection member, such as the
-// jkt of a DPoP-bound token, RFC 9449 §6) is refused: this package does not
-// check DPoP proofs yet, and accepting such a token as a bearer token would
-// undo its binding.
+// DPoP-bound tokens (RFC 9449), whose cnf claim or introspection member
+// names a key thumbprint (jkt), are accepted only as
+// "Authorization: DPoP <token>" with a DPoP proof header by that key for
+// this request ([CheckProof]: typ, an asymmetric alg from
+// [ProofAlgorithms], signature, htm and htu naming the request, iat within
+// [DPoPOptions.MaxAge], ath the token's hash), whose jti has not been seen
+// by this process within that time. A bound token presented as a bearer
+// token is refused, and so is a token bound to anything else (a
+// certificate, RFC 8705). Refusals of the DPoP scheme answer with a
+// WWW-Authenticate: DPoP challenge carrying error (invalid_token or
+// invalid_dpop_proof) and algs (RFC 9449 §7.1); every 401 carries a
+// challenge for each scheme. Resource-server nonces (§9) are not offered.
 //
 // A JWT is verified without asking the server, so revoking it takes effect
 // at its exp: keep access token lifetimes short, or introspect. This package
@@ -90,6 +98,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DPoP configures the checks of DPoP-bound tokens (dpop.go).
+	DPoP DPoPOptions
 }
 
 // Claims is what a verified token says.
@@ -103,6 +113,10 @@ type Claims struct {
 	Username  string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// JKT is the cnf.jkt of a DPoP-bound token (RFC 9449 §6): the RFC 7638
+	// thumbprint of the key whose proof came with the request. Empty for
+	// a bearer token.
+	JKT string
 	// Introspected is true when the server was asked (an opaque token, or a
 	// JWT without a configured Audience), false for a JWT checked locally.
 	Introspected bool
@@ -124,6 +138,8 @@ type Verifier struct {
 
 	cacheMu sync.Mutex
 	cache   map[[32]byte]cached
+
+	replay *replayCache // DPoP proofs seen (dpop.go)
 }
 
 type cached struct {
@@ -161,14 +177,29 @@ func New(opts Options) (*Verifier, error) {
 	if opts.JWKSMaxAge <= 0 {
 		opts.JWKSMaxAge = 5 * time.Minute
 	}
-	v := &Verifier{opts: opts, cache: map[[32]byte]cached{}}
+	v := &Verifier{opts: opts, cache: map[[32]byte]cached{}, replay: newReplayCache(opts.DPoP.ReplayCacheSize)}
 	v.jwks = newJWKSCache(v)
 	return v, nil
 }
 
-// Verify checks token and returns its claims. Errors wrap [ErrInvalidToken]
-// or [ErrUnavailable].
+// Verify checks token, presented as a bearer token, and returns its claims.
+// Errors wrap [ErrInvalidToken] or [ErrUnavailable]. A DPoP-bound token is
+// refused: it needs its proof, which [Verifier.Authenticate] checks.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verifyToken(ctx, token)
+	if err == nil && c.JKT != "" {
+		// RFC 9449 §7.2: a DPoP-bound token presented as a bearer token.
+		return nil, errBoundAsBearer
+	}
+	return c, err
+}
+
+// errBoundAsBearer refuses a DPoP-bound token presented as a bearer token:
+// taking it would throw its binding away.
+var errBoundAsBearer = fmt.Errorf("%w: the token is bound to a DPoP key (cnf.jkt); present it with the DPoP scheme and a proof", ErrInvalidToken)
+
+// verifyToken checks token, bound or not, and returns its claims.
+func (v *Verifier) verifyToken(ctx context.Context, token string) (*Claims, error) {
 	if token == "" || len(token) > 16<<10 {
 		return nil, fmt.Errorf("%w: empty or too long", ErrInvalidToken)
 	}
@@ -195,25 +226,17 @@ func NewContext(ctx context.Context, c *Claims) context.Context {
 	return context.WithValue(ctx, claimsKey{}, c)
 }
 
-// Middleware lets through requests with a valid bearer token in the
-// Authorization header (RFC 6750 §2.1), with its claims in the context, and
-// answers the others with 401 (or 503 when the server cannot be asked).
+// Middleware lets through requests with a valid access token in the
+// Authorization header ([Verifier.Authenticate]: a bearer token, RFC 6750
+// §2.1, or a DPoP-bound token with its proof, RFC 9449 §7.1), with its
+// claims in the context, and answers the others with 401 and
+// WWW-Authenticate challenges for both schemes (or 503 when the server
+// cannot be asked).
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := Token(r)
-		if !ok {
-			// RFC 6750 §3.1: no error code when no token was presented.
-			v.challenge(w, http.StatusUnauthorized, "", "", "")
-			return
-		}
-		claims, err := v.Verify(r.Context(), token)
-		switch {
-		case errors.Is(err, ErrUnavailable):
-			w.Header().Set("Retry-After", "5")
-			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked now; retry later.")
-			return
-		case err != nil:
-			v.challenge(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.", "")
+		claims, scheme, err := v.authenticate(r)
+		if err != nil {
+			v.writeChallenge(w, scheme, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), claims)))
@@ -244,7 +267,8 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	}
 }
 
-func (v *Verifier) challenge(w http.ResponseWriter, status int, code, description, scope string) {
+// challengeParams are the auth-params of a challenge (RFC 6750 §3).
+func (v *Verifier) challengeParams(code, description, scope string) []string {
 	var params []string
 	if v.opts.Realm != "" {
 		params = append(params, "realm="+quote(v.opts.Realm))
@@ -258,15 +282,15 @@ func (v *Verifier) challenge(w http.ResponseWriter, status int, code, descriptio
 	if scope != "" {
 		params = append(params, "scope="+quote(scope))
 	}
-	h := "Bearer"
-	if len(params) > 0 {
-		h += " " + strings.Join(params, ", ")
+	return params
+}
+
+// bearerChallenge is a Bearer challenge with params (RFC 6750 §3).
+func bearerChallenge(params []string) string {
+	if len(params) == 0 {
+		return "Bearer"
 	}
-	w.Header().Set("WWW-Authenticate", h)
-	if code == "" {
-		code, description = "invalid_request", "An access token is required."
-	}
-	writeError(w, status, code, description)
+	return "Bearer " + strings.Join(params, ", ")
 }
 
 // quote makes an RFC 9110 quoted-string; the values here never hold a
@@ -292,16 +316,8 @@ func writeError(w http.ResponseWriter, status int, code, description string) {
 // no token rather than whichever comes first. Latch's admin API reads its
 // bearer with it too, so both agree on what a bearer is.
 func Token(r *http.Request) (string, bool) {
-	values := r.Header.Values("Authorization")
-	if len(values) != 1 {
-		return "", false
-	}
-	scheme, token, ok := strings.Cut(values[0], " ")
+	scheme, token, ok := authorization(r)
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimLeft(token, " ")
-	if token == "" || strings.ContainsAny(token, " \t") {
 		return "", false
 	}
 	return token, true

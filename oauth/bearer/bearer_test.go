@@ -217,8 +217,10 @@ func TestNewNeedsAWayToVerify(t *testing.T) {
 }
 
 // TestIntrospectedBoundToken: an introspection answer with a cnf member
-// (a DPoP-bound token, RFC 9449 §6.2) is refused, whatever its token_type
-// says; the same answer without cnf passes.
+// (a DPoP-bound token, RFC 9449 §6.2) is refused to Verify, which takes
+// bearer tokens (§7.2), whatever its token_type says, and so is one bound
+// to a certificate (RFC 8705), which this package cannot check; the same
+// answer without cnf passes.
 func TestIntrospectedBoundToken(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -228,6 +230,7 @@ func TestIntrospectedBoundToken(t *testing.T) {
 	}{
 		{"bearer", nil, true},
 		{"bound to a DPoP key", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, false},
+		{"bound to a certificate", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

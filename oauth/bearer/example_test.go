@@ -2,19 +2,25 @@ package bearer_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/go-jose/go-jose/v3"
 	"github.com/latchhq/latch/handlers"
 	"github.com/latchhq/latch/oauth"
 	"github.com/latchhq/latch/oauth/bearer"
@@ -68,6 +74,93 @@ func Example() {
 	// Output:
 	// 200 OK reports for reports-app
 	// 401 Unauthorized Bearer
+}
+
+// This example protects the same API from DPoP-bound tokens (RFC 9449):
+// the client holds a key, sends a proof with its token request, and gets a
+// token only that key can use. The API needs nothing more than for bearer
+// tokens: the middleware takes "Authorization: DPoP" with a proof for the
+// request, and refuses the token when it is sent as a bearer token.
+func Example_dPoP() {
+	ctx := context.Background()
+	issuer, client, stop := startLatch(ctx)
+	defer stop()
+
+	verifier, err := bearer.New(bearer.Options{Issuer: issuer, Audience: "https://reports.example"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	reports := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := bearer.FromContext(r.Context())
+		fmt.Fprintf(w, "reports for %s", claims.Subject)
+	})
+	api := httptest.NewServer(verifier.Middleware(reports))
+	defer api.Close()
+
+	// The client's key; a browser or phone would keep it unexportable.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, client.TokenURL, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(client.ClientID, client.ClientSecret)
+	req.Header.Set(bearer.ProofHeader, exampleProof(key, http.MethodPost, client.TokenURL, ""))
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	fmt.Println("token_type", tok.TokenType)
+
+	call := func(scheme string, proof bool) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/reports", nil)
+		req.Header.Set("Authorization", scheme+" "+tok.AccessToken)
+		if proof {
+			req.Header.Set(bearer.ProofHeader, exampleProof(key, http.MethodGet, api.URL+"/reports", tok.AccessToken))
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fmt.Println(scheme, res.Status, string(body))
+	}
+	call("DPoP", true)
+	call("Bearer", false)
+
+	// Output:
+	// token_type DPoP
+	// DPoP 200 OK reports for reports-app
+	// Bearer 401 Unauthorized {"error":"invalid_token","error_description":"The access token is bound to a DPoP key; present it as \"Authorization: DPoP\" with a DPoP proof."}
+}
+
+// exampleProof signs a DPoP proof (RFC 9449 §4.2) for a request; with an
+// access token, its ath binds the proof to it.
+func exampleProof(key *ecdsa.PrivateKey, method, target, accessToken string) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
+		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	claims := map[string]any{"jti": rand.Text(), "htm": method, "htu": target, "iat": time.Now().Unix()}
+	if accessToken != "" {
+		claims["ath"] = bearer.AccessTokenHash(accessToken)
+	}
+	payload, _ := json.Marshal(claims)
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		log.Fatal(err)
+	}
+	proof, _ := jws.CompactSerialize()
+	return proof
 }
 
 // startLatch runs Latch with JWT access tokens on a throwaway SQLite

@@ -186,18 +186,6 @@ type jwtClaims struct {
 	Cnf json.RawMessage `json:"cnf"`
 }
 
-// errSenderConstrained refuses a token bound to a key (cnf, RFC 9449 §6):
-// its holder must prove the key with every request (a DPoP proof), which
-// this verifier does not check yet. Taking it as a bearer token would
-// throw the binding away (RFC 9449 §7.1: a DPoP-bound token presented as a
-// bearer token is refused).
-const errSenderConstrained = "the token is bound to a key (cnf); this verifier takes bearer tokens only"
-
-// bound reports whether a cnf claim or member binds the token to a key.
-func bound(cnf json.RawMessage) bool {
-	return len(cnf) > 0 && string(cnf) != "null"
-}
-
 func audience(raw json.RawMessage) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -285,13 +273,14 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 	if nbf, ok := numericDate(c.NotBefore); ok && now.Add(leeway).Before(nbf) {
 		return nil, invalidf("not valid yet")
 	}
-	if bound(c.Cnf) {
-		return nil, invalidf(errSenderConstrained)
+	jkt, err := confirmedKey(c.Cnf)
+	if err != nil {
+		return nil, err
 	}
 	iat, _ := numericDate(c.IssuedAt)
 	return &Claims{
 		Issuer: c.Issuer, Subject: c.Subject, Audience: aud, ClientID: c.ClientID, Scope: c.Scope,
-		JWTID: c.JTI, Username: c.Username, IssuedAt: iat, ExpiresAt: exp,
+		JWTID: c.JTI, Username: c.Username, IssuedAt: iat, ExpiresAt: exp, JKT: jkt,
 	}, nil
 }
 
@@ -343,7 +332,7 @@ func (v *Verifier) introspect(ctx context.Context, token string) (*Claims, error
 	now, leeway := v.opts.Now(), v.opts.Leeway
 	exp, hasExp := numericDate(in.Exp)
 	switch {
-	case in.TokenType != "" && !strings.EqualFold(in.TokenType, "bearer") && !strings.EqualFold(in.TokenType, "access_token"):
+	case in.TokenType != "" && !strings.EqualFold(in.TokenType, "bearer") && !strings.EqualFold(in.TokenType, "access_token") && !strings.EqualFold(in.TokenType, SchemeDPoP):
 		return nil, invalidf("token_type %q is not an access token", in.TokenType)
 	case in.Iss != "" && in.Iss != v.opts.Issuer:
 		return nil, invalidf("iss %q is not %q", in.Iss, v.opts.Issuer)
@@ -355,12 +344,16 @@ func (v *Verifier) introspect(ctx context.Context, token string) (*Claims, error
 	if nbf, ok := numericDate(in.Nbf); ok && now.Add(leeway).Before(nbf) {
 		return nil, invalidf("not valid yet")
 	}
-	if bound(in.Cnf) {
-		return nil, invalidf(errSenderConstrained)
+	jkt, err := confirmedKey(in.Cnf)
+	switch {
+	case err != nil:
+		return nil, err
+	case strings.EqualFold(in.TokenType, SchemeDPoP) && jkt == "":
+		return nil, invalidf("token_type DPoP without cnf.jkt")
 	}
 	iat, _ := numericDate(in.Iat)
 	return &Claims{
 		Issuer: in.Iss, Subject: in.Sub, Audience: aud, ClientID: in.ClientID, Scope: in.Scope,
-		JWTID: in.JTI, Username: in.Username, IssuedAt: iat, ExpiresAt: exp, Introspected: true,
+		JWTID: in.JTI, Username: in.Username, IssuedAt: iat, ExpiresAt: exp, JKT: jkt, Introspected: true,
 	}, nil
 }
