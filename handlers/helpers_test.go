@@ -95,6 +95,7 @@ type serverConfig struct {
 	maxFailuresAddr int
 	issuerPath      string
 	wrapStore       func(storage.Store) storage.Store
+	dpopNonce       bool
 }
 
 type serverOption func(*serverConfig)
@@ -104,6 +105,9 @@ type serverOption func(*serverConfig)
 func withJWT(aud string) serverOption {
 	return func(c *serverConfig) { c.tokenFormat, c.defaultAudience = oauth.FormatJWT, aud }
 }
+
+// withDPoPNonce sets LATCH_DPOP_NONCE=on.
+func withDPoPNonce() serverOption { return func(c *serverConfig) { c.dpopNonce = true } }
 
 // withGrace sets LATCH_REFRESH_GRACE. Tests of reuse detection use 0, so
 // that a spent refresh token presented again is reuse at once (API.md).
@@ -228,6 +232,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 
 		LoginMaxFailures:           cfg.maxFailures,
 		LoginMaxFailuresPerAddress: cfg.maxFailuresAddr,
+		DPoPNonce:                  cfg.dpopNonce,
 	}
 	if cfg.clock != nil {
 		pc.Now = cfg.clock.Now

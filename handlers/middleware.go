@@ -94,7 +94,7 @@ func crossOrigin(paths ...string) func(http.Handler) http.Handler {
 			// answer without these headers for a browser app to get.
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", "*")
-			h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+			h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, DPoP-Nonce")
 			if r.Method != http.MethodOptions || r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 				next.ServeHTTP(w, r)
 				return

@@ -18,6 +18,11 @@ import (
 func handleToken(logger *slog.Logger, p *oauth.Provider, clients func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := withCaller(r, clients)
+		if nonce, ok := p.DPoPNonce(); ok {
+			// RFC 9449 §8: a fresh nonce with every answer, so that a
+			// client never has to fail once to learn the next one.
+			w.Header().Set(oauth.DPoPNonceHeader, nonce)
+		}
 		ar, resp, err := p.Token(ctx, r)
 		if err != nil {
 			writeOAuthError(ctx, logger, w, p, ar, err)

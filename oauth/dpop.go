@@ -118,6 +118,9 @@ func (p *Provider) tokenProof(ctx context.Context, r *http.Request) (*dpopProof,
 	if err != nil || proof == nil {
 		return nil, err
 	}
+	if err := p.checkNonce(proof); err != nil {
+		return nil, err
+	}
 	err = p.store.UseDPoPJTI(ctx, dpopReplayKey(proof), p.now(), proof.IssuedAt.Add(p.dpop.maxAge+time.Second))
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):

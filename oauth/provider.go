@@ -67,6 +67,9 @@ type Config struct {
 	// DPoPMaxAge is how old, or how far ahead, a DPoP proof's iat may be;
 	// zero means DefaultDPoPMaxAge (dpop.go).
 	DPoPMaxAge time.Duration
+	// DPoPNonce makes the token endpoint require server-provided nonces in
+	// DPoP proofs (RFC 9449 §8; dpopnonce.go).
+	DPoPNonce bool
 
 	// LoginMaxFailures and LoginMaxFailuresPerAddress are the failed password
 	// grants allowed per username and per client address within
@@ -113,7 +116,8 @@ type Provider struct {
 	lockouts lockoutLog
 	guardKey []byte // keys the login guard's username counters (guard.go)
 	dpop     *dpopVerifier
-	tokenHTU string // the token endpoint's URL as DPoP proofs name it
+	tokenHTU string      // the token endpoint's URL as DPoP proofs name it
+	nonces   *dpopNonces // nil unless Config.DPoPNonce
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -197,6 +201,13 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		return nil, err
 	}
 
+	var nonces *dpopNonces
+	if cfg.DPoPNonce {
+		if nonces, err = newDPoPNonces(cfg.Secret, dpop.maxAge); err != nil {
+			return nil, err
+		}
+	}
+
 	pw := newPasswords(argon, cfg.HashConcurrency, cfg.HashQueueWait)
 	// Every field fosite would otherwise default lazily is set here: its lazy
 	// defaults race under concurrent first requests (FOSITE.md §1.3).
@@ -225,6 +236,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		guardKey: guardKey,
 		dpop:     dpop,
 		tokenHTU: tokenHTU,
+		nonces:   nonces,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
 	fc.ClientAuthenticationStrategy = p.authenticateClient

@@ -50,6 +50,7 @@ type config struct {
 	// before it stops accepting connections.
 	drainDelay time.Duration
 	dpopMaxAge time.Duration
+	dpopNonce  string // "off" or "on"
 
 	// hashConcurrency bounds the password hashes of serve at once: by
 	// default one per CPU.
@@ -85,6 +86,7 @@ func (c *config) LogValue() slog.Value {
 		slog.String("reuse_detection", c.reuseDetection),
 		slog.Duration("dpop_max_age", c.dpopMaxAge),
 		slog.Int("hash_concurrency", c.hashConcurrency),
+		slog.String("dpop_nonce", c.dpopNonce),
 		slog.String("access_token_format", c.accessTokenFormat),
 		slog.Int("trusted_proxies", len(c.trustedProxies)),
 		slog.Bool("tls", c.tlsCert != ""),
@@ -233,6 +235,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		databaseURL:       value("LATCH_DATABASE_URL"),
 		accessTokenFormat: value("LATCH_ACCESS_TOKEN_FORMAT"),
 		reuseDetection:    value("LATCH_REUSE_DETECTION"),
+		dpopNonce:         value("LATCH_DPOP_NONCE"),
 		logFormat:         value("LATCH_LOG_FORMAT"),
 		tlsCert:           value("LATCH_TLS_CERT"),
 		tlsKey:            value("LATCH_TLS_KEY"),
@@ -281,6 +284,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	case "enforce", "report":
 	default:
 		return nil, fs, fmt.Errorf("latch: --reuse-detection (LATCH_REUSE_DETECTION): %q is not enforce or report", cfg.reuseDetection)
+	}
+	switch cfg.dpopNonce {
+	case "off", "on":
+	default:
+		return nil, fs, fmt.Errorf("latch: --dpop-nonce (LATCH_DPOP_NONCE): %q is not off or on", cfg.dpopNonce)
 	}
 	switch cfg.logFormat {
 	case "text", "json":

@@ -101,6 +101,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		RefreshGrace:    c.refreshGrace,
 		ReuseDetection:  c.reuseDetection,
 		DPoPMaxAge:      c.dpopMaxAge,
+		DPoPNonce:       c.dpopNonce == "on",
 
 		AccessTokenFormat: c.accessTokenFormat,
 		DefaultAudience:   c.defaultAudience,

@@ -76,6 +76,7 @@ var settings = []setting{
 	{env: "LATCH_DRAIN_DELAY", def: "0s", usage: "on SIGTERM, how long /readyz answers 503 before the server stops accepting connections", commands: serveOnly},
 	{env: "LATCH_DPOP_MAX_AGE", def: "60s", usage: "how old, or how far ahead, a DPoP proof's iat may be", commands: serveOnly},
 	{env: "LATCH_HASH_CONCURRENCY", usage: "password hashes at once (default the number of CPUs); fewer keeps cores for refresh and introspection", commands: serveOnly},
+	{env: "LATCH_DPOP_NONCE", def: "off", usage: "on: DPoP proofs at the token endpoint must carry a server-provided nonce (RFC 9449 section 8)", commands: serveOnly},
 }
 
 // serveOnly is the commands of a setting that only a listening server uses.
