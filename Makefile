@@ -12,7 +12,7 @@ DEV_ADMIN_TOKEN ?= dev-admin-token-0123456789abcdef
 # What "latch version" prints for make build.
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run test test-postgres bench fuzz lint build
+.PHONY: help run test test-postgres bench fuzz lint build clients
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,9 @@ lint: ## Check formatting (gofmt), go vet and staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go run $(STATICCHECK) ./...
+
+clients: ## Install the JS client tests' npm modules (npm ci), so that go test runs them
+	cd clients/oauth4webapi && npm ci --no-audit --no-fund
 
 build: ## Build a static binary into bin/latch, versioned by git describe (VERSION)
 	CGO_ENABLED=0 go build -ldflags '-X main.version=$(VERSION)' -o bin/latch ./cmd/latch

@@ -179,3 +179,29 @@ func TestDPoPResourceServer(t *testing.T) {
 		})
 	}
 }
+
+// TestDPoPNonceHeader: with LATCH_DPOP_NONCE=on every token answer carries
+// a DPoP-Nonce (RFC 9449 §8), which a browser app may read (CORS), and a
+// proof without it is refused with use_dpop_nonce; off, there is none.
+func TestDPoPNonceHeader(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		var opts []serverOption
+		if on {
+			opts = append(opts, withDPoPNonce())
+		}
+		s := newTestServer(t, opts...)
+		s.createUser(t, "alice", "pw-alice")
+		s.createClient(t, map[string]any{"client_id": "spa", "grant_types": []string{"password"}, "token_endpoint_auth_method": "none"})
+		res := s.dpopTokenRequest(t, "spa", newProofKey(t), url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw-alice"}})
+		nonce := res.header.Get("DPoP-Nonce")
+		switch {
+		case !on && (res.status != http.StatusOK || nonce != ""):
+			t.Errorf("nonces off: %s, DPoP-Nonce %q", res, nonce)
+		case on && (res.status != http.StatusBadRequest || str(res.object(t)["error"]) != "use_dpop_nonce" || nonce == ""):
+			t.Errorf("nonces on, proof without one: %s, DPoP-Nonce %q", res, nonce)
+		case on && !strings.Contains(res.header.Get("Access-Control-Expose-Headers"), "DPoP-Nonce"):
+			t.Errorf("Access-Control-Expose-Headers = %q", res.header.Get("Access-Control-Expose-Headers"))
+		}
+	}
+}
