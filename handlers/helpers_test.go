@@ -88,6 +88,7 @@ type serverConfig struct {
 	oldSecrets      [][]byte
 	store           *sqlstore.Store
 	dump            func(testing.TB) []string
+	dsn             string // open a store of its own on this database
 	tokenFormat     string
 	defaultAudience string
 	trustedProxies  []netip.Prefix
@@ -142,6 +143,13 @@ func withStoreOf(other *testServer) serverOption {
 	return func(c *serverConfig) { c.store, c.dump = other.store, other.dump }
 }
 
+// withDatabaseOf makes a second node with a store (connections, caches)
+// of its own on the database of another test server, as a second process
+// would be.
+func withDatabaseOf(other *testServer) serverOption {
+	return func(c *serverConfig) { c.dsn, c.dump = other.dsn, other.dump }
+}
+
 func withLifetimes(access, refresh, maxAge time.Duration) serverOption {
 	return func(c *serverConfig) {
 		c.accessTokenTTL, c.refreshTokenTTL, c.sessionMaxAge = access, refresh, maxAge
@@ -178,6 +186,7 @@ type testServer struct {
 	provider *oauth.Provider
 	// dump returns every value of every column of every table.
 	dump func(t testing.TB) []string
+	dsn  string
 	// introspector is a confidential client with can_introspect.
 	introspector client
 }
@@ -198,9 +207,12 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, dump := cfg.store, cfg.dump
-	if store == nil {
-		store, dump = newStore(t, logger)
+	store, dump, dsn := cfg.store, cfg.dump, cfg.dsn
+	switch {
+	case store == nil && dsn != "":
+		store = openStore(t, dsn, logger)
+	case store == nil:
+		store, dump, dsn = newStore(t, logger)
 	}
 	secret := cfg.secret
 	if secret == nil {
@@ -261,13 +273,13 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	if srv.URL+cfg.issuerPath != issuer {
 		t.Fatalf("server URL %s differs from issuer %s", srv.URL, issuer)
 	}
-	ts := &testServer{URL: srv.URL, srv: srv, store: store, logs: logs, secret: secret, admin: cfg.adminToken, provider: p, dump: dump}
+	ts := &testServer{URL: srv.URL, srv: srv, store: store, logs: logs, secret: secret, admin: cfg.adminToken, provider: p, dump: dump, dsn: dsn}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	if cfg.adminToken != "" && cfg.store != nil {
+	if cfg.adminToken != "" && (cfg.store != nil || cfg.dsn != "") {
 		// A second node: the first one registered the introspector.
 		ts.introspector = client{ID: "introspector", AuthMethod: "client_secret_basic"}
 	} else if cfg.adminToken != "" {
@@ -283,7 +295,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 // newStore opens a fresh, migrated store whose database the test can also
 // read directly, for dumps. PostgreSQL gets a fresh schema from
 // sqlstoretest.PostgresURL; SQLite a file in t.TempDir().
-func newStore(t testing.TB, logger *slog.Logger) (*sqlstore.Store, func(testing.TB) []string) {
+func newStore(t testing.TB, logger *slog.Logger) (*sqlstore.Store, func(testing.TB) []string, string) {
 	t.Helper()
 	var dsn string
 	var dump func(testing.TB) []string
@@ -295,15 +307,22 @@ func newStore(t testing.TB, logger *slog.Logger) (*sqlstore.Store, func(testing.
 		dsn = "sqlite:" + path
 		dump = func(t testing.TB) []string { return dumpSQLite(t, path) }
 	}
+	store := openStore(t, dsn, logger)
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return store, dump, dsn
+}
+
+// openStore opens a store on dsn, closed when the test ends.
+func openStore(t testing.TB, dsn string, logger *slog.Logger) *sqlstore.Store {
+	t.Helper()
 	store, err := sqlstore.Open(t.Context(), dsn, sqlstore.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() }) // some tests close it early
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return store, dump
+	return store
 }
 
 func dumpSQLite(t testing.TB, path string) []string {

@@ -118,16 +118,20 @@ type metadata struct {
 	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	JWKSURI                          string   `json:"jwks_uri,omitempty"`
-	DPoPSigningAlgs                  []string `json:"dpop_signing_alg_values_supported"`
+	// StatusListAggregation is draft-ietf-oauth-status-list's
+	// status_list_aggregation_endpoint, with JWT access tokens.
+	StatusListAggregation string   `json:"status_list_aggregation_endpoint,omitempty"`
+	DPoPSigningAlgs       []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // handleMetadata serves RFC 8414 metadata. There is no authorization
-// endpoint, so response_types_supported is empty. jwks_uri is there when
-// access tokens are JWTs.
+// endpoint, so response_types_supported is empty. jwks_uri and
+// status_list_aggregation_endpoint are there when access tokens are JWTs.
 func handleMetadata(issuer string, jwks bool) http.Handler {
-	var jwksURI string
+	var jwksURI, statusLists string
 	if jwks {
 		jwksURI = issuer + "/.well-known/jwks.json"
+		statusLists = issuer + "/oauth2/status"
 	}
 	body, err := json.Marshal(metadata{
 		Issuer:                           issuer,
@@ -140,6 +144,7 @@ func handleMetadata(issuer string, jwks bool) http.Handler {
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		JWKSURI:                          jwksURI,
+		StatusListAggregation:            statusLists,
 		DPoPSigningAlgs:                  oauth.DPoPAlgorithms,
 	})
 	if err != nil {

@@ -64,6 +64,8 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	r.Handle("/oauth2/introspect", handleIntrospect(logger, provider)).Methods(http.MethodPost).Name("introspect")
 	r.Handle(metadataPath, handleMetadata(provider.Issuer(), provider.JWTAccessTokens())).Methods(http.MethodGet, http.MethodHead).Name("metadata")
 	r.Handle("/.well-known/jwks.json", handleJWKS(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("jwks")
+	r.Handle("/oauth2/status", handleStatusLists(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("status_lists")
+	r.Handle("/oauth2/status/{list}", handleStatusList(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("status_list")
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead).Name("healthz")
 	r.Handle("/readyz", handleReadyz(logger, provider)).Methods(http.MethodGet, http.MethodHead).Name("readyz")
 	r.Handle("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")

@@ -329,7 +329,8 @@ type minted struct {
 func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, withRefresh bool, parentKey string, now time.Time) (minted, []*storage.Token, error) {
 	out := minted{bound: fam.DPoPJKT != ""}
 	out.accessExp = earliest(now.Add(p.cfg.AccessTokenTTL), fam.ExpiresAt)
-	at, atKey, err := p.issueAccessToken(ctx, ar, fam, scopes, now, out.accessExp)
+	slot := statusSlotOf(ctx)
+	at, atKey, err := p.issueAccessToken(ctx, ar, fam, scopes, now, out.accessExp, slot)
 	if err != nil {
 		return out, nil, err
 	}
@@ -338,6 +339,9 @@ func (p *Provider) generate(ctx context.Context, ar fosite.Requester, fam *stora
 		Key: atKey, Kind: storage.KindAccess, FamilyID: fam.ID, ClientID: fam.ClientID,
 		Scopes: scopes, IssuedAt: now, ExpiresAt: out.accessExp,
 	}}
+	if p.JWTAccessTokens() {
+		traces[0].StatusList, traces[0].StatusIdx = slot.list, slot.idx
+	}
 	if !withRefresh {
 		return out, traces, nil
 	}

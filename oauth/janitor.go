@@ -12,7 +12,7 @@ import (
 const purgeBatch = 500
 
 // Purge deletes what can no longer be used — expired access tokens, tokens
-// of ended logins, ended logins — and wipes sealed grace responses whose
+// of ended logins, ended logins, status lists of expired tokens — and wipes sealed grace responses whose
 // window has closed, batch by batch until nothing is left. Spent refresh
 // tokens of live logins stay: they catch reuse.
 func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
@@ -36,6 +36,7 @@ func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 			{"denylist", n.Denied, &total.Denied},
 			{"keys", n.Keys, &total.Keys},
 			{"dpop_jtis", n.DPoPJTIs, &total.DPoPJTIs},
+			{"status_lists", n.StatusLists, &total.StatusLists},
 		} {
 			*c.total += c.n
 			p.metrics.purged.WithLabelValues(c.kind).Add(float64(c.n))
@@ -68,7 +69,7 @@ func (p *Provider) RunJanitor(ctx context.Context, interval time.Duration) {
 		}
 		if n != (storage.PurgeCounts{}) {
 			p.log.InfoContext(ctx, "janitor purged", "tokens", n.Tokens, "families", n.Families, "replays", n.Replays,
-				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys, "dpop_jtis", n.DPoPJTIs)
+				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys, "dpop_jtis", n.DPoPJTIs, "status_lists", n.StatusLists)
 		}
 	}
 }

@@ -50,6 +50,10 @@ type accessClaims struct {
 	Username string   `json:"username,omitempty"`
 	// Cnf binds the token to a DPoP key (RFC 9449 §6.1).
 	Cnf *Confirmation `json:"cnf,omitempty"`
+	// SessionID is the login (family) the token belongs to.
+	SessionID string `json:"sid,omitempty"`
+	// Status is the token's entry in a Token Status List (status.go).
+	Status *tokenStatus `json:"status,omitempty"`
 }
 
 // JWTAccessTokens reports whether access tokens are issued as JWTs.
@@ -57,10 +61,16 @@ func (p *Provider) JWTAccessTokens() bool { return p.cfg.AccessTokenFormat == Fo
 
 // issueAccessToken creates the access token of a grant and returns it with
 // its storage key: an HMAC token by default, a signed JWT in JWT mode.
-func (p *Provider) issueAccessToken(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, now, exp time.Time) (string, string, error) {
+//
+// A JWT carries sid and the status list entry slot, which the caller
+// records on the token's row.
+func (p *Provider) issueAccessToken(ctx context.Context, ar fosite.Requester, fam *storage.Family, scopes []string, now, exp time.Time, slot *statusSlot) (string, string, error) {
 	if !p.JWTAccessTokens() {
 		at, sig, err := p.strategy.GenerateAccessToken(ctx, ar)
 		return at, tokenKey(sig), err
+	}
+	if slot == nil || slot.used {
+		return "", "", errNoStatusSlot
 	}
 	aud := fam.Audience
 	if len(aud) == 0 {
@@ -74,7 +84,9 @@ func (p *Provider) issueAccessToken(ctx context.Context, ar fosite.Requester, fa
 		Issuer: p.cfg.Issuer, Subject: sub, Audience: aud, ClientID: fam.ClientID,
 		Scope: strings.Join(scopes, " "), JTI: randomString(18),
 		IssuedAt: now.Unix(), Expiry: exp.Unix(), Username: fam.Username,
-		Cnf: confirmation(fam),
+		Cnf:       confirmation(fam),
+		SessionID: fam.ID,
+		Status:    &tokenStatus{StatusList: statusListRef{Idx: slot.idx, URI: p.StatusListURI(slot.list)}},
 	}
 	// The token is signed within the grant's transaction; the keys were
 	// made sure of before it began (Provider.Token), so at most a read runs
@@ -86,6 +98,7 @@ func (p *Provider) issueAccessToken(ctx context.Context, ar fosite.Requester, fa
 	if set.signer == nil {
 		return "", "", set.signErr
 	}
+	slot.used = true
 	token, err := signJWT(set.signer, c)
 	if err != nil {
 		return "", "", err
@@ -107,13 +120,14 @@ func (p *Provider) prepareSigning(ctx context.Context) error {
 	return p.EnsureSigningKey(ctx)
 }
 
-// newJWTSigner signs access tokens with key, the private part of k: the
+// newJWTSigner signs JWTs of type typ with key, the private part of k: the
 // algorithm is k's (a key signs with one algorithm only), and every token
-// names k in kid and says typ at+jwt (RFC 9068 §2.1).
-func newJWTSigner(k *verifyKey, key crypto.Signer) (jose.Signer, error) {
+// names k in kid and says typ: at+jwt for access tokens (RFC 9068 §2.1),
+// statuslist+jwt for Status List Tokens.
+func newJWTSigner(k *verifyKey, key crypto.Signer, typ string) (jose.Signer, error) {
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.row.Algorithm), Key: jose.JSONWebKey{Key: key, KeyID: k.row.ID}},
-		(&jose.SignerOptions{}).WithType(typAccessToken),
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: signing key %q: %w", k.row.ID, err)

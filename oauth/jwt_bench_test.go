@@ -24,14 +24,15 @@ func BenchmarkJWT(b *testing.B) {
 		now := f.clock.Now()
 		exp := now.Add(15 * time.Minute)
 		scopes := []string{"read", "write"}
-		token, _, err := f.p.issueAccessToken(ctx, nil, fam, scopes, now, exp)
+		slot := func() *statusSlot { return &statusSlot{list: "l1", idx: 12345} }
+		token, _, err := f.p.issueAccessToken(ctx, nil, fam, scopes, now, exp, slot())
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(alg+"/sign", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := f.p.issueAccessToken(ctx, nil, fam, scopes, now, exp); err != nil {
+				if _, _, err := f.p.issueAccessToken(ctx, nil, fam, scopes, now, exp, slot()); err != nil {
 					b.Fatal(err)
 				}
 			}

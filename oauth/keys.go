@@ -154,6 +154,8 @@ type keySet struct {
 	signer  jose.Signer
 	signKey *verifyKey
 	signErr error
+	// statusSigner signs Status List Tokens with the same key (status.go).
+	statusSigner jose.Signer
 }
 
 // keyRing caches the signing keys of every node. Each node signs with the
@@ -219,9 +221,9 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 		}
 		set.signKey = k
 		if prev := r.cached(); prev != nil && prev.signKey != nil && prev.signKey.row.ID == k.row.ID && prev.signer != nil {
-			set.signer, set.signErr = prev.signer, nil
+			set.signer, set.statusSigner, set.signErr = prev.signer, prev.statusSigner, nil
 		} else {
-			set.signer, set.signErr = openSigner(r.secrets, k)
+			set.signer, set.statusSigner, set.signErr = openSigner(r.secrets, k)
 		}
 		break
 	}
@@ -233,13 +235,20 @@ func (r *keyRing) load(ctx context.Context) (*keySet, error) {
 	return set, nil
 }
 
-// openSigner opens the private part of k and makes its signer.
-func openSigner(secrets [][]byte, k *verifyKey) (jose.Signer, error) {
+// openSigner opens the private part of k and makes its signers: of access
+// tokens and of Status List Tokens.
+func openSigner(secrets [][]byte, k *verifyKey) (access, status jose.Signer, err error) {
 	key, err := openPrivateKey(secrets, k.row.ID, k.row.PrivateSealed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return newJWTSigner(k, key)
+	if access, err = newJWTSigner(k, key, typAccessToken); err != nil {
+		return nil, nil, err
+	}
+	if status, err = newJWTSigner(k, key, typStatusList); err != nil {
+		return nil, nil, err
+	}
+	return access, status, nil
 }
 
 var errNoSigningKey = errors.New("oauth: no current signing key")

@@ -70,6 +70,9 @@ type Config struct {
 	// DPoPNonce makes the token endpoint require server-provided nonces in
 	// DPoP proofs (RFC 9449 §8; dpopnonce.go).
 	DPoPNonce bool
+	// StatusListTTL is the ttl of Status List Tokens (JWT access tokens
+	// only); zero means DefaultStatusListTTL (status.go).
+	StatusListTTL time.Duration
 
 	// LoginMaxFailures and LoginMaxFailuresPerAddress are the failed password
 	// grants allowed per username and per client address within
@@ -118,6 +121,10 @@ type Provider struct {
 	dpop     *dpopVerifier
 	tokenHTU string      // the token endpoint's URL as DPoP proofs name it
 	nonces   *dpopNonces // nil unless Config.DPoPNonce
+	// status hands out status list indexes, statusCache keeps the signed
+	// lists (status.go).
+	status      *statusAllocator
+	statusCache statusCache
 }
 
 // NewProvider composes fosite with Latch's handlers over store.
@@ -153,6 +160,12 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	}
 	if cfg.DefaultAudience == "" {
 		cfg.DefaultAudience = cfg.Issuer
+	}
+	if cfg.StatusListTTL < 0 {
+		return nil, errors.New("oauth: status list ttl must not be negative")
+	}
+	if cfg.StatusListTTL == 0 {
+		cfg.StatusListTTL = DefaultStatusListTTL
 	}
 	global, err := hmacKey(cfg.Secret)
 	if err != nil {
@@ -239,6 +252,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 		nonces:   nonces,
 	}
 	p.keys = newKeyRing(store, cfg.Secret, cfg.OldSecrets, p.now)
+	p.status = &statusAllocator{store: store, now: p.now, accessTTL: cfg.AccessTokenTTL}
 	fc.ClientAuthenticationStrategy = p.authenticateClient
 	handler := func(h any) compose.Factory {
 		return func(fosite.Configurator, any, any) any { return h }
@@ -278,6 +292,16 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (_ fosite.AccessR
 	}
 	if err := p.prepareSigning(ctx); err != nil {
 		return nil, nil, p.mapError(ctx, err)
+	}
+	if p.JWTAccessTokens() {
+		// The status list index of the access token, taken before the
+		// grant's transaction (status.go); given back if unused.
+		slot, err := p.status.take(ctx)
+		if err != nil {
+			return nil, nil, p.mapError(ctx, err)
+		}
+		defer p.status.giveBack(slot)
+		ctx = withStatusSlot(ctx, slot)
 	}
 	proof, err := p.tokenProof(ctx, r)
 	if err != nil {

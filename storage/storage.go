@@ -158,6 +158,11 @@ type Token struct {
 	// response of its rotation, sealed with a key derived from the token
 	// itself (package oauth), so it is useless without the token.
 	Replay []byte
+	// StatusList and StatusIdx are the entry of a JWT access token in a
+	// Token Status List ([StatusListStore]); StatusList is empty for
+	// every other token.
+	StatusList string
+	StatusIdx  int64
 }
 
 // Event is an audit record. It names the family, client and user concerned,
@@ -257,7 +262,10 @@ type FamilyStore interface {
 	TouchFamily(ctx context.Context, id string, at time.Time) error
 	// RevokeFamily marks a live family revoked with the reason. It reports
 	// whether this call revoked it (false if it was already revoked). Returns
-	// ErrNotFound if it does not exist.
+	// ErrNotFound if it does not exist. When it revokes the family, it sets,
+	// in the same transaction, the status bit of every access token of the
+	// family unexpired at at ([StatusListStore]); so do RevokeFamilies and
+	// RevokeByToken, for every family they revoke.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error)
 	// RevokeFamilies revokes every family matching the filter that is
 	// neither revoked nor past ExpiresAt at at, and returns the ids it
@@ -348,6 +356,8 @@ type PurgeCounts struct {
 	Keys     int64
 	// DPoPJTIs counts DPoP proof ids past their window ([DPoPStore]).
 	DPoPJTIs int64
+	// StatusLists counts status lists past their ExpiresAt.
+	StatusLists int64
 }
 
 // AttemptStore counts password attempts per key (a username under an HMAC
@@ -427,8 +437,9 @@ type Purger interface {
 	//   - deletes families that are revoked or past ExpiresAt and hold no
 	//     token any more;
 	//   - clears Replay on tokens spent before replayBefore;
-	//   - deletes attempt counters and denylist entries past ExpiresAt, and
-	//     retired signing keys past PublishUntil.
+	//   - deletes attempt counters and denylist entries past ExpiresAt,
+	//     retired signing keys past PublishUntil, and status lists past
+	//     ExpiresAt (every token given an index of one has expired).
 	// Tokens are deleted before families within one call. Audit events are
 	// kept.
 	Purge(ctx context.Context, now, replayBefore time.Time, limit int) (PurgeCounts, error)
@@ -455,6 +466,52 @@ type DPoPStore interface {
 	PurgeDPoPJTIs(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
+// StatusList is one Token Status List (draft-ietf-oauth-status-list) of
+// Size one-bit entries: bit i of Bits (bit i%8 of byte i/8, least
+// significant first) is 1 once the access token given index i has been
+// revoked. Version grows with every change of Bits.
+type StatusList struct {
+	ID        string
+	Size      int64
+	Bits      []byte
+	Version   int64
+	CreatedAt time.Time
+	// ExpiresAt is after the expiry of every token given an index of the
+	// list; the janitor drops the list then.
+	ExpiresAt time.Time
+}
+
+// StatusRange is a run of indexes of one status list, reserved for one
+// node to hand out: First up to but not including First+Count.
+type StatusRange struct {
+	List  string
+	First int64
+	Count int64
+}
+
+// StatusListStore keeps the status lists. Indexes are handed out in
+// ranges, so that issuing a token locks no row of its own: one
+// reservation serves Count tokens. The bits are set by the revocations of
+// [FamilyStore] and [TokenStore.RevokeByToken], in their transactions.
+type StatusListStore interface {
+	// ReserveStatusRange reserves count indexes of the newest list created
+	// after createdAfter that has room for them, and moves that list's
+	// ExpiresAt to expiresAt if it is earlier; when no list has room, it
+	// creates the list newID of size entries (all zero) created at now. A
+	// range is never reserved twice, on any node. It must not run inside
+	// a transaction whose rollback would leave the range in use.
+	ReserveStatusRange(ctx context.Context, newID string, size, count int64, now, createdAfter, expiresAt time.Time) (StatusRange, error)
+	// StatusListVersion returns the Version of a list. Returns ErrNotFound
+	// if it does not exist.
+	StatusListVersion(ctx context.Context, id string) (int64, error)
+	// GetStatusList returns a list with its bits. Returns ErrNotFound if it
+	// does not exist.
+	GetStatusList(ctx context.Context, id string) (*StatusList, error)
+	// ListStatusLists returns the ids of the lists whose ExpiresAt is after
+	// now, ordered by id.
+	ListStatusLists(ctx context.Context, now time.Time) ([]string, error)
+}
+
 // Store is everything Latch persists, plus transactions.
 type Store interface {
 	ClientStore
@@ -467,6 +524,7 @@ type Store interface {
 	KeyStore
 	DenyStore
 	DPoPStore
+	StatusListStore
 
 	// InTx runs fn in a transaction carried by the context it is given; every
 	// store call made with that context joins it. fn's error rolls it back. A

@@ -51,6 +51,8 @@ type config struct {
 	drainDelay time.Duration
 	dpopMaxAge time.Duration
 	dpopNonce  string // "off" or "on"
+	// statusListTTL is the Status List Tokens' ttl and max-age.
+	statusListTTL time.Duration
 
 	// hashConcurrency bounds the password hashes of serve at once: by
 	// default one per CPU.
@@ -87,6 +89,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("dpop_max_age", c.dpopMaxAge),
 		slog.Int("hash_concurrency", c.hashConcurrency),
 		slog.String("dpop_nonce", c.dpopNonce),
+		slog.Duration("status_list_ttl", c.statusListTTL),
 		slog.String("access_token_format", c.accessTokenFormat),
 		slog.Int("trusted_proxies", len(c.trustedProxies)),
 		slog.Bool("tls", c.tlsCert != ""),
@@ -253,6 +256,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
 		{&cfg.drainDelay, "LATCH_DRAIN_DELAY", true},
 		{&cfg.dpopMaxAge, "LATCH_DPOP_MAX_AGE", false},
+		{&cfg.statusListTTL, "LATCH_STATUS_LIST_TTL", false},
 	}
 	for _, d := range durations {
 		if *d.dst, err = parseDuration(value(d.env), d.zeroOK); err != nil {

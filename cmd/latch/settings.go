@@ -77,6 +77,7 @@ var settings = []setting{
 	{env: "LATCH_DPOP_MAX_AGE", def: "60s", usage: "how old, or how far ahead, a DPoP proof's iat may be", commands: serveOnly},
 	{env: "LATCH_HASH_CONCURRENCY", usage: "password hashes at once (default the number of CPUs); fewer keeps cores for refresh and introspection", commands: serveOnly},
 	{env: "LATCH_DPOP_NONCE", def: "off", usage: "on: DPoP proofs at the token endpoint must carry a server-provided nonce (RFC 9449 section 8)", commands: serveOnly},
+	{env: "LATCH_STATUS_LIST_TTL", def: "10s", usage: "the Status List Token's ttl and cache lifetime (JWT access tokens)", commands: serveOnly},
 }
 
 // serveOnly is the commands of a setting that only a listening server uses.

@@ -28,8 +28,6 @@ func TestCheckEnviron(t *testing.T) {
 		{"lower case", []string{"latch_access_token_ttl=5m"}, "latch_access_token_ttl (did you mean LATCH_ACCESS_TOKEN_TTL?)"},
 		{"empty value", []string{"LATCH_ISUER="}, "LATCH_ISUER (did you mean LATCH_ISSUER?)"},
 		{"nothing near", []string{"LATCH_FROBNICATE=1"}, "unknown variable LATCH_FROBNICATE: "},
-		// In API.md but not read yet: accepting it would do nothing.
-		{"not implemented", []string{"LATCH_STATUS_LIST_TTL=30s"}, "LATCH_STATUS_LIST_TTL"},
 		{"a file of no secret", []string{"LATCH_ADDR_FILE=/x"}, "unknown variable LATCH_ADDR_FILE: "},
 		{"several, each named once", []string{"LATCH_QQ=1", "LATCH_ISUER=x", "LATCH_QQ=2"}, "unknown variable LATCH_ISUER (did you mean LATCH_ISSUER?), LATCH_QQ: "},
 	}

@@ -175,6 +175,11 @@ func (n *nullable) Scan(src any) error {
 			*f = v
 			return nil
 		}
+	case *int64:
+		if v, ok := src.(int64); ok {
+			*f = v
+			return nil
+		}
 	case *time.Time:
 		if v, ok := src.(time.Time); ok {
 			*f = v

@@ -283,9 +283,20 @@ func (s *Store) TouchFamily(ctx context.Context, id string, at time.Time) error 
 }
 
 // RevokeFamily marks the family revoked unless it already is, and reports
-// whether this call revoked it. Returns an error wrapping
-// [storage.ErrNotFound] if the family does not exist.
+// whether this call revoked it; then it sets the status bits of the
+// family's live access tokens (setStatusBits), in one transaction with the
+// revocation. Returns an error wrapping [storage.ErrNotFound] if the
+// family does not exist.
 func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error) {
+	if _, ok := s.txOf(ctx); !ok {
+		var revoked bool
+		err := s.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			revoked, err = s.RevokeFamily(ctx, id, reason, at)
+			return err
+		})
+		return revoked, err
+	}
 	op := fmt.Sprintf("revoke family %q", id)
 	if !holdable(id) {
 		return false, noSuch(op)
@@ -293,6 +304,9 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Tim
 	if n, err := s.exec(ctx, s.hot.revokeFamily, ts(at), reason, id); err != nil {
 		return false, mapErr(op, err)
 	} else if n > 0 {
+		if err := s.setStatusBits(ctx, []string{id}, at); err != nil {
+			return false, err
+		}
 		return true, nil
 	}
 	var n int64
@@ -314,12 +328,18 @@ func (s *Store) RevokeFamilies(ctx context.Context, filter storage.FamilyFilter,
 	}
 	at = ts(at)
 	var ids []string
-	err = s.conn(ctx).Raw(
-		"UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND expires_at > ? AND "+where+" RETURNING id",
-		append([]any{at, reason, at}, args...)...,
-	).Scan(&ids).Error
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		err := s.conn(ctx).Raw(
+			"UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND expires_at > ? AND "+where+" RETURNING id",
+			append([]any{at, reason, at}, args...)...,
+		).Scan(&ids).Error
+		if err != nil {
+			return mapErr("revoke families", err)
+		}
+		return s.setStatusBits(ctx, ids, at)
+	})
 	if err != nil {
-		return nil, mapErr("revoke families", err)
+		return nil, err
 	}
 	slices.Sort(ids)
 	return ids, nil
@@ -596,7 +616,11 @@ func (s *Store) Purge(ctx context.Context, now, replayBefore time.Time, limit in
 		return c, mapErr("purge signing keys", res.Error)
 	}
 	c.Keys = res.RowsAffected
-	return c, nil
+
+	// Status lists whose every token has expired.
+	var err error
+	c.StatusLists, err = s.purgeStatusLists(ctx, now, limit)
+	return c, err
 }
 
 // AppendEvent stores e and sets e.ID.

@@ -85,6 +85,8 @@ func (a *pgArgs) add(v any) string {
 		cast = "::bytea"
 	case bool:
 		cast = "::boolean"
+	case int64:
+		cast = "::bigint"
 	}
 	*a = append(*a, v)
 	return "$" + strconv.Itoa(len(*a)) + cast

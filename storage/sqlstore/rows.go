@@ -99,16 +99,18 @@ var familyTable = newTable("families", "f", "", []column[familyRow]{
 })
 
 type tokenRow struct {
-	Key       string `gorm:"primaryKey;column:key"`
-	Kind      string
-	FamilyID  string
-	ClientID  string
-	Scopes    string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-	SpentAt   *time.Time
-	ParentKey string
-	Replay    nullBytes
+	Key        string `gorm:"primaryKey;column:key"`
+	Kind       string
+	FamilyID   string
+	ClientID   string
+	Scopes     string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	SpentAt    *time.Time
+	ParentKey  string
+	Replay     nullBytes
+	StatusList string
+	StatusIdx  int64
 }
 
 func (tokenRow) TableName() string { return "tokens" }
@@ -124,6 +126,8 @@ var tokenTable = newTable("tokens", "t", "", []column[tokenRow]{
 	{"spent_at", func(r *tokenRow) any { return &r.SpentAt }},
 	{"parent_key", func(r *tokenRow) any { return &r.ParentKey }},
 	{"replay", func(r *tokenRow) any { return &r.Replay }},
+	{"status_list", func(r *tokenRow) any { return &r.StatusList }},
+	{"status_idx", func(r *tokenRow) any { return &r.StatusIdx }},
 })
 
 // nullBytes is an optional BYTEA/BLOB column: NULL when empty, so that an
@@ -277,6 +281,7 @@ func toTokenRow(t *storage.Token) *tokenRow {
 		Key: t.Key, Kind: string(t.Kind), FamilyID: t.FamilyID, ClientID: t.ClientID,
 		Scopes: join(t.Scopes), IssuedAt: ts(t.IssuedAt), ExpiresAt: ts(t.ExpiresAt),
 		SpentAt: nullTS(t.SpentAt), ParentKey: t.ParentKey, Replay: nullBytesOf(t.Replay),
+		StatusList: t.StatusList, StatusIdx: t.StatusIdx,
 	}
 }
 
@@ -285,6 +290,7 @@ func (r *tokenRow) token() *storage.Token {
 		Key: r.Key, Kind: storage.TokenKind(r.Kind), FamilyID: r.FamilyID, ClientID: r.ClientID,
 		Scopes: split(r.Scopes), IssuedAt: r.IssuedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 		SpentAt: fromNullTS(r.SpentAt), ParentKey: r.ParentKey, Replay: r.Replay.slice(),
+		StatusList: r.StatusList, StatusIdx: r.StatusIdx,
 	}
 }
 

@@ -1,0 +1,25 @@
+-- +goose Up
+-- Latch schema, version 7 (PostgreSQL): Token Status Lists
+-- (draft-ietf-oauth-status-list) for JWT access tokens.
+-- tokens.status_list, tokens.status_idx: the list and index a JWT access
+-- token's status claim names; '' and 0 for every other token. They are on
+-- the token's own row, so issuing a token writes nothing more than before,
+-- and a revocation finds the indexes of a login by tokens_family_id_idx.
+-- status_lists: one row per list, with its bit array materialised (bits,
+-- size/8 bytes, bit i = bit i%8 of byte i/8, least significant first, as
+-- set_bit numbers them); next_idx is the first index no node has reserved,
+-- version counts the changes of bits, expires_at is past every token given
+-- an index of it, when the janitor drops it.
+ALTER TABLE tokens ADD COLUMN status_list TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN status_idx BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE status_lists (
+    id         TEXT PRIMARY KEY,
+    size       BIGINT NOT NULL,
+    next_idx   BIGINT NOT NULL,
+    bits       BYTEA NOT NULL,
+    version    BIGINT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX status_lists_expires_at_idx ON status_lists (expires_at);
