@@ -264,8 +264,8 @@ type FamilyStore interface {
 	// whether this call revoked it (false if it was already revoked). Returns
 	// ErrNotFound if it does not exist. When it revokes the family, it sets,
 	// in the same transaction, the status bit of every access token of the
-	// family unexpired at at ([StatusListStore]); so do RevokeFamilies and
-	// RevokeByToken, for every family they revoke.
+	// family unexpired at at ([StatusListStore]); so do RevokeFamilies, for
+	// every family it revokes, and RevokeByToken with DenyAccessTokens.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) (bool, error)
 	// RevokeFamilies revokes every family matching the filter that is
 	// neither revoked nor past ExpiresAt at at, and returns the ids it
@@ -337,7 +337,9 @@ type Revocation struct {
 	At     time.Time
 	Reason string
 	// DenyAccessTokens puts the family's access tokens unexpired at At on
-	// the denylist (JWT access tokens).
+	// the denylist and sets their status list bits (JWT access tokens).
+	// Without it, a backend may leave both alone: opaque access tokens
+	// die with their family's row.
 	DenyAccessTokens bool
 	// Events are stored in order when the login ends, and their FamilyID
 	// and UserID are set from the family. Their ID may be left unset.

@@ -14,7 +14,8 @@ import (
 // one statement: an RFC 7009 revocation was otherwise six round trips
 // (begin, the locked read, the update, two events, commit).
 //
-// With a denylist it takes the transaction of locked reads instead. One
+// With a denylist (JWT access tokens) it takes the transaction of locked
+// reads instead, which also sets the tokens' status bits (RevokeFamily). One
 // statement reads every table at the snapshot it started with: waiting on
 // the family's lock for a refresh to commit, it would end the login but miss
 // the access token that refresh issued, leaving a JWT that verifies offline.

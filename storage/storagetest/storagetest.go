@@ -3,7 +3,7 @@
 // suite checks CRUD, the sentinel errors, time round trips, transactions,
 // single use of refresh tokens, distinct attempt counts and password-hash
 // upgrades that never undo a password change, under concurrency,
-// signing keys, the denylist and purging. It knows nothing about any
+// signing keys, the denylist, status lists and purging. It knows nothing about any
 // particular database.
 package storagetest
 
@@ -78,6 +78,12 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"ConcurrentDeleteClient", func(ctx context.Context, t *testing.T, s storage.Store) {
 			testConcurrentDeleteClient(ctx, t, s, s)
 		}},
+		{"StatusRanges", testStatusRanges},
+		{"StatusBits", testStatusBits},
+		{"StatusPurge", testStatusPurge},
+		{"ConcurrentStatusRanges", func(ctx context.Context, t *testing.T, s storage.Store) {
+			testConcurrentStatusRanges(ctx, t, s, s)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +107,7 @@ func RunPair(t *testing.T, newPair func(t testing.TB) (storage.Store, storage.St
 		fn   func(ctx context.Context, t *testing.T, a, b storage.Store)
 	}{
 		{"ConcurrentDeleteClient", testConcurrentDeleteClient},
+		{"ConcurrentStatusRanges", testConcurrentStatusRanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
