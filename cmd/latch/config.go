@@ -263,6 +263,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			return nil, fs, fmt.Errorf("latch: %s: %w", settingName(d.env), err)
 		}
 	}
+	// The Status List Token's ttl is whole seconds (draft-ietf-oauth-status-list).
+	if cfg.statusListTTL < time.Second {
+		return nil, fs, fmt.Errorf("latch: %s: %q must be 1s or more", settingName("LATCH_STATUS_LIST_TTL"), value("LATCH_STATUS_LIST_TTL"))
+	}
 	if cfg.loginMaxFailures, err = parsePositiveInt(value("LATCH_LOGIN_MAX_FAILURES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --login-max-failures (LATCH_LOGIN_MAX_FAILURES): %w", err)
 	}
