@@ -1,11 +1,15 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/go-jose/go-jose/v3"
 
 	"github.com/latchhq/latch/handlers"
 	"github.com/latchhq/latch/oauth"
@@ -198,5 +202,54 @@ func TestIssuerWithPath(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetadataJWT: with JWT access tokens the metadata names jwks_uri and
+// status_list_aggregation_endpoint (draft-ietf-oauth-status-list), under
+// the issuer's path when it has one, and both answer there; with opaque
+// tokens it names neither.
+func TestMetadataJWT(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"", "/auth"} {
+		t.Run("issuer path "+path, func(t *testing.T) {
+			t.Parallel()
+			s := newTestServer(t, withJWT(""), withIssuerPath(path))
+			issuer := s.URL + path
+			m := s.get(t, path+"/.well-known/oauth-authorization-server").object(t)
+			for k, want := range map[string]string{
+				"jwks_uri":                         issuer + "/.well-known/jwks.json",
+				"status_list_aggregation_endpoint": issuer + "/oauth2/status",
+			} {
+				if m[k] != want {
+					t.Errorf("%s = %v, want %s", k, m[k], want)
+				}
+			}
+			res := s.get(t, path+"/oauth2/status")
+			if _, ok := res.object(t)["status_lists"].([]any); res.status != http.StatusOK || !ok {
+				t.Errorf("aggregation: %s", res)
+			}
+			// A token's status URI is under the issuer too, and answers.
+			s.createUser(t, "alice", "pw-alice")
+			app := s.newPasswordClient(t, "app", "client_secret_basic")
+			tok := s.login(t, app, "alice", "pw-alice", "")
+			var set jose.JSONWebKeySet
+			if err := json.Unmarshal(s.get(t, path+"/.well-known/jwks.json").body, &set); err != nil {
+				t.Fatal(err)
+			}
+			_, uri, _ := statusClaims(t, &set, tok.Access)
+			if !strings.HasPrefix(uri, issuer+"/oauth2/status/") {
+				t.Fatalf("status uri %q is not under the issuer %s", uri, issuer)
+			}
+			if res := s.get(t, strings.TrimPrefix(uri, s.URL)); res.status != http.StatusOK {
+				t.Errorf("GET %s: %s", uri, res)
+			}
+		})
+	}
+	opaque := newTestServer(t).get(t, "/.well-known/oauth-authorization-server").object(t)
+	for _, k := range []string{"jwks_uri", "status_list_aggregation_endpoint"} {
+		if _, ok := opaque[k]; ok {
+			t.Errorf("opaque tokens: metadata names %s", k)
+		}
 	}
 }
