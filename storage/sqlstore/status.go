@@ -11,23 +11,32 @@ import (
 	"github.com/latchhq/latch/storage"
 )
 
-// statusListRow is a row of status_lists.
+// statusListRow is a row of status_lists: what reservations write.
 type statusListRow struct {
 	ID        string `gorm:"primaryKey"`
 	Size      int64
 	NextIdx   int64
-	Bits      []byte
-	Version   int64
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
 
 func (statusListRow) TableName() string { return "status_lists" }
 
+// statusBitsRow is a row of status_list_bits: what revocations write.
+type statusBitsRow struct {
+	ListID  string `gorm:"primaryKey"`
+	Bits    []byte
+	Version int64
+}
+
+func (statusBitsRow) TableName() string { return "status_list_bits" }
+
 // ReserveStatusRange reserves count indexes (see [storage.StatusListStore]):
-// one UPDATE of the newest list with room, or, when there is none, one
-// INSERT of a new list. Only the reservation touches a list's row; the
-// tokens then issued from the range write nothing but their own rows.
+// one UPDATE of the newest list with room, or, when there is none, the
+// INSERT of a new list and its bits. Only reservations write a list's row
+// in status_lists, only revocations its bits in status_list_bits, so
+// neither waits for the other; the tokens issued from a range write
+// nothing but their own rows.
 func (s *Store) ReserveStatusRange(ctx context.Context, newID string, size, count int64, now, createdAfter, expiresAt time.Time) (storage.StatusRange, error) {
 	if count < 1 || size < count {
 		return storage.StatusRange{}, fmt.Errorf("sqlstore: reserve status range: %d indexes of a list of %d", count, size)
@@ -58,12 +67,14 @@ func (s *Store) ReserveStatusRange(ctx context.Context, newID string, size, coun
 			got = storage.StatusRange{List: rows[0].ID, First: rows[0].First, Count: count}
 			return nil
 		}
-		row := statusListRow{
-			ID: newID, Size: size, NextIdx: count, Bits: make([]byte, (size+7)/8), Version: 1,
-			CreatedAt: ts(now), ExpiresAt: ts(expiresAt),
-		}
+		op := fmt.Sprintf("create status list %q", newID)
+		row := statusListRow{ID: newID, Size: size, NextIdx: count, CreatedAt: ts(now), ExpiresAt: ts(expiresAt)}
 		if err := s.conn(ctx).Create(&row).Error; err != nil {
-			return mapErr(fmt.Sprintf("create status list %q", newID), err)
+			return mapErr(op, err)
+		}
+		bits := statusBitsRow{ListID: newID, Bits: make([]byte, (size+7)/8), Version: 1}
+		if err := s.conn(ctx).Create(&bits).Error; err != nil {
+			return mapErr(op, err)
 		}
 		got = storage.StatusRange{List: newID, First: 0, Count: count}
 		return nil
@@ -79,7 +90,7 @@ func (s *Store) StatusListVersion(ctx context.Context, id string) (int64, error)
 		return 0, noSuch(op)
 	}
 	var v int64
-	if err := s.readRow(ctx, `SELECT version FROM status_lists WHERE id = `+placeholders(s.dialect)(1), id).Scan(&v); err != nil {
+	if err := s.readRow(ctx, `SELECT version FROM status_list_bits WHERE list_id = `+placeholders(s.dialect)(1), id).Scan(&v); err != nil {
 		return 0, mapErr(op, err)
 	}
 	return v, nil
@@ -91,13 +102,20 @@ func (s *Store) GetStatusList(ctx context.Context, id string) (*storage.StatusLi
 	if !holdable(id) {
 		return nil, noSuch(op)
 	}
-	var r statusListRow
-	if err := s.read(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	var l statusListRow
+	var b statusBitsRow
+	err := s.read(ctx).Where("id = ?", id).Take(&l).Error
+	if err == nil {
+		// Two reads, not one snapshot: nothing of the list's row
+		// (size, times) changes what the bits say.
+		err = s.read(ctx).Where("list_id = ?", id).Take(&b).Error
+	}
+	if err != nil {
 		return nil, mapErr(op, err)
 	}
 	return &storage.StatusList{
-		ID: r.ID, Size: r.Size, Bits: r.Bits, Version: r.Version,
-		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		ID: l.ID, Size: l.Size, Bits: b.Bits, Version: b.Version,
+		CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(),
 	}, nil
 }
 
@@ -121,7 +139,7 @@ const statusBatch = 500
 // after they revoked the families, holding their rows, so no refresh can
 // add a token to them meanwhile, and this read (a statement of its own,
 // with a snapshot that began after the families were locked) sees every
-// token a refresh committed before. Each list's row is updated once per
+// token a refresh committed before. Each list's bits row is updated once per
 // batch: on PostgreSQL by set_bit, which numbers bits as the draft does
 // (bit i%8 of byte i/8, least significant first), without moving the
 // array between database and node; on SQLite, where the one writer runs
@@ -172,7 +190,7 @@ func (s *Store) setBits(ctx context.Context, list string, idx []int64) error {
 			args = append(args, i)
 			expr = "set_bit(" + expr + ", $" + strconv.Itoa(len(args)) + "::bigint, 1)"
 		}
-		n, err := s.exec(ctx, `UPDATE status_lists SET bits = `+expr+`, version = version + 1 WHERE id = $1`, args...)
+		n, err := s.exec(ctx, `UPDATE status_list_bits SET bits = `+expr+`, version = version + 1 WHERE list_id = $1`, args...)
 		if err != nil {
 			return mapErr(op, err)
 		}
@@ -181,8 +199,8 @@ func (s *Store) setBits(ctx context.Context, list string, idx []int64) error {
 		}
 		return nil
 	}
-	var r statusListRow
-	if err := s.conn(ctx).Where("id = ?", list).Take(&r).Error; err != nil {
+	var r statusBitsRow
+	if err := s.conn(ctx).Where("list_id = ?", list).Take(&r).Error; err != nil {
 		return mapErr(op, err)
 	}
 	for _, i := range idx {
@@ -191,16 +209,26 @@ func (s *Store) setBits(ctx context.Context, list string, idx []int64) error {
 		}
 		r.Bits[i/8] |= 1 << (i % 8)
 	}
-	err := s.conn(ctx).Exec(`UPDATE status_lists SET bits = ?, version = version + 1 WHERE id = ?`, r.Bits, list).Error
+	err := s.conn(ctx).Exec(`UPDATE status_list_bits SET bits = ?, version = version + 1 WHERE list_id = ?`, r.Bits, list).Error
 	return mapErr(op, err)
 }
 
-// purgeStatusLists deletes at most limit lists expired at now.
+// purgeStatusLists deletes at most limit lists expired at now, with their
+// bits.
 func (s *Store) purgeStatusLists(ctx context.Context, now time.Time, limit int) (int64, error) {
-	res := s.conn(ctx).Exec(`DELETE FROM status_lists WHERE id IN (
-		SELECT id FROM status_lists WHERE expires_at <= ? LIMIT ?)`, ts(now), limit)
-	if res.Error != nil {
-		return 0, mapErr("purge status lists", res.Error)
-	}
-	return res.RowsAffected, nil
+	var n int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		var ids []string
+		err := s.conn(ctx).Model(&statusListRow{}).Where("expires_at <= ?", ts(now)).Limit(limit).Pluck("id", &ids).Error
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := s.conn(ctx).Exec(`DELETE FROM status_list_bits WHERE list_id IN ?`, ids).Error; err != nil {
+			return err
+		}
+		res := s.conn(ctx).Exec(`DELETE FROM status_lists WHERE id IN ?`, ids)
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, mapErr("purge status lists", err)
 }
