@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,8 +78,22 @@ type Options struct {
 	ClientSecret     string
 	// IntrospectionCacheTTL keeps an active introspection answer this long
 	// (never past the token's exp); 0 asks the server every time, so a
-	// revocation takes effect at once.
+	// revocation takes effect at once. The time counts from when the
+	// introspection request was sent, so a revocation is seen by every
+	// request that begins more than IntrospectionCacheTTL after the
+	// revocation call returned: that is the cache's whole bound. Inactive
+	// answers are never cached.
 	IntrospectionCacheTTL time.Duration
+	// StatusListMaxStaleness bounds how old a token status list may be
+	// (since the fetch that last confirmed it) and still be used; past it,
+	// a token that names the list waits for a fetch, and is refused with
+	// ErrUnavailable (503 from [Verifier.Middleware]) when the fetch
+	// fails. 0 means 5 times the list's refresh interval (its ttl), and
+	// at least 1 minute. See status.go for the whole timing.
+	StatusListMaxStaleness time.Duration
+	// RequireStatusList refuses JWTs that carry no status_list claim,
+	// which no revocation could reach before their exp.
+	RequireStatusList bool
 	// Leeway tolerates clock skew in exp and nbf checks; 0 means 30s. A
 	// negative value means none.
 	Leeway time.Duration
@@ -108,6 +123,7 @@ type Claims struct {
 	Subject   string // the user id, or the client id for client_credentials
 	Audience  []string
 	ClientID  string
+	SessionID string // sid: the login (token family) at Latch
 	Scope     string // space-separated
 	JWTID     string
 	Username  string
@@ -132,6 +148,12 @@ func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scopes()
 type Verifier struct {
 	opts Options
 	jwks *jwksCache
+
+	// issuerURL is the parsed Issuer; status lists are fetched only
+	// under it, with statusClient, which follows no redirects.
+	issuerURL    *url.URL
+	status       *statusCache
+	statusClient *http.Client
 
 	metaMu sync.Mutex
 	meta   *serverMetadata
@@ -177,8 +199,16 @@ func New(opts Options) (*Verifier, error) {
 	if opts.JWKSMaxAge <= 0 {
 		opts.JWKSMaxAge = 5 * time.Minute
 	}
-	v := &Verifier{opts: opts, cache: map[[32]byte]cached{}, replay: newReplayCache(opts.DPoP.ReplayCacheSize)}
+	iss, err := url.Parse(opts.Issuer)
+	if err != nil || iss.Host == "" {
+		return nil, fmt.Errorf("bearer: Issuer %q is not an absolute URL", opts.Issuer)
+	}
+	v := &Verifier{
+		opts: opts, cache: map[[32]byte]cached{}, replay: newReplayCache(opts.DPoP.ReplayCacheSize),
+		issuerURL: iss, statusClient: noRedirects(opts.HTTPClient),
+	}
 	v.jwks = newJWKSCache(v)
+	v.status = newStatusCache(v)
 	return v, nil
 }
 

@@ -24,6 +24,7 @@ import (
 // JWKS with keys the test holds, so it can forge any token.
 type fakeServer struct {
 	*httptest.Server
+	mux        *http.ServeMux // more routes may be added before use
 	keys       atomic.Pointer[jose.JSONWebKeySet]
 	jwksHits   atomic.Int64
 	signingKey *ecdsa.PrivateKey
@@ -41,7 +42,7 @@ func newFakeServer(t testing.TB) *fakeServer {
 		fs.jwksHits.Add(1)
 		_ = json.NewEncoder(w).Encode(fs.keys.Load())
 	})
-	fs.Server = httptest.NewServer(mux)
+	fs.Server, fs.mux = httptest.NewServer(mux), mux
 	t.Cleanup(fs.Close)
 	fs.rotate(t)
 	return fs

@@ -184,6 +184,10 @@ type jwtClaims struct {
 	NotBefore *json.Number    `json:"nbf"`
 	// Cnf binds a token to a key (RFC 7800): with a jkt, to a DPoP key.
 	Cnf json.RawMessage `json:"cnf"`
+	// SID and Status come with Latch's tokens: the login, and where the
+	// token's status is published (status.go).
+	SID    string       `json:"sid"`
+	Status *statusClaim `json:"status"`
 }
 
 func audience(raw json.RawMessage) ([]string, error) {
@@ -277,10 +281,14 @@ func (v *Verifier) verifyJWT(ctx context.Context, token string) (*Claims, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := v.checkStatus(ctx, c.Status); err != nil {
+		return nil, err
+	}
 	iat, _ := numericDate(c.IssuedAt)
 	return &Claims{
 		Issuer: c.Issuer, Subject: c.Subject, Audience: aud, ClientID: c.ClientID, Scope: c.Scope,
 		JWTID: c.JTI, Username: c.Username, IssuedAt: iat, ExpiresAt: exp, JKT: jkt,
+		SessionID: c.SID,
 	}, nil
 }
 
