@@ -27,9 +27,16 @@
 // invalid_dpop_proof) and algs (RFC 9449 §7.1); every 401 carries a
 // challenge for each scheme. Resource-server nonces (§9) are not offered.
 //
-// A JWT is verified without asking the server, so revoking it takes effect
-// at its exp: keep access token lifetimes short, or introspect. This package
-// uses go-jose for the JOSE parts and imports nothing else of Latch.
+// A JWT is verified without asking the server. When it carries a status
+// claim (draft-ietf-oauth-status-list, as Latch's JWTs do), its bit in the
+// server's Token Status List is checked too: each list is fetched once,
+// kept decoded, and refetched in the background after its ttl, so a
+// revocation is seen within ttl plus one fetch at no per-request cost, and
+// a list older than [Options.StatusListMaxStaleness] fails the request
+// closed ([ErrUnavailable]). Lists are only fetched under the Issuer. A JWT
+// without a status claim can only be revoked by its exp (see
+// [Options.RequireStatusList]). This package uses go-jose for the JOSE
+// parts and imports nothing else of Latch.
 package bearer
 
 import (

@@ -159,7 +159,7 @@ func (c *clock) advance(d time.Duration) {
 
 func mustVerifier(t testing.TB, o bearer.Options) *bearer.Verifier {
 	t.Helper()
-	if o.Audience == "" {
+	if o.Audience == "" && o.ClientID == "" {
 		o.Audience = "aud"
 	}
 	v, err := bearer.New(o)
