@@ -23,7 +23,9 @@ import (
 //     request, the round trip and Latch's database read included.
 //
 // The gap between them is the point of status lists: revocation within
-// seconds without a call to Latch per request.
+// seconds without a call to Latch per request. BenchmarkVerifyNoStatus is
+// the same JWT check without a status claim, to tell the status lookup's
+// share.
 func BenchmarkVerify(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
@@ -48,6 +50,23 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkVerifyNoStatus verifies an ES256 JWT access token without a
+// status claim (from a fake server): signature and claims only.
+func BenchmarkVerifyNoStatus(b *testing.B) {
+	fs := newFakeServer(b)
+	v := mustVerifier(b, bearer.Options{Issuer: fs.URL})
+	tok := fs.sign(b, "at+jwt", fs.claims("aud", time.Now().Add(time.Hour)))
+	if _, err := v.Verify(b.Context(), tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(b.Context(), tok); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
