@@ -100,6 +100,9 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
 		ReuseDetection:  c.reuseDetection,
+		AnomalyAction:   c.anomalyAction,
+		AnomalySignals:  c.anomalySignals,
+		RefreshBurst:    c.refreshBurst,
 		DPoPMaxAge:      c.dpopMaxAge,
 
 		AccessTokenFormat: c.accessTokenFormat,
