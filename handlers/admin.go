@@ -74,6 +74,8 @@ type eventJSON struct {
 	// Enforced is on reuse_detected events only: whether the reuse ended
 	// the login or reuse detection only reported it (API.md).
 	Enforced *bool `json:"enforced,omitempty"`
+	// Signals are the refresh-time signals a refresh raised (API.md).
+	Signals []string `json:"signals,omitempty"`
 }
 
 type list[T any] struct {
@@ -341,7 +343,7 @@ func handleSessionEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		for _, e := range events {
 			ej := eventJSON{
 				Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID, Reason: e.Reason,
-				ClientAddress: e.Address, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt,
+				ClientAddress: e.Address, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt, Signals: e.Signals,
 			}
 			if e.Type == oauth.EventReuseDetected {
 				ej.Enforced = &e.Enforced

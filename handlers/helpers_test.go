@@ -80,6 +80,9 @@ type serverConfig struct {
 	adminToken      string
 	grace           time.Duration
 	reuseDetection  string
+	anomalyAction   string
+	anomalySignals  []string
+	refreshBurst    int
 	accessTokenTTL  time.Duration
 	refreshTokenTTL time.Duration
 	sessionMaxAge   time.Duration
@@ -117,6 +120,12 @@ func withGrace(d time.Duration) serverOption { return func(c *serverConfig) { c.
 // withReuseDetection sets LATCH_REUSE_DETECTION (enforce or report).
 func withReuseDetection(mode string) serverOption {
 	return func(c *serverConfig) { c.reuseDetection = mode }
+}
+
+// withAnomaly sets LATCH_ANOMALY_ACTION, LATCH_ANOMALY_SIGNALS (nil: the
+// default) and LATCH_REFRESH_BURST (0: the default).
+func withAnomaly(action string, signals []string, burst int) serverOption {
+	return func(c *serverConfig) { c.anomalyAction, c.anomalySignals, c.refreshBurst = action, signals, burst }
 }
 
 // withIssuerPath gives the issuer a path, as behind a proxy that serves
@@ -233,6 +242,9 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 		SessionMaxAge:   cfg.sessionMaxAge,
 		RefreshGrace:    cfg.grace,
 		ReuseDetection:  cfg.reuseDetection,
+		AnomalyAction:   cfg.anomalyAction,
+		AnomalySignals:  cfg.anomalySignals,
+		RefreshBurst:    cfg.refreshBurst,
 
 		AccessTokenFormat: cfg.tokenFormat,
 		DefaultAudience:   cfg.defaultAudience,

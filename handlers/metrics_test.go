@@ -74,10 +74,11 @@ func TestMetricsContract(t *testing.T) {
 	if strings.Contains(body, "made-up") {
 		t.Errorf("a grant type the caller chose is a label value:\n%s", body)
 	}
-	// latch_refresh_signals_total has no values until refresh-time signals
-	// exist (oauth's TestMetricsRegistered checks that it is registered);
-	// none may be made up ahead of them.
-	if strings.Contains(body, "latch_refresh_signals_total{") {
-		t.Errorf("latch_refresh_signals_total has values before any signal exists:\n%s", body)
+	// The refresh came from the login's address and User-Agent: every
+	// signal's series is there, at zero (signals_test.go moves them).
+	for _, signal := range []string{"address_changed", "user_agent_changed", "refresh_burst"} {
+		if got, ok := metricIn(t, body, "latch_refresh_signals_total", "signal", signal); !ok || got != 0 {
+			t.Errorf("latch_refresh_signals_total{signal=%q} = %v (present %v), want 0", signal, got, ok)
+		}
 	}
 }

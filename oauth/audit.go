@@ -87,14 +87,23 @@ func (p *Provider) inTx(ctx context.Context, fn func(ctx context.Context) error)
 
 // stamp fills in who called and when.
 func (p *Provider) stamp(ctx context.Context, e storage.Event) storage.Event {
-	info := requestInfo(ctx)
-	// HTTP lets a User-Agent carry bytes that are not UTF-8, which the
-	// database's text cannot hold.
-	e.Address, e.UserAgent = truncate(info.Address, 64), truncate(strings.ToValidUTF8(info.UserAgent, "\uFFFD"), 256)
+	caller := stampedCaller(ctx)
+	e.Address, e.UserAgent = caller.Address, caller.UserAgent
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = p.now()
 	}
 	return e
+}
+
+// stampedCaller is the caller of ctx as events (and a login's step)
+// record it: HTTP lets a User-Agent carry bytes that are not UTF-8, which
+// the database's text cannot hold, and both are cut short.
+func stampedCaller(ctx context.Context) RequestInfo {
+	info := requestInfo(ctx)
+	return RequestInfo{
+		Address:   truncate(info.Address, 64),
+		UserAgent: truncate(strings.ToValidUTF8(info.UserAgent, "\uFFFD"), 256),
+	}
 }
 
 // report counts a stored event and writes its log line.
@@ -116,6 +125,15 @@ func (p *Provider) report(ctx context.Context, e storage.Event) {
 		}
 		p.metrics.reuse.WithLabelValues(mode).Inc()
 		attrs = append(attrs, slog.Bool("enforced", e.Enforced))
+	}
+	if len(e.Signals) > 0 {
+		// A login that signals end carries them on its family_revoked
+		// event instead of a refreshed one: each raised signal is counted
+		// once either way.
+		for _, s := range e.Signals {
+			p.metrics.refreshSignals.WithLabelValues(s).Inc()
+		}
+		attrs = append(attrs, slog.Any("signals", e.Signals))
 	}
 	p.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }
@@ -168,11 +186,9 @@ type metrics struct {
 	events         *prometheus.CounterVec
 	// reuse counts reuse_detected events by mode (enforce, report).
 	reuse *prometheus.CounterVec
-	// refreshSignals is API.md's latch_refresh_signals_total{signal}.
-	// Refresh-time signals (address_changed, user_agent_changed,
-	// refresh_burst) are not implemented yet: the vector is registered so
-	// that the series name exists, and it moves once they are; no label
-	// value is created ahead of them.
+	// refreshSignals is API.md's latch_refresh_signals_total{signal}: the
+	// refresh-time signals raised (signals.go), each series present from
+	// the start at zero.
 	refreshSignals *prometheus.CounterVec
 	// loginsRefused counts refused password grants by reason:
 	// bad_credentials, user_disabled, locked_out, user_changed (grants.go).
@@ -210,6 +226,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			"Lockouts of the password grant, by what was locked (username or address).", "reason"),
 		clientAuth: counter("latch_client_auth_failures_total",
 			"Failed client authentications, by reason (unknown_client, wrong_secret, locked_out, other).", "reason"),
+	}
+	for _, s := range Signals {
+		m.refreshSignals.WithLabelValues(s)
 	}
 	if reg != nil {
 		reg.MustRegister(m.tokenRequests, m.revocations, m.introspections, m.events, m.reuse,

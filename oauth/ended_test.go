@@ -14,15 +14,22 @@ import (
 )
 
 // endAfterLookup ends a login's request shortly after its user is read, so
-// that it ends while the login waits for a hashing slot.
+// that it ends while the login waits for a hashing slot; with atOnce, as
+// its user is read, so that (with a slot free) the password is hashed for
+// a client that has gone.
 type endAfterLookup struct {
 	storage.Store
-	end func()
+	end    func()
+	atOnce bool
 }
 
 func (s *endAfterLookup) GetUserByUsername(ctx context.Context, username string) (*storage.User, error) {
 	u, err := s.Store.GetUserByUsername(ctx, username)
-	if end := s.end; end != nil {
+	switch end := s.end; {
+	case end == nil:
+	case s.atOnce:
+		end()
+	default:
 		time.AfterFunc(10*time.Millisecond, end)
 	}
 	return u, err
@@ -86,4 +93,41 @@ func TestEndedLoginsCountNoFailure(t *testing.T) {
 		t.Fatalf("the right password after 6 ended logins: %d %q", r.status, r.Error)
 	}
 	wantQuietLog(t, logs.String())
+}
+
+// TestLoginEndedMidHash: a login whose client goes away while its
+// password is hashed logs nothing at WARN or above (no "unusable password
+// hash ... context canceled"), with the right password or a wrong one,
+// and is not answered 200. The hash ran and judged the password, so a
+// wrong one may count as a failure; the right one still works afterwards.
+func TestLoginEndedMidHash(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	store := &endAfterLookup{Store: sqlstoretest.New(t), atOnce: true}
+	f := newFixtureOn(t, store, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	base := WithRequestInfo(context.Background(), RequestInfo{Address: "192.0.2.41"})
+	for _, password := range []string{"correct horse", "wrong"} {
+		checks := f.p.pw.checks.Load()
+		ctx, cancel := context.WithCancel(base)
+		store.end = cancel
+		r := f.password(t, ctx, "alice", password)
+		store.end = nil
+		cancel()
+		t.Logf("password %q, client gone mid-hash: %d %q", password, r.status, r.Error)
+		if f.p.pw.checks.Load() == checks {
+			t.Fatalf("password %q: no hash ran; the test no longer ends the request mid-hash", password)
+		}
+		if r.status == http.StatusOK || r.status >= 500 {
+			t.Errorf("password %q, client gone mid-hash: %d %q, want no token and no 5xx", password, r.status, r.Error)
+		}
+	}
+	if r := f.password(t, base, "alice", "correct horse"); r.status != http.StatusOK {
+		t.Fatalf("the right password afterwards: %d %q", r.status, r.Error)
+	}
+	wantQuietLog(t, logs.String())
+	if strings.Contains(logs.String(), "unusable password hash") {
+		t.Errorf("logged an unusable hash:\n%s", logs.String())
+	}
 }

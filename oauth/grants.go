@@ -127,6 +127,8 @@ func (g *passwordGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fo
 		LastUsedAt:       now,
 		ExpiresAt:        now.Add(g.maxAge),
 		DPoPJKT:          proofJKT(ctx),
+		// The first step its refreshes are compared with.
+		Step: newStep(ctx, now),
 	}
 	// API.md: a refresh token comes with every password grant whose client
 	// may use the refresh_token grant, and with no other.

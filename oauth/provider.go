@@ -64,6 +64,15 @@ type Config struct {
 	// size RefreshGrace from real traffic before they enforce. Either way
 	// the token is refused.
 	ReuseDetection string
+	// AnomalyAction is what a refresh that raises a refresh-time signal
+	// listed in AnomalySignals does (signals.go): AnomalyLog (the default)
+	// only records and counts it, AnomalyRevoke ends the login instead.
+	// AnomalySignals nil means user_agent_changed alone. RefreshBurst is
+	// the refreshes of one login allowed within a minute before
+	// refresh_burst; zero means DefaultRefreshBurst.
+	AnomalyAction  string
+	AnomalySignals []string
+	RefreshBurst   int
 	// DPoPMaxAge is how old, or how far ahead, a DPoP proof's iat may be;
 	// zero means DefaultDPoPMaxAge (dpop.go).
 	DPoPMaxAge time.Duration
@@ -157,6 +166,9 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	case ReuseEnforce, ReuseReport:
 	default:
 		return nil, fmt.Errorf("oauth: reuse detection %q is not enforce or report", cfg.ReuseDetection)
+	}
+	if err := checkAnomalyConfig(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.DefaultAudience == "" {
 		cfg.DefaultAudience = cfg.Issuer

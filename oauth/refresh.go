@@ -52,7 +52,10 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 
 // PopulateTokenEndpointResponse rotates, in one transaction that reads the
 // token with its family and locks the family. Checks that refuse without
-// harm come first: another client's token, a wider scope. A spent token
+// harm come first: another client's token, a wider scope. Then the
+// refresh is compared with the login's previous step (signals.go); with
+// LATCH_ANOMALY_ACTION=revoke, a listed signal ends the login here, in
+// the same transaction, instead of rotating. A spent token
 // presented again within the grace window gets the sealed response of its
 // rotation; after it, reuse revokes the whole family (unless reuse
 // detection only reports), and that revocation commits even though the
@@ -116,6 +119,14 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		if scopes, refused = narrowScopes(ar.GetRequestedScopes(), fam.Scopes); refused != nil {
 			return nil
 		}
+		// Compared with the previous step from the family row just read;
+		// the rotation writes the new step with its touch of the family.
+		step, signals := p.nextStep(ctx, fam.Step, now)
+		event.Signals = signals
+		if p.anomaly(signals) {
+			refused = fosite.ErrInvalidGrant.WithHint("The refresh looked unlike the login's previous step; the login has been ended.")
+			return p.revokeFamily(ctx, fam, storage.ReasonAnomaly, event, now)
+		}
 		var issued []*storage.Token
 		if out, issued, err = p.generate(ctx, ar, fam, scopes, true, key, now); err != nil {
 			return err
@@ -129,7 +140,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		event.Type = EventRefreshed
 		rotated = p.stamp(ctx, event)
 		return p.store.Rotate(ctx, storage.Rotation{
-			SpentKey: key, SpentAt: now, Replay: sealed, FamilyID: fam.ID, Issued: issued, Event: &rotated,
+			SpentKey: key, SpentAt: now, Replay: sealed, FamilyID: fam.ID, Step: step, Issued: issued, Event: &rotated,
 		})
 	})
 	switch code := ErrorCode(err); {

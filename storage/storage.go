@@ -97,6 +97,7 @@ const (
 	ReasonUserDisabled    = "user_disabled"
 	ReasonUserDeleted     = "user_deleted"
 	ReasonClientDeleted   = "client_deleted"
+	ReasonAnomaly         = "anomaly" // a refresh raised a signal that LATCH_ANOMALY_SIGNALS acts on
 )
 
 // Family is one login: the chain of refresh and access tokens that descends
@@ -124,6 +125,24 @@ type Family struct {
 	// DPoPJKT is the RFC 7638 thumbprint of the key the login's tokens are
 	// bound to (RFC 9449), empty for a login without DPoP.
 	DPoPJKT string
+	// Step is what the login remembers of its latest step (its grant or
+	// its last refresh), which package oauth compares the next refresh
+	// with. A grant stores it with the family, a [Rotation] replaces it.
+	Step Step
+}
+
+// Step is a login's latest step as refresh-time signals see it.
+type Step struct {
+	// Address and UserAgent are the caller's, as the step's event
+	// records them.
+	Address   string
+	UserAgent string
+	// BurstStart is when the login's current minute of refreshes began,
+	// and BurstCount how many refreshes it has had. A zero BurstStart
+	// says the login has no step recorded (it was stored before Latch
+	// kept them): then Address and UserAgent are unknown too.
+	BurstStart time.Time
+	BurstCount int64
 }
 
 // Revoked reports whether the family has been revoked.
@@ -181,6 +200,10 @@ type Event struct {
 	// the login (LATCH_REUSE_DETECTION=enforce) or was only reported
 	// (report, the shadow mode). Other events leave it false.
 	Enforced bool
+	// Signals are the refresh-time signals (address_changed, ...) the
+	// step raised, on refreshed events and on the family_revoked event
+	// of a login they ended; nil on others.
+	Signals []string
 }
 
 // ClientStore persists clients.
@@ -282,7 +305,8 @@ type TokenStore interface {
 	// ErrAlreadyExists if a key is taken.
 	CreateToken(ctx context.Context, ts ...*Token) error
 	// Rotate writes a rotation: spends the token (ErrConflict if it was
-	// already spent, and then nothing is written), touches the family,
+	// already spent, and then nothing is written), touches the family
+	// (LastUsedAt and Step),
 	// stores the new tokens and the event (setting its ID) — in one
 	// statement where the database allows it, inside the caller's
 	// transaction.
@@ -321,8 +345,10 @@ type Rotation struct {
 	SpentKey string
 	SpentAt  time.Time
 	Replay   []byte
-	// FamilyID is the login, whose LastUsedAt becomes SpentAt.
+	// FamilyID is the login, whose LastUsedAt becomes SpentAt and whose
+	// Step becomes Step.
 	FamilyID string
+	Step     Step
 	// Issued are the new tokens' traces; Event records the rotation.
 	Issued []*Token
 	Event  *Event

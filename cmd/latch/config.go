@@ -15,12 +15,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/latchhq/latch/oauth"
 	"github.com/latchhq/latch/oauth/reqlog"
 	"github.com/latchhq/latch/storage/sqlstore"
 )
@@ -46,6 +48,9 @@ type config struct {
 	sessionMaxAge   time.Duration
 	refreshGrace    time.Duration
 	reuseDetection  string // "enforce" or "report"
+	anomalyAction   string // "log" or "revoke"
+	anomalySignals  []string
+	refreshBurst    int
 	// drainDelay is how long serve's /readyz answers 503 on SIGTERM
 	// before it stops accepting connections.
 	drainDelay time.Duration
@@ -86,6 +91,9 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("session_max_age", c.sessionMaxAge),
 		slog.Duration("refresh_grace", c.refreshGrace),
 		slog.String("reuse_detection", c.reuseDetection),
+		slog.String("anomaly_action", c.anomalyAction),
+		slog.Any("anomaly_signals", c.anomalySignals),
+		slog.Int("refresh_burst", c.refreshBurst),
 		slog.Duration("dpop_max_age", c.dpopMaxAge),
 		slog.Int("hash_concurrency", c.hashConcurrency),
 		slog.String("dpop_nonce", c.dpopNonce),
@@ -239,6 +247,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		accessTokenFormat: value("LATCH_ACCESS_TOKEN_FORMAT"),
 		reuseDetection:    value("LATCH_REUSE_DETECTION"),
 		dpopNonce:         value("LATCH_DPOP_NONCE"),
+		anomalyAction:     value("LATCH_ANOMALY_ACTION"),
 		logFormat:         value("LATCH_LOG_FORMAT"),
 		tlsCert:           value("LATCH_TLS_CERT"),
 		tlsKey:            value("LATCH_TLS_KEY"),
@@ -279,6 +288,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			return nil, fs, fmt.Errorf("latch: %s: %w", settingName("LATCH_HASH_CONCURRENCY"), err)
 		}
 	}
+	if cfg.refreshBurst, err = parsePositiveInt(value("LATCH_REFRESH_BURST")); err != nil {
+		return nil, fs, fmt.Errorf("latch: %s: %w", settingName("LATCH_REFRESH_BURST"), err)
+	}
+	if cfg.anomalySignals, err = parseSignals(value("LATCH_ANOMALY_SIGNALS")); err != nil {
+		return nil, fs, fmt.Errorf("latch: %s: %w", settingName("LATCH_ANOMALY_SIGNALS"), err)
+	}
 	if cfg.trustedProxies, err = parsePrefixes(value("LATCH_TRUSTED_PROXIES")); err != nil {
 		return nil, fs, fmt.Errorf("latch: --trusted-proxies (LATCH_TRUSTED_PROXIES): %w", err)
 	}
@@ -297,6 +312,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	case "off", "on":
 	default:
 		return nil, fs, fmt.Errorf("latch: --dpop-nonce (LATCH_DPOP_NONCE): %q is not off or on", cfg.dpopNonce)
+	}
+	switch cfg.anomalyAction {
+	case oauth.AnomalyLog, oauth.AnomalyRevoke:
+	default:
+		return nil, fs, fmt.Errorf("latch: %s: %q is not log or revoke", settingName("LATCH_ANOMALY_ACTION"), cfg.anomalyAction)
 	}
 	switch cfg.logFormat {
 	case "text", "json":
@@ -538,6 +558,28 @@ func parsePositiveInt(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a positive whole number", s)
 	}
 	return n, nil
+}
+
+// parseSignals parses a comma-separated list of refresh-time signals,
+// each named once at most.
+func parseSignals(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !slices.Contains(oauth.Signals, f) {
+			return nil, fmt.Errorf("%q is not a signal; want %s", f, strings.Join(oauth.Signals, ", "))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if out == nil {
+		return nil, fmt.Errorf("names no signal; want one or more of %s, comma-separated", strings.Join(oauth.Signals, ", "))
+	}
+	return out, nil
 }
 
 // parsePrefixes parses a comma-separated list of CIDRs. A bare address is

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ func TestParseConfigDefaults(t *testing.T) {
 		accessTokenFormat:          "opaque",
 		reuseDetection:             "enforce",
 		hashConcurrency:            cpus,
+		anomalyAction:              "log",
+		anomalySignals:             []string{"user_agent_changed"},
+		refreshBurst:               30,
 		defaultAudience:            "http://127.0.0.1:8080",
 		logFormat:                  "json", // io.Discard is no terminal
 		logLevel:                   slog.LevelInfo,
@@ -79,6 +83,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		cfg.loginMaxFailures != want.loginMaxFailures || cfg.loginMaxFailuresPerAddress != want.loginMaxFailuresPerAddress ||
 		cfg.loginLockout != want.loginLockout || cfg.accessTokenFormat != want.accessTokenFormat || cfg.reuseDetection != want.reuseDetection ||
 		cfg.hashConcurrency != want.hashConcurrency ||
+		cfg.anomalyAction != want.anomalyAction || !slices.Equal(cfg.anomalySignals, want.anomalySignals) || cfg.refreshBurst != want.refreshBurst ||
 		cfg.defaultAudience != want.defaultAudience || cfg.logFormat != want.logFormat || cfg.logLevel != want.logLevel {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -121,6 +126,14 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c *config) bool { return c.reuseDetection == "report" }},
 		{"reuse detection flag", []string{"--reuse-detection", "enforce"}, map[string]string{"LATCH_REUSE_DETECTION": "report"},
 			func(c *config) bool { return c.reuseDetection == "enforce" }},
+		{"env anomaly settings", nil, map[string]string{"LATCH_ANOMALY_ACTION": "revoke", "LATCH_ANOMALY_SIGNALS": " refresh_burst,address_changed ,refresh_burst", "LATCH_REFRESH_BURST": "5"},
+			func(c *config) bool {
+				return c.anomalyAction == "revoke" && slices.Equal(c.anomalySignals, []string{"refresh_burst", "address_changed"}) && c.refreshBurst == 5
+			}},
+		{"anomaly flags", []string{"--anomaly-action=log", "--anomaly-signals=user_agent_changed", "--refresh-burst=9"}, map[string]string{"LATCH_ANOMALY_ACTION": "revoke", "LATCH_ANOMALY_SIGNALS": "address_changed", "LATCH_REFRESH_BURST": "5"},
+			func(c *config) bool {
+				return c.anomalyAction == "log" && slices.Equal(c.anomalySignals, []string{"user_agent_changed"}) && c.refreshBurst == 9
+			}},
 		{"jwt format", nil, map[string]string{"LATCH_ACCESS_TOKEN_FORMAT": "jwt"},
 			func(c *config) bool { return c.accessTokenFormat == "jwt" }},
 		{"status list ttl default", nil, nil,
@@ -208,6 +221,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad log format", nil, map[string]string{"LATCH_LOG_FORMAT": "xml"}, "text or json"},
 		{"bad reuse detection", nil, map[string]string{"LATCH_REUSE_DETECTION": "shadow"}, `--reuse-detection (LATCH_REUSE_DETECTION): "shadow" is not enforce or report`},
 		{"bad reuse detection flag", []string{"--reuse-detection=Report"}, nil, `"Report" is not enforce or report`},
+		{"bad anomaly action", nil, map[string]string{"LATCH_ANOMALY_ACTION": "block"}, `--anomaly-action (LATCH_ANOMALY_ACTION): "block" is not log or revoke`},
+		{"unknown anomaly signal", nil, map[string]string{"LATCH_ANOMALY_SIGNALS": "user_agent_changed,geo_changed"}, `--anomaly-signals (LATCH_ANOMALY_SIGNALS): "geo_changed" is not a signal; want address_changed, user_agent_changed, refresh_burst`},
+		{"no anomaly signal", []string{"--anomaly-signals= , "}, nil, "--anomaly-signals (LATCH_ANOMALY_SIGNALS): names no signal"},
+		{"refresh burst zero", nil, map[string]string{"LATCH_REFRESH_BURST": "0"}, `--refresh-burst (LATCH_REFRESH_BURST): "0" is not a positive whole number`},
 		{"bad log level", nil, map[string]string{"LATCH_LOG_LEVEL": "verbose"}, `--log-level (LATCH_LOG_LEVEL): "verbose" is not debug, info, warn or error`},
 		{"log level in slog's other spellings", []string{"--log-level=INFO+2"}, nil, "is not debug, info, warn or error"},
 		{"log level named by number", []string{"--log-level=0"}, nil, "is not debug, info, warn or error"},

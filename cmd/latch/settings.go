@@ -63,6 +63,9 @@ var settings = []setting{
 	// The janitor wipes the stored grace responses once the grace is over.
 	{env: "LATCH_REFRESH_GRACE", def: "10s", usage: "how long a spent refresh token gets the same response again", commands: []string{"serve", "janitor"}},
 	{env: "LATCH_REUSE_DETECTION", def: "enforce", usage: "enforce (a reused refresh token ends its login) or report (shadow mode: only recorded and counted)", commands: serveOnly},
+	{env: "LATCH_ANOMALY_ACTION", def: "log", usage: "log (refresh-time signals are only recorded and counted) or revoke (a refresh that raises a signal of LATCH_ANOMALY_SIGNALS ends its login)", commands: serveOnly},
+	{env: "LATCH_ANOMALY_SIGNALS", def: "user_agent_changed", usage: "comma-separated signals that revoke acts on: address_changed, user_agent_changed, refresh_burst", commands: serveOnly},
+	{env: "LATCH_REFRESH_BURST", def: "30", usage: "refreshes of one login per minute before refresh_burst", commands: serveOnly},
 	{env: "LATCH_LOGIN_MAX_FAILURES", def: "5", usage: "failed password grants per username before a lockout", commands: serveOnly},
 	{env: "LATCH_LOGIN_MAX_FAILURES_PER_ADDRESS", def: "50", usage: "failed password grants per client address before a lockout", commands: serveOnly},
 	{env: "LATCH_LOGIN_LOCKOUT", def: "15m", usage: "how long a lockout lasts", commands: serveOnly},

@@ -145,8 +145,8 @@ func valueOf(field any) any {
 
 // nullable scans a column of the optional side of a LEFT JOIN into a row's
 // field: NULL leaves the field as it is, and valid says whether a value
-// came. The drivers give text as string (or []byte), booleans as bool and
-// timestamps as time.Time.
+// came. The drivers give text as string (or []byte), booleans as bool,
+// integers as int64 and timestamps as time.Time.
 type nullable struct {
 	field any
 	valid bool

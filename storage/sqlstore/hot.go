@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchhq/latch/migrations"
+	"github.com/latchhq/latch/storage"
 )
 
 // The rule for GORM: a statement that runs on every grant, refresh,
@@ -27,7 +28,10 @@ import (
 // hotSQL holds the text of the hot statements in the store's dialect.
 type hotSQL struct {
 	getClient, tokenFamily, spendToken, touchFamily, revokeFamily string
-	insertFamily, insertEvent                                     string
+	// stepFamily is a rotation's touch of the family on SQLite: its last
+	// use and its step.
+	stepFamily                string
+	insertFamily, insertEvent string
 	// familyHasClient is the condition of a family's insert, over its
 	// values' placeholders, that its client exists with its generation.
 	familyHasClient string
@@ -49,6 +53,7 @@ func newHotSQL(dialect string) hotSQL {
 		tokenFamily:     `SELECT ` + tokenFamilyColumns + ` FROM tokens t JOIN families f ON f.id = t.family_id WHERE t."key" = ` + p(1),
 		spendToken:      `UPDATE tokens SET spent_at = ` + p(1) + `, replay = ` + p(2) + ` WHERE "key" = ` + p(3) + ` AND spent_at IS NULL`,
 		touchFamily:     `UPDATE families SET last_used_at = ` + p(1) + ` WHERE id = ` + p(2),
+		stepFamily:      `UPDATE families SET last_used_at = ` + p(1) + `, ` + stepSet(p, 2) + ` WHERE id = ` + p(6),
 		revokeFamily:    `UPDATE families SET revoked_at = ` + p(1) + `, revoke_reason = ` + p(2) + ` WHERE id = ` + p(3) + ` AND revoked_at IS NULL`,
 		familyHasClient: hasClient,
 		// insertFamily is SQLite's: PostgreSQL's is built with the
@@ -65,6 +70,18 @@ func newHotSQL(dialect string) hotSQL {
 		h.insertTokens[n] = insertTokensSQL(p, n+1)
 	}
 	return h
+}
+
+// stepSet assigns a family's step (storage.Step) from four placeholders
+// from first on, in the order of stepValues.
+func stepSet(p func(int) string, first int) string {
+	return `step_address = ` + p(first) + `, step_user_agent = ` + p(first+1) +
+		`, burst_start = ` + p(first+2) + `, burst_count = ` + p(first+3)
+}
+
+// stepValues are the bound values of stepSet.
+func stepValues(st storage.Step) []any {
+	return []any{st.Address, st.UserAgent, nullTS(st.BurstStart), st.BurstCount}
 }
 
 func insertTokensSQL(p func(int) string, n int) string {

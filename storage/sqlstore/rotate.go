@@ -22,7 +22,8 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 			if err := s.SpendToken(ctx, r.SpentKey, r.SpentAt, r.Replay); err != nil {
 				return err
 			}
-			if err := s.TouchFamily(ctx, r.FamilyID, r.SpentAt); err != nil {
+			n, err := s.exec(ctx, s.hot.stepFamily, append([]any{ts(r.SpentAt)}, append(stepValues(r.Step), r.FamilyID)...)...)
+			if err := affectedOne(fmt.Sprintf("touch family %q", r.FamilyID), n, err); err != nil {
 				return err
 			}
 			if err := s.CreateToken(ctx, r.Issued...); err != nil {
@@ -33,6 +34,9 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 	}
 
 	a := pgArgs{ts(r.SpentAt), nullBytesOf(r.Replay), r.SpentKey, r.FamilyID}
+	for _, v := range stepValues(r.Step) {
+		a.add(v)
+	}
 	issuedCTE := `SELECT 1 WHERE false`
 	if len(r.Issued) > 0 {
 		issuedCTE = insertTokens(&a, r.Issued, `WHERE EXISTS (SELECT 1 FROM spent)`) + ` RETURNING 1`
@@ -41,7 +45,8 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) error {
 	q := `WITH spent AS (
 	UPDATE tokens SET spent_at = $1, replay = $2 WHERE "key" = $3 AND spent_at IS NULL RETURNING 1
 ), touched AS (
-	UPDATE families SET last_used_at = $1 WHERE id = $4 AND EXISTS (SELECT 1 FROM spent) RETURNING 1
+	UPDATE families SET last_used_at = $1, ` + stepSet(placeholders(migrations.Postgres), 5) + `
+	WHERE id = $4 AND EXISTS (SELECT 1 FROM spent) RETURNING 1
 ), issued AS (
 	` + issuedCTE + `
 ), event AS (

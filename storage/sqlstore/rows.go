@@ -78,6 +78,10 @@ type familyRow struct {
 	RevokedAt        *time.Time
 	RevokeReason     string
 	DPoPJKT          string `gorm:"column:dpop_jkt"`
+	StepAddress      string
+	StepUserAgent    string
+	BurstStart       *time.Time
+	BurstCount       int64
 }
 
 func (familyRow) TableName() string { return "families" }
@@ -96,6 +100,10 @@ var familyTable = newTable("families", "f", "", []column[familyRow]{
 	{"revoked_at", func(r *familyRow) any { return &r.RevokedAt }},
 	{"revoke_reason", func(r *familyRow) any { return &r.RevokeReason }},
 	{"dpop_jkt", func(r *familyRow) any { return &r.DPoPJKT }},
+	{"step_address", func(r *familyRow) any { return &r.StepAddress }},
+	{"step_user_agent", func(r *familyRow) any { return &r.StepUserAgent }},
+	{"burst_start", func(r *familyRow) any { return &r.BurstStart }},
+	{"burst_count", func(r *familyRow) any { return &r.BurstCount }},
 })
 
 type tokenRow struct {
@@ -186,6 +194,7 @@ type eventRow struct {
 	UserAgent string
 	CreatedAt time.Time `gorm:"autoCreateTime:false"`
 	Enforced  bool
+	Signals   string
 }
 
 func (eventRow) TableName() string { return "audit_events" }
@@ -202,6 +211,7 @@ var eventTable = newTable("audit_events", "e", "id", []column[eventRow]{
 	{"user_agent", func(r *eventRow) any { return &r.UserAgent }},
 	{"created_at", func(r *eventRow) any { return &r.CreatedAt }},
 	{"enforced", func(r *eventRow) any { return &r.Enforced }},
+	{"signals", func(r *eventRow) any { return &r.Signals }},
 })
 
 // ts is how every time goes to the database.
@@ -225,6 +235,14 @@ func fromNullTS(t *time.Time) time.Time {
 func join(list []string) string { return strings.Join(list, " ") }
 
 func split(s string) []string { return strings.Fields(s) }
+
+// splitNil is split, nil for no words.
+func splitNil(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return split(s)
+}
 
 func toClientRow(c *storage.Client) *clientRow {
 	return &clientRow{
@@ -264,6 +282,8 @@ func toFamilyRow(f *storage.Family) *familyRow {
 		Scopes: join(f.Scopes), Audience: join(f.Audience), CreatedAt: ts(f.CreatedAt),
 		LastUsedAt: ts(f.LastUsedAt), ExpiresAt: ts(f.ExpiresAt), RevokedAt: nullTS(f.RevokedAt),
 		RevokeReason: f.RevokeReason, DPoPJKT: f.DPoPJKT,
+		StepAddress: f.Step.Address, StepUserAgent: f.Step.UserAgent,
+		BurstStart: nullTS(f.Step.BurstStart), BurstCount: f.Step.BurstCount,
 	}
 }
 
@@ -273,6 +293,10 @@ func (r *familyRow) family() storage.Family {
 		Scopes: split(r.Scopes), Audience: split(r.Audience), CreatedAt: r.CreatedAt.UTC(),
 		LastUsedAt: r.LastUsedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: fromNullTS(r.RevokedAt),
 		RevokeReason: r.RevokeReason, DPoPJKT: r.DPoPJKT,
+		Step: storage.Step{
+			Address: r.StepAddress, UserAgent: r.StepUserAgent,
+			BurstStart: fromNullTS(r.BurstStart), BurstCount: r.BurstCount,
+		},
 	}
 }
 
@@ -298,7 +322,7 @@ func toEventRow(e *storage.Event) *eventRow {
 	return &eventRow{
 		Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID,
 		Reason: e.Reason, Address: e.Address, UserAgent: e.UserAgent, CreatedAt: ts(e.CreatedAt),
-		Enforced: e.Enforced,
+		Enforced: e.Enforced, Signals: join(e.Signals),
 	}
 }
 
@@ -306,7 +330,7 @@ func (r *eventRow) event() storage.Event {
 	return storage.Event{
 		ID: r.ID, Type: r.Type, FamilyID: r.FamilyID, ClientID: r.ClientID, UserID: r.UserID,
 		Reason: r.Reason, Address: r.Address, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(),
-		Enforced: r.Enforced,
+		Enforced: r.Enforced, Signals: splitNil(r.Signals),
 	}
 }
 

@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Tokens", testTokens},
 		{"TokenFamily", testTokenFamily},
 		{"Rotate", testRotate},
+		{"FamilyStep", testFamilyStep},
+		{"ConcurrentRotateStep", testConcurrentRotateStep},
 		{"LookupClientToken", testLookupClientToken},
 		{"RevokeByToken", testRevokeByToken},
 		{"ConcurrentRevokeByToken", testConcurrentRevokeByToken},
@@ -590,6 +592,7 @@ func testEvents(ctx context.Context, t *testing.T, s storage.Store) {
 		{Type: "revoke", FamilyID: "f1", ClientID: "c1", UserID: "u1", Reason: storage.ReasonReuse, CreatedAt: at(3 * time.Second)},
 		{Type: "reuse", FamilyID: "f1", ClientID: "c1", UserID: "u1", Enforced: true, CreatedAt: at(4 * time.Second)},
 		{Type: "reuse", FamilyID: "f1", ClientID: "c1", UserID: "u1", Enforced: false, CreatedAt: at(5 * time.Second)},
+		{Type: "refresh", FamilyID: "f1", ClientID: "c1", UserID: "u1", Signals: []string{"user_agent_changed", "refresh_burst"}, CreatedAt: at(6 * time.Second)},
 	}
 	var lastID int64
 	for i := range want {
