@@ -348,6 +348,9 @@ type PurgeCounts struct {
 	Keys     int64
 	// DPoPJTIs counts DPoP proof ids past their window ([DPoPStore]).
 	DPoPJTIs int64
+	// Events counts audit events past their retention
+	// ([EventStore.PurgeEvents]).
+	Events int64
 }
 
 // AttemptStore counts password attempts per key (a username under an HMAC

@@ -110,7 +110,8 @@ usage:
 USER is a user id or a username. Flags come before positional arguments;
 "latch COMMAND -h" lists them. Every setting is a LATCH_* variable, and a flag
 of the commands it matters to: serve takes them all, every command
---database-url, --log-format and --log-level, janitor --refresh-grace, keys rotate
+--database-url, --log-format and --log-level, janitor --refresh-grace and
+--event-retention, keys rotate
 --access-token-ttl. The secrets are variables only (LATCH_SECRET,
 LATCH_ADMIN_TOKEN...).
 `

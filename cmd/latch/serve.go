@@ -99,6 +99,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		RefreshTokenTTL: c.refreshTokenTTL,
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
+		EventRetention:  c.eventRetention,
 		ReuseDetection:  c.reuseDetection,
 		DPoPMaxAge:      c.dpopMaxAge,
 		DPoPNonce:       c.dpopNonce == "on",
@@ -155,8 +156,8 @@ func defineJanitor(_ *flag.FlagSet, inv *invocation) action {
 			if err != nil {
 				return fmt.Errorf("latch janitor: %w", err)
 			}
-			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses; deleted %d login counters, %d denylist entries, %d signing keys and %d DPoP proof ids\n",
-				n.Tokens, n.Families, n.Replays, n.Attempts, n.Denied, n.Keys, n.DPoPJTIs)
+			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses; deleted %d login counters, %d denylist entries, %d signing keys, %d DPoP proof ids and %d audit events past the retention\n",
+				n.Tokens, n.Families, n.Replays, n.Attempts, n.Denied, n.Keys, n.DPoPJTIs, n.Events)
 			return nil
 		},
 	}

@@ -74,6 +74,8 @@ var settings = []setting{
 	{env: "LATCH_TLS_CERT", usage: "TLS certificate file (PEM)", commands: serveOnly},
 	{env: "LATCH_TLS_KEY", usage: "TLS private key file (PEM)", commands: serveOnly},
 	{env: "LATCH_DRAIN_DELAY", def: "0s", usage: "on SIGTERM, how long /readyz answers 503 before the server stops accepting connections", commands: serveOnly},
+	// The janitor drops the events older than this.
+	{env: "LATCH_EVENT_RETENTION", def: "2160h", usage: "how long audit events are kept (90 days; 0s keeps them for ever)", commands: []string{"serve", "janitor"}},
 	{env: "LATCH_DPOP_MAX_AGE", def: "60s", usage: "how old, or how far ahead, a DPoP proof's iat may be", commands: serveOnly},
 	{env: "LATCH_HASH_CONCURRENCY", usage: "password hashes at once (default the number of CPUs); fewer keeps cores for refresh and introspection", commands: serveOnly},
 	{env: "LATCH_DPOP_NONCE", def: "off", usage: "on: DPoP proofs at the token endpoint must carry a server-provided nonce (RFC 9449 section 8)", commands: serveOnly},
