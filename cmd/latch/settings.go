@@ -59,7 +59,8 @@ var settings = []setting{
 	// keys rotate keeps the old keys published as long as the tokens they signed live.
 	{env: "LATCH_ACCESS_TOKEN_TTL", def: "15m", usage: "access token lifetime", commands: []string{"serve", "keys rotate"}},
 	{env: "LATCH_REFRESH_TOKEN_TTL", def: "720h", usage: "idle lifetime of a refresh token", commands: serveOnly},
-	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login", commands: serveOnly},
+	// sessions import ends each login it imports this long after it began.
+	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login", commands: []string{"serve", "sessions import"}},
 	// The janitor wipes the stored grace responses once the grace is over.
 	{env: "LATCH_REFRESH_GRACE", def: "10s", usage: "how long a spent refresh token gets the same response again", commands: []string{"serve", "janitor"}},
 	{env: "LATCH_REUSE_DETECTION", def: "enforce", usage: "enforce (a reused refresh token ends its login) or report (shadow mode: only recorded and counted)", commands: serveOnly},
