@@ -221,7 +221,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		loginsRefused: counter("latch_logins_refused_total",
 			"Refused password grants by reason (bad_credentials, user_disabled, locked_out, user_changed).", "reason"),
 		purged: counter("latch_janitor_purged_total",
-			"Rows the janitor deleted (tokens, families) or wiped (replays).", "kind"),
+			"Rows the janitor deleted (tokens, families, attempts, denylist, keys, dpop_jtis, events) or wiped (replays).", "kind"),
 		lockouts: counter("latch_login_lockouts_total",
 			"Lockouts of the password grant, by what was locked (username or address).", "reason"),
 		clientAuth: counter("latch_client_auth_failures_total",

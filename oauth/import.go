@@ -30,13 +30,7 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 	var lines []line
 	var problems []string
 	seen := map[string]int{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for n := 1; sc.Scan(); n++ {
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
+	err := eachLine(r, func(n int, raw []byte) {
 		var in struct {
 			Username     string `json:"username"`
 			PasswordHash string `json:"password_hash"`
@@ -45,33 +39,33 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: not a JSON object of username and password_hash", n))
-			continue
+			return
 		}
 		if err := checkUsername(in.Username); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: %s", n, ErrorMessage(err)))
-			continue
+			return
 		}
 		if err := checkImportedHash(in.PasswordHash); err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: password_hash: %v", n, err))
-			continue
+			return
 		}
 		if first, dup := seen[in.Username]; dup {
 			problems = append(problems, fmt.Sprintf("line %d: username: %q already on line %d", n, in.Username, first))
-			continue
+			return
 		}
 		seen[in.Username] = n
 		now := p.now()
 		lines = append(lines, line{n, storage.User{
 			ID: newID(16), Username: in.Username, PasswordHash: in.PasswordHash, CreatedAt: now, PasswordChangedAt: now,
 		}})
-	}
-	if err := sc.Err(); err != nil {
-		return 0, invalid("read: %v (a line may be longer than 64 KiB)", err)
+	})
+	if err != nil {
+		return 0, err
 	}
 	if len(problems) > 0 {
-		return 0, invalid("%d bad line(s), nothing imported: %s", len(problems), strings.Join(problems, "; "))
+		return 0, badLines(problems)
 	}
-	err := p.inTx(ctx, func(ctx context.Context) error {
+	err = p.inTx(ctx, func(ctx context.Context) error {
 		// Existing usernames are looked up first: on PostgreSQL a failed
 		// insert would abort the transaction and hide the other lines.
 		for _, l := range lines {
@@ -83,7 +77,7 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 			}
 		}
 		if len(problems) > 0 {
-			return invalid("%d bad line(s), nothing imported: %s", len(problems), strings.Join(problems, "; "))
+			return badLines(problems)
 		}
 		for _, l := range lines {
 			if err := p.store.CreateUser(ctx, &l.user); err != nil {
@@ -96,6 +90,22 @@ func (p *Provider) ImportUsers(ctx context.Context, r io.Reader) (int, error) {
 		return 0, err
 	}
 	return len(lines), nil
+}
+
+// eachLine calls fn with each line of r that is not blank, trimmed, and
+// its number (from 1). A line may be up to 64 KiB long.
+func eachLine(r io.Reader, fn func(n int, line []byte)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			fn(n, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return invalid("read: %v (a line may be longer than 64 KiB)", err)
+	}
+	return nil
 }
 
 // checkImportedHash accepts the hash formats Latch verifies: argon2id and

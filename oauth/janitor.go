@@ -14,7 +14,8 @@ const purgeBatch = 500
 // Purge deletes what can no longer be used — expired access tokens, tokens
 // of ended logins, ended logins, status lists of expired tokens — and wipes sealed grace responses whose
 // window has closed, batch by batch until nothing is left. Spent refresh
-// tokens of live logins stay: they catch reuse.
+// tokens of live logins stay: they catch reuse. Audit events older than
+// Config.EventRetention go too, in the same batches.
 func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 	var total storage.PurgeCounts
 	for {
@@ -22,6 +23,9 @@ func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 		n, err := p.store.Purge(ctx, now, now.Add(-p.cfg.RefreshGrace), purgeBatch)
 		if err == nil {
 			n.DPoPJTIs, err = p.store.PurgeDPoPJTIs(ctx, now, purgeBatch)
+		}
+		if err == nil && p.cfg.EventRetention > 0 {
+			n.Events, err = p.store.PurgeEvents(ctx, now.Add(-p.cfg.EventRetention), purgeBatch)
 		}
 		full := false
 		for _, c := range []struct {
@@ -37,6 +41,7 @@ func (p *Provider) Purge(ctx context.Context) (storage.PurgeCounts, error) {
 			{"keys", n.Keys, &total.Keys},
 			{"dpop_jtis", n.DPoPJTIs, &total.DPoPJTIs},
 			{"status_lists", n.StatusLists, &total.StatusLists},
+			{"events", n.Events, &total.Events},
 		} {
 			*c.total += c.n
 			p.metrics.purged.WithLabelValues(c.kind).Add(float64(c.n))
@@ -69,7 +74,8 @@ func (p *Provider) RunJanitor(ctx context.Context, interval time.Duration) {
 		}
 		if n != (storage.PurgeCounts{}) {
 			p.log.InfoContext(ctx, "janitor purged", "tokens", n.Tokens, "families", n.Families, "replays", n.Replays,
-				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys, "dpop_jtis", n.DPoPJTIs, "status_lists", n.StatusLists)
+				"attempts", n.Attempts, "denylist", n.Denied, "keys", n.Keys, "dpop_jtis", n.DPoPJTIs, "status_lists", n.StatusLists,
+				"events", n.Events)
 		}
 	}
 }

@@ -73,6 +73,9 @@ type Config struct {
 	AnomalyAction  string
 	AnomalySignals []string
 	RefreshBurst   int
+	// EventRetention is how long the janitor keeps audit events
+	// (LATCH_EVENT_RETENTION); zero keeps them for ever.
+	EventRetention time.Duration
 	// DPoPMaxAge is how old, or how far ahead, a DPoP proof's iat may be;
 	// zero means DefaultDPoPMaxAge (dpop.go).
 	DPoPMaxAge time.Duration
@@ -144,7 +147,7 @@ func NewProvider(cfg Config, store storage.Store) (*Provider, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("oauth: issuer is required")
 	}
-	if cfg.AccessTokenTTL <= 0 || cfg.RefreshTokenTTL <= 0 || cfg.SessionMaxAge <= 0 || cfg.RefreshGrace < 0 {
+	if cfg.AccessTokenTTL <= 0 || cfg.RefreshTokenTTL <= 0 || cfg.SessionMaxAge <= 0 || cfg.RefreshGrace < 0 || cfg.EventRetention < 0 {
 		return nil, errors.New("oauth: token lifetimes must be positive")
 	}
 	if cfg.Logger == nil {

@@ -125,3 +125,27 @@ func tokenKey(signature string) string {
 	sum := sha256.Sum256([]byte(signature))
 	return b64.EncodeToString(sum[:])
 }
+
+// latchPrefix starts every opaque token Latch issues.
+const latchPrefix = "latch_"
+
+// isLatchToken reports whether token looks like one Latch issued; any
+// other refresh token may be one of another system that latch sessions
+// import moved in (importedKey).
+func isLatchToken(token string) bool { return strings.HasPrefix(token, latchPrefix) }
+
+// maxImportedToken bounds an imported refresh token, raw: JWTs that other
+// systems use as refresh tokens fit.
+const maxImportedToken = 4096
+
+// importedKey is the storage key of a refresh token imported from another
+// system, from the token's SHA-256: what the refresh grant computes from a
+// presented token, and what an export of the old store's token hashes
+// (refresh_token_sha256) gives without the token. The SHA-256 is hashed
+// once more, under a label of its own, so that the database holds not even
+// the old store's hashes, and the prefix keeps these keys apart from those
+// of Latch's tokens (tokenKey).
+func importedKey(sum [sha256.Size]byte) string {
+	k := sha256.Sum256(append([]byte("latch imported refresh token v1\x00"), sum[:]...))
+	return "imported$" + b64.EncodeToString(k[:])
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -151,15 +152,15 @@ func defineUsersDelete(_ *flag.FlagSet, inv *invocation) action {
 
 func defineUsersImport(_ *flag.FlagSet, inv *invocation) action {
 	a := operatorAction(inv, 0, "", func(ctx context.Context, p *oauth.Provider, pos []string) error {
-		in := inv.stdin
-		if len(pos) == 1 && pos[0] != "-" {
-			f, err := os.Open(pos[0])
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			in = f
+		path := "-"
+		if len(pos) == 1 {
+			path = pos[0]
 		}
+		in, done, err := openInput(inv.stdin, path)
+		if err != nil {
+			return err
+		}
+		defer done()
 		n, err := p.ImportUsers(ctx, in)
 		if err != nil {
 			return err
@@ -174,6 +175,43 @@ func defineUsersImport(_ *flag.FlagSet, inv *invocation) action {
 		return nil
 	}
 	return a
+}
+
+func defineSessionsImport(_ *flag.FlagSet, inv *invocation) action {
+	a := operatorAction(inv, 1, "FILE (JSON lines; - for standard input)", func(ctx context.Context, p *oauth.Provider, pos []string) error {
+		in, done, err := openInput(inv.stdin, pos[0])
+		if err != nil {
+			return err
+		}
+		defer done()
+		res, err := p.ImportSessions(ctx, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(inv.stdout, "imported %d sessions; each old refresh token works once with its client, then the login goes on with Latch tokens\n", res.Imported)
+		if len(res.Expired) > 0 {
+			lines := make([]string, len(res.Expired))
+			for i, n := range res.Expired {
+				lines[i] = strconv.Itoa(n)
+			}
+			fmt.Fprintf(inv.stdout, "skipped %d already expired (lines %s)\n", len(res.Expired), strings.Join(lines, ", "))
+		}
+		return nil
+	})
+	return a
+}
+
+// openInput opens the file an import reads: path, or stdin for "-". done
+// closes it.
+func openInput(stdin io.Reader, path string) (in io.Reader, done func(), err error) {
+	if path == "-" {
+		return stdin, func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 func defineSessionsList(_ *flag.FlagSet, inv *invocation) action {

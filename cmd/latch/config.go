@@ -51,6 +51,7 @@ type config struct {
 	anomalyAction   string // "log" or "revoke"
 	anomalySignals  []string
 	refreshBurst    int
+	eventRetention  time.Duration // 0: for ever
 	// drainDelay is how long serve's /readyz answers 503 on SIGTERM
 	// before it stops accepting connections.
 	drainDelay time.Duration
@@ -90,6 +91,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Duration("refresh_token_ttl", c.refreshTokenTTL),
 		slog.Duration("session_max_age", c.sessionMaxAge),
 		slog.Duration("refresh_grace", c.refreshGrace),
+		slog.Duration("event_retention", c.eventRetention),
 		slog.String("reuse_detection", c.reuseDetection),
 		slog.String("anomaly_action", c.anomalyAction),
 		slog.Any("anomaly_signals", c.anomalySignals),
@@ -262,6 +264,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		{&cfg.refreshTokenTTL, "LATCH_REFRESH_TOKEN_TTL", false},
 		{&cfg.sessionMaxAge, "LATCH_SESSION_MAX_AGE", false},
 		{&cfg.refreshGrace, "LATCH_REFRESH_GRACE", true},
+		{&cfg.eventRetention, "LATCH_EVENT_RETENTION", true},
 		{&cfg.loginLockout, "LATCH_LOGIN_LOCKOUT", false},
 		{&cfg.drainDelay, "LATCH_DRAIN_DELAY", true},
 		{&cfg.dpopMaxAge, "LATCH_DPOP_MAX_AGE", false},

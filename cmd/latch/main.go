@@ -103,6 +103,8 @@ usage:
   latch sessions list USER
   latch sessions revoke SESSION_ID          end one login
   latch sessions revoke --user USER         end every login of a user
+  latch sessions import FILE                JSON lines of live logins of another system
+                                            (raw or SHA-256 refresh tokens); all or nothing
   latch keys list                           JWT signing keys: current, retired, published until
   latch keys rotate [--algorithm RS256]     new signing key (default ES256); old ones stay published
   latch version
@@ -110,7 +112,8 @@ usage:
 USER is a user id or a username. Flags come before positional arguments;
 "latch COMMAND -h" lists them. Every setting is a LATCH_* variable, and a flag
 of the commands it matters to: serve takes them all, every command
---database-url, --log-format and --log-level, janitor --refresh-grace, keys rotate
+--database-url, --log-format and --log-level, janitor --refresh-grace and
+--event-retention, sessions import --session-max-age, keys rotate
 --access-token-ttl. The secrets are variables only (LATCH_SECRET,
 LATCH_ADMIN_TOKEN...).
 `
@@ -167,6 +170,7 @@ var commands = []command{
 	{name: "users import", define: defineUsersImport},
 	{name: "sessions list", define: defineSessionsList, readOnly: true},
 	{name: "sessions revoke", define: defineSessionsRevoke},
+	{name: "sessions import", define: defineSessionsImport},
 	{name: "keys list", define: defineKeysList, readOnly: true},
 	{name: "keys rotate", define: defineKeysRotate},
 }

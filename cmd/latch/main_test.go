@@ -886,3 +886,42 @@ func TestRunUsersImport(t *testing.T) {
 	}
 	c.mustRun("", "users", "disable", "imported")
 }
+
+// TestRunSessionsImport: latch sessions import FILE prints the number and
+// reason of each bad line and imports nothing; a good file is imported,
+// and its login is listed.
+func TestRunSessionsImport(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.mustRun("", "clients", "create", "--id", "app", "--grant-types", "password,refresh_token", "--scope", "read")
+	c.mustRun("pw\n", "users", "create", "alice")
+	now := time.Now().UTC()
+	line := func(user, token string) string {
+		return fmt.Sprintf(`{"username":%q,"client_id":"app","scope":"read","created_at":%q,"expires_at":%q,"refresh_token":%q}`+"\n",
+			user, now.Add(-time.Hour).Format(time.RFC3339), now.Add(24*time.Hour).Format(time.RFC3339), token)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte(line("alice", "old-token-1")+line("mallory", "old-token-2")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := c.mustFail("", "sessions", "import", bad)
+	if !strings.Contains(err.Error(), "line 2: username: no user \"mallory\"") || !strings.Contains(err.Error(), "nothing imported") {
+		t.Fatalf("bad import: %q, want line 2 and its reason", err)
+	}
+	if strings.Contains(err.Error(), "old-token") {
+		t.Errorf("error %q quotes a token", err)
+	}
+	if out := c.mustRun("", "sessions", "list", "alice"); strings.Contains(out, "app") {
+		t.Fatalf("a failed import left a session:\n%s", out)
+	}
+	if out := c.mustRun(line("alice", "old-token-1"), "sessions", "import", "-"); !strings.Contains(out, "imported 1 sessions") {
+		t.Fatalf("import: %q", out)
+	}
+	if out := c.mustRun("", "sessions", "list", "alice"); !strings.Contains(out, "app") {
+		t.Fatalf("imported session not listed:\n%s", out)
+	}
+	if err := c.mustFail("", "sessions", "import"); !strings.Contains(err.Error(), "FILE") {
+		t.Errorf("no file: %v, want it to ask for FILE", err)
+	}
+}

@@ -99,6 +99,7 @@ func (s *setup) provider(reg prometheus.Registerer) (*oauth.Provider, error) {
 		RefreshTokenTTL: c.refreshTokenTTL,
 		SessionMaxAge:   c.sessionMaxAge,
 		RefreshGrace:    c.refreshGrace,
+		EventRetention:  c.eventRetention,
 		ReuseDetection:  c.reuseDetection,
 		AnomalyAction:   c.anomalyAction,
 		AnomalySignals:  c.anomalySignals,
@@ -159,8 +160,8 @@ func defineJanitor(_ *flag.FlagSet, inv *invocation) action {
 			if err != nil {
 				return fmt.Errorf("latch janitor: %w", err)
 			}
-			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses; deleted %d login counters, %d denylist entries, %d signing keys, %d DPoP proof ids and %d status lists\n",
-				n.Tokens, n.Families, n.Replays, n.Attempts, n.Denied, n.Keys, n.DPoPJTIs, n.StatusLists)
+			fmt.Fprintf(inv.stdout, "deleted %d tokens and %d logins; wiped %d grace responses; deleted %d login counters, %d denylist entries, %d signing keys, %d DPoP proof ids, %d status lists and %d audit events past the retention\n",
+				n.Tokens, n.Families, n.Replays, n.Attempts, n.Denied, n.Keys, n.DPoPJTIs, n.StatusLists, n.Events)
 			return nil
 		},
 	}

@@ -59,7 +59,8 @@ var settings = []setting{
 	// keys rotate keeps the old keys published as long as the tokens they signed live.
 	{env: "LATCH_ACCESS_TOKEN_TTL", def: "15m", usage: "access token lifetime", commands: []string{"serve", "keys rotate"}},
 	{env: "LATCH_REFRESH_TOKEN_TTL", def: "720h", usage: "idle lifetime of a refresh token", commands: serveOnly},
-	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login", commands: serveOnly},
+	// sessions import ends each login it imports this long after it began.
+	{env: "LATCH_SESSION_MAX_AGE", def: "2160h", usage: "absolute lifetime of a login", commands: []string{"serve", "sessions import"}},
 	// The janitor wipes the stored grace responses once the grace is over.
 	{env: "LATCH_REFRESH_GRACE", def: "10s", usage: "how long a spent refresh token gets the same response again", commands: []string{"serve", "janitor"}},
 	{env: "LATCH_REUSE_DETECTION", def: "enforce", usage: "enforce (a reused refresh token ends its login) or report (shadow mode: only recorded and counted)", commands: serveOnly},
@@ -77,6 +78,8 @@ var settings = []setting{
 	{env: "LATCH_TLS_CERT", usage: "TLS certificate file (PEM)", commands: serveOnly},
 	{env: "LATCH_TLS_KEY", usage: "TLS private key file (PEM)", commands: serveOnly},
 	{env: "LATCH_DRAIN_DELAY", def: "0s", usage: "on SIGTERM, how long /readyz answers 503 before the server stops accepting connections", commands: serveOnly},
+	// The janitor drops the events older than this.
+	{env: "LATCH_EVENT_RETENTION", def: "2160h", usage: "how long audit events are kept (90 days; 0s keeps them for ever)", commands: []string{"serve", "janitor"}},
 	{env: "LATCH_DPOP_MAX_AGE", def: "60s", usage: "how old, or how far ahead, a DPoP proof's iat may be", commands: serveOnly},
 	{env: "LATCH_HASH_CONCURRENCY", usage: "password hashes at once (default the number of CPUs); fewer keeps cores for refresh and introspection", commands: serveOnly},
 	{env: "LATCH_DPOP_NONCE", def: "off", usage: "on: DPoP proofs at the token endpoint must carry a server-provided nonce (RFC 9449 section 8)", commands: serveOnly},

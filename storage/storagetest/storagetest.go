@@ -62,6 +62,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"ListLiveFamilies", testListLiveFamilies},
 		{"RevokeFamilies", testRevokeFamilies},
 		{"Events", testEvents},
+		{"SearchEvents", testSearchEvents},
+		{"PurgeEvents", testPurgeEvents},
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
