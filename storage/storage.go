@@ -187,6 +187,10 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 	// ListClients returns every client, ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
+	// SetClientSecret replaces the client's secret hash, so that the old
+	// secret is refused from the moment it returns, on every node. Returns
+	// ErrNotFound if the client does not exist.
+	SetClientSecret(ctx context.Context, id, hash string) error
 	// DeleteClient removes the client. Returns ErrNotFound if it does not
 	// exist. Inside a transaction it holds the client until the transaction
 	// ends: a CreateFamily for the client that runs meanwhile waits, and
@@ -210,6 +214,10 @@ type UserStore interface {
 	// GetUserByUsername returns the user with exactly that username. Returns
 	// ErrNotFound if there is none.
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	// ListUsers returns at most limit users whose username starts with
+	// prefix (byte for byte, case-sensitive; "" matches every user),
+	// ordered by username.
+	ListUsers(ctx context.Context, prefix string, limit int) ([]User, error)
 	// SetPassword replaces the password hash and sets PasswordChangedAt to at.
 	// Returns ErrNotFound if the user does not exist.
 	SetPassword(ctx context.Context, id, hash string, at time.Time) error
@@ -442,6 +450,30 @@ type EventStore interface {
 	ListEvents(ctx context.Context, familyID string) ([]Event, error)
 }
 
+// EventCount is the number of audit events of one type and reason in one
+// bucket of a [StatsStore.CountEvents] window.
+type EventCount struct {
+	// Bucket is the index of the bucket: it covers
+	// [since+Bucket*step, since+(Bucket+1)*step).
+	Bucket int
+	Type   string
+	Reason string
+	Count  int64
+}
+
+// StatsStore aggregates the audit trail and the live logins for the
+// operator console, in the database: what it returns is small whatever the
+// number of events.
+type StatsStore interface {
+	// CountEvents counts the events created in [since, until) in buckets of
+	// step from since, by type and reason. Only buckets holding events
+	// appear, ordered by bucket, type and reason. step must be positive.
+	CountEvents(ctx context.Context, since, until time.Time, step time.Duration) ([]EventCount, error)
+	// CountLiveFamilies returns how many families are neither revoked nor
+	// past ExpiresAt at now.
+	CountLiveFamilies(ctx context.Context, now time.Time) (int64, error)
+}
+
 // DPoPStore remembers the DPoP proofs (RFC 9449 §11.1) a server has
 // accepted, by a key that package oauth derives from the proof's key and
 // jti, until they are too old to be accepted anyway.
@@ -462,6 +494,7 @@ type Store interface {
 	FamilyStore
 	TokenStore
 	EventStore
+	StatsStore
 	Purger
 	AttemptStore
 	KeyStore
