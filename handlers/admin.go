@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -344,17 +345,75 @@ func handleSessionEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
 		}
 		out := list[eventJSON]{Items: []eventJSON{}}
 		for _, e := range events {
-			ej := eventJSON{
-				Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID, Reason: e.Reason,
-				ClientAddress: e.Address, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt,
-			}
-			if e.Type == oauth.EventReuseDetected {
-				ej.Enforced = &e.Enforced
-			}
-			out.Items = append(out.Items, ej)
+			out.Items = append(out.Items, toEventJSON(e))
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// toEventJSON is an event as both event lists of the admin API show it.
+func toEventJSON(e storage.Event) eventJSON {
+	ej := eventJSON{
+		Type: e.Type, FamilyID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID, Reason: e.Reason,
+		ClientAddress: e.Address, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt,
+	}
+	if e.Type == oauth.EventReuseDetected {
+		ej.Enforced = &e.Enforced
+	}
+	return ej
+}
+
+// eventPage is a page of GET /admin/events: the list, and the value of
+// the before parameter that asks for the page after it, when this one is
+// full.
+type eventPage struct {
+	Items []eventJSON `json:"items"`
+	Next  string      `json:"next,omitempty"`
+}
+
+// eventParams are the query parameters of GET /admin/events.
+var eventParams = []string{"type", "user_id", "since", "limit", "before"}
+
+func handleSearchEvents(logger *slog.Logger, p *oauth.Provider) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		params, err := url.ParseQuery(r.URL.RawQuery)
+		if err == nil {
+			err = strictParams(params, eventParams)
+		} else {
+			err = &oauth.Error{Code: oauth.EInvalid, Message: "the query string is malformed"}
+		}
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		page, err := p.SearchEvents(r.Context(), oauth.EventQuery{
+			Type: params.Get("type"), UserID: params.Get("user_id"), Since: params.Get("since"),
+			Limit: params.Get("limit"), Before: params.Get("before"),
+		})
+		if err != nil {
+			writeAdminError(w, r, logger, err)
+			return
+		}
+		out := eventPage{Items: []eventJSON{}, Next: page.Next}
+		for _, e := range page.Events {
+			out.Items = append(out.Items, toEventJSON(e))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// strictParams refuses a query parameter not in known, and one given
+// twice: a misspelt filter would otherwise widen the answer silently.
+func strictParams(params url.Values, known []string) error {
+	for name, vs := range params {
+		switch {
+		case !slices.Contains(known, name):
+			return &oauth.Error{Code: oauth.EInvalid, Message: fmt.Sprintf("unknown parameter %.40q (known: %s)", name, strings.Join(known, ", "))}
+		case len(vs) > 1:
+			return &oauth.Error{Code: oauth.EInvalid, Message: fmt.Sprintf("parameter %s is given more than once", name)}
+		}
+	}
+	return nil
 }
 
 // pathVar returns a path variable of an admin route, unescaped. The routes

@@ -384,6 +384,7 @@ func TestAdminHead(t *testing.T) {
 		"/admin/users/" + id,
 		"/admin/users/" + id + "/sessions",
 		"/admin/sessions/nope/events",
+		"/admin/events?limit=5",
 	} {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()

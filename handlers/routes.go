@@ -110,6 +110,7 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.Handle("/users/{id}/sessions", handleRevokeUserSessions(logger, provider)).Methods(http.MethodDelete).Name("admin_user_sessions")
 	admin.Handle("/sessions/{id}", handleRevokeSession(logger, provider)).Methods(http.MethodDelete).Name("admin_session")
 	admin.Handle("/sessions/{id}/events", handleSessionEvents(logger, provider)).Methods(read...).Name("admin_session_events")
+	admin.Handle("/events", handleSearchEvents(logger, provider)).Methods(read...).Name("admin_events")
 	// mux runs a subrouter's middleware only for the requests its routes
 	// take; the guard must also answer the others.
 	admin.NotFoundHandler = guard(noRoute)

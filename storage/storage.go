@@ -448,6 +448,35 @@ type EventStore interface {
 	AppendEvent(ctx context.Context, e *Event) error
 	// ListEvents returns the events of a family, oldest first.
 	ListEvents(ctx context.Context, familyID string) ([]Event, error)
+	// SearchEvents returns the events of every family that match f,
+	// newest first: by CreatedAt, then by ID, both descending. It
+	// returns at most f.Limit events (none for a limit below 1). Each
+	// filter combination reads an index, however many events there are.
+	SearchEvents(ctx context.Context, f EventFilter) ([]Event, error)
+	// PurgeEvents deletes at most limit events created before before,
+	// the oldest first, and returns how many it deleted.
+	PurgeEvents(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// EventFilter selects events for [EventStore.SearchEvents]. A zero field
+// selects every event.
+type EventFilter struct {
+	Type   string
+	UserID string
+	// Since keeps the events created at or after it.
+	Since time.Time
+	// After, when not nil, keeps the events that come after it in
+	// SearchEvents' order (older, or as old with a lower ID): the last
+	// event of one page starts the next.
+	After *EventCursor
+	Limit int
+}
+
+// EventCursor is a position in SearchEvents' order: an event's CreatedAt
+// and ID.
+type EventCursor struct {
+	CreatedAt time.Time
+	ID        int64
 }
 
 // EventCount is the number of audit events of one type and reason in one

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchhq/latch/migrations"
+	"github.com/latchhq/latch/storage"
 )
 
 // This file gives the tests of package sqlstore_test what only the package
@@ -100,4 +101,42 @@ func (s *Store) Int64s(ctx context.Context, query string) ([]int64, error) {
 	var got []int64
 	err := s.db.WithContext(ctx).Raw(query).Scan(&got).Error
 	return got, err
+}
+
+// SearchEventsSQL is SearchEvents' query of f and its arguments.
+func SearchEventsSQL(f storage.EventFilter) (string, []any) { return searchEventsSQL(f) }
+
+// PurgeEventsSelect is the select of the events PurgeEvents deletes.
+const PurgeEventsSelect = purgeEventsSelect
+
+// Explain returns the plan of query q with args, one line per row: EXPLAIN
+// on PostgreSQL, EXPLAIN QUERY PLAN's details on SQLite.
+func (s *Store) Explain(ctx context.Context, q string, args ...any) (string, error) {
+	prefix := "EXPLAIN "
+	if s.dialect == migrations.SQLite {
+		prefix = "EXPLAIN QUERY PLAN "
+	}
+	rows, err := s.db.WithContext(ctx).Raw(prefix+q, args...).Rows()
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		if s.dialect == migrations.SQLite {
+			var id, parent, unused int64
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				return "", err
+			}
+			lines = append(lines, detail)
+			continue
+		}
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n"), rows.Err()
 }

@@ -64,6 +64,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"CountLiveFamilies", testCountLiveFamilies},
 		{"ListUsers", testListUsers},
 		{"SetClientSecret", testSetClientSecret},
+		{"SearchEvents", testSearchEvents},
+		{"PurgeEvents", testPurgeEvents},
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
