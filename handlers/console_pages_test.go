@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
 
@@ -170,8 +171,7 @@ func TestConsolePages(t *testing.T) {
 	s.createUser(t, "alicia", "correct horse battery")
 	s.createUser(t, "bob", "correct horse battery")
 	markupID := s.createUser(t, markup, "another long password")
-	story := s.login(t, app, "alice", "correct horse battery", "read")
-	storyID := sessionOf(t, s, story.Access)
+	story, storyID := loginSession(t, s, app, aliceID, "alice", "correct horse battery")
 	refresh := func(token, agent string) response {
 		h := formHeader.Clone()
 		h.Set("User-Agent", agent)
@@ -187,10 +187,27 @@ func TestConsolePages(t *testing.T) {
 	if res := refresh(story.Refresh, "Copied/1.0 (another device)"); res.status != http.StatusBadRequest {
 		t.Fatalf("reuse: %s", res)
 	}
-	live := s.login(t, app, "alice", "correct horse battery", "read")
+	live, liveID := loginSession(t, s, app, aliceID, "alice", "correct horse battery")
 	other := s.login(t, app, "alice", "correct horse battery", "read")
 	for range 6 {
 		s.post(t, "/oauth2/token", app, url.Values{"grant_type": {"password"}, "username": {"mallory"}, "password": {"guess"}})
+	}
+	// A day of older traffic, for the charts to draw and the feed to page:
+	// logins that rise and fall over the day, each refreshed, and none in
+	// the last hour, whose counts the overview checks.
+	synthetic := 0
+	for slot := 2 * 12; slot < 24*12; slot++ {
+		logins := []int{0, 1, 1, 2, 3, 2, 1, 1}[(slot/18)%8]
+		for i := range logins {
+			at := clock.Now().Add(-time.Duration(slot)*5*time.Minute + time.Duration(i)*time.Minute)
+			for _, typ := range []string{"issued", "refreshed"} {
+				e := &storage.Event{Type: typ, FamilyID: fmt.Sprintf("synthetic-%d-%d", slot, i), ClientID: "web-app", Address: "192.0.2.7", UserAgent: "Synthetic/1.0", CreatedAt: at}
+				if err := s.store.AppendEvent(t.Context(), e); err != nil {
+					t.Fatal(err)
+				}
+				synthetic++
+			}
+		}
 	}
 
 	c.do("emulate a laptop", chromedp.EmulateViewport(1280, 900))
@@ -355,7 +372,6 @@ func TestConsolePages(t *testing.T) {
 		c.shot("users")
 
 		// End one login.
-		liveID := sessionOf(t, s, live.Access)
 		c.confirm("end one login", chromedp.Click(chromedp.Search(fmt.Sprintf(`//table[@id="sessions"]//tr[td/a[text()=%q]]//button`, liveID))))
 		s.wantInactive(t, "a login ended in the console", live.Access)
 		s.wantActive(t, "another login of the user", other.Access)
@@ -439,26 +455,51 @@ func TestConsolePages(t *testing.T) {
 				t.Errorf("the feed lacks %q:\n%s", want, feed)
 			}
 		}
+		if rows := c.count("#events tbody tr"); rows != 50 {
+			t.Errorf("the first page of the feed has %d rows, want 50", rows)
+		}
+		c.shot("events")
+		// Page through every event, oldest last, and back.
+		seen := c.count("#events tbody tr")
+		pages := 1
+		for c.count("#ev-older:disabled") == 0 {
+			before := c.loads()
+			c.do("older", chromedp.Click(chromedp.CSS("#ev-older")))
+			c.waitLoaded("older", before)
+			seen += c.count("#events tbody tr:not(.empty)")
+			pages++
+		}
+		all := len(s.adminDo(t, http.MethodGet, "/admin/events?limit=1000", nil).object(t)["items"].([]any))
+		if seen != all || all < synthetic {
+			t.Errorf("paging showed %d events in %d pages; the admin API holds %d (%d synthetic)", seen, pages, all, synthetic)
+		}
 		before := c.loads()
+		c.do("newer", chromedp.Click(chromedp.CSS("#ev-newer")))
+		c.waitLoaded("newer", before)
+		if !strings.Contains(c.text("#ev-page"), fmt.Sprintf("page %d", pages-1)) {
+			t.Errorf("after Newer from page %d: %q", pages, c.text("#ev-page"))
+		}
+		c.open("#/overview")
+		c.open("#/events")
+		before = c.loads()
 		c.do("filter by type", chromedp.SetValue(chromedp.CSS("#ev-type"), "reuse_detected"), chromedp.Click(chromedp.CSS("#events-form button")))
 		c.waitLoaded("filter by type", before)
 		if rows := c.count("#events tbody tr"); rows != 1 || !strings.Contains(c.text("#events tbody"), "reuse_detected") {
 			t.Errorf("filtered by reuse_detected: %d rows:\n%s", rows, c.text("#events tbody"))
 		}
 		before = c.loads()
-		c.do("filter by user", chromedp.SetValue(chromedp.CSS("#ev-type"), ""), chromedp.SetValue(chromedp.CSS("#ev-user"), "bob"), chromedp.Click(chromedp.CSS("#events-form button")))
+		c.do("filter by user", chromedp.SetValue(chromedp.CSS("#ev-type"), ""), chromedp.SendKeys(chromedp.CSS("#ev-user"), "bob"), chromedp.Click(chromedp.CSS("#events-form button")))
 		c.waitLoaded("filter by user", before)
 		if c.count("#events tbody tr:not(.empty)") != 0 {
 			t.Errorf("bob has no events, the feed shows:\n%s", c.text("#events tbody"))
 		}
 		c.wantNoErrors("events")
-		c.shot("events")
 	})
 
 	t.Run("Narrow", func(t *testing.T) {
 		c.t = t
 		c.do("emulate a phone", chromedp.EmulateViewport(360, 740))
-		for _, page := range []string{"overview", "clients", "users/" + aliceID, "sessions/" + storyID} {
+		for _, page := range []string{"overview", "clients", "users/" + aliceID, "sessions/" + storyID, "events"} {
 			c.open("#/" + page)
 			c.noOverflow(page)
 		}
@@ -472,19 +513,25 @@ func TestConsolePages(t *testing.T) {
 	}
 }
 
-// sessionOf returns the session (login) id of an access token, from
-// introspection's sid claim when JWTs are on, else from the admin API.
-func sessionOf(t *testing.T, s *testServer, access string) string {
+// loginSession logs username in with app and returns the tokens and the id
+// of the session (login) it started: the one the user's list did not hold
+// before.
+func loginSession(t *testing.T, s *testServer, app client, userID, username, password string) (tokens, string) {
 	t.Helper()
-	m := s.introspect(t, access)
-	if sid := str(m["sid"]); sid != "" {
-		return sid
+	ids := func() map[string]bool {
+		out := map[string]bool{}
+		for _, it := range s.adminDo(t, http.MethodGet, "/admin/users/"+userID+"/sessions", nil).object(t)["items"].([]any) {
+			out[str(it.(map[string]any)["id"])] = true
+		}
+		return out
 	}
-	user := str(m["sub"])
-	if user == "" {
-		t.Fatalf("sessionOf: token is not active: %v", m)
+	old := ids()
+	tok := s.login(t, app, username, password, "read")
+	for id := range ids() {
+		if !old[id] {
+			return tok, id
+		}
 	}
-	sessions := s.adminDo(t, http.MethodGet, "/admin/users/"+user+"/sessions", nil).object(t)["items"].([]any)
-	// Newest first: the login just made.
-	return str(sessions[0].(map[string]any)["id"])
+	t.Fatalf("login of %s started no session", username)
+	return tok, ""
 }

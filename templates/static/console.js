@@ -367,10 +367,11 @@ async function showSession(id) {
 
 // ------------------------------------------------------------------ Events
 
-// The feed reads up to FEED_MAX events that match the filters (newest
-// first, as the admin API gives them) and pages them here.
-const FEED_MAX = 1000, PAGE = 50;
-let feed = { items: [], page: 0 };
+// The feed pages with the admin API's cursor: each page's "next" is the
+// "before" of the page after it (older events). Going back to newer pages
+// replays the cursors seen on the way.
+const PAGE = 50;
+let feed = { cursors: [""], page: 0, next: "", items: [] };
 
 async function resolveUser(v) {
   if (!v) return "";
@@ -378,26 +379,36 @@ async function resolveUser(v) {
   return items.length ? items[0].id : v;
 }
 
-async function loadEvents() {
-  const params = new URLSearchParams({ limit: String(FEED_MAX) });
+// feedFilters reads the filter form into the API's parameters.
+async function feedFilters() {
+  const params = new URLSearchParams({ limit: String(PAGE) });
   if ($("ev-type").value) params.set("type", $("ev-type").value);
   const user = await resolveUser($("ev-user").value.trim());
   if (user) params.set("user_id", user);
   if ($("ev-since").value) params.set("since", new Date($("ev-since").value + "Z").toISOString());
-  const { items } = await api("GET", "/admin/events?" + params.toString());
-  feed = { items, page: 0 };
+  return params;
+}
+
+async function loadEvents(page) {
+  const params = await feedFilters();
+  if (!page) feed = { cursors: [""], page: 0, next: "", items: [] };
+  else feed.page = page;
+  const before = feed.cursors[feed.page];
+  if (before) params.set("before", before);
+  const out = await api("GET", "/admin/events?" + params.toString());
+  feed.items = out.items;
+  feed.next = out.next || "";
+  feed.cursors[feed.page + 1] = feed.next;
   renderEvents();
 }
 
 function renderEvents() {
-  const pages = Math.max(1, Math.ceil(feed.items.length / PAGE));
-  const slice = feed.items.slice(feed.page * PAGE, (feed.page + 1) * PAGE);
-  fill("events", slice.map((ev) => row([when(ev.created_at), ev.type, ev.user_id || "", ev.client_id || "",
+  fill("events", feed.items.map((ev) => row([when(ev.created_at), ev.type, ev.user_id || "", ev.client_id || "",
     ev.session_id ? link(ev.session_id, "#/sessions/" + enc(ev.session_id)) : "", ev.client_address || "", details(ev)])),
   "No events match.");
-  $("ev-page").textContent = "page " + (feed.page + 1) + " of " + pages + " (" + feed.items.length + " events)";
+  $("ev-page").textContent = "page " + (feed.page + 1) + " (" + feed.items.length + " events" + (feed.next ? ", more older" : "") + ")";
   $("ev-newer").disabled = feed.page === 0;
-  $("ev-older").disabled = feed.page >= pages - 1;
+  $("ev-older").disabled = !feed.next;
 }
 
 // ------------------------------------------------------------------ Routing
@@ -413,8 +424,16 @@ function showPage(name) {
 }
 
 // route shows the page the location's hash names: #/overview, #/clients,
-// #/users, #/users/ID, #/sessions/ID, #/events.
-async function route() {
+// #/users, #/users/ID, #/sessions/ID, #/events. Calls run one after the
+// other, so a slow answer for a page left behind never paints over the
+// page asked for last.
+let routing = Promise.resolve();
+function route() {
+  routing = routing.then(showRoute);
+  return routing;
+}
+
+async function showRoute() {
   if (!token) return;
   const parts = location.hash.replace(/^#\/?/, "").split("/");
   const arg = parts[1] ? decodeURIComponent(parts[1]) : "";
@@ -423,13 +442,18 @@ async function route() {
       case "clients": showPage("clients"); await showClients(); break;
       case "users": showPage("users"); await showUsers(arg); break;
       case "sessions": showPage("session"); await showSession(arg); break;
-      case "events": showPage("events"); await loadEvents(); break;
+      case "events": showPage("events"); await loadEvents(0); break;
       default: showPage("overview"); await showOverview(); break;
     }
   } catch (err) {
     fail(err);
   }
-  // Tests wait for this count to move: the page has shown its data.
+  loaded();
+}
+
+// loaded counts the times a page has shown its data; tests wait for it to
+// move.
+function loaded() {
   document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
 }
 
@@ -484,7 +508,7 @@ $("session-form").addEventListener("submit", (e) => {
   location.hash = "#/sessions/" + enc($("session-id").value.trim());
 });
 $("events-form").addEventListener("submit", (e) => { e.preventDefault(); clearMessages(); route(); });
-$("ev-newer").addEventListener("click", () => { feed.page--; renderEvents(); });
-$("ev-older").addEventListener("click", () => { feed.page++; renderEvents(); });
+$("ev-newer").addEventListener("click", () => { clearMessages(); loadEvents(feed.page - 1).then(loaded, fail); });
+$("ev-older").addEventListener("click", () => { clearMessages(); loadEvents(feed.page + 1).then(loaded, fail); });
 window.addEventListener("hashchange", () => { clearMessages(); route(); });
 if (token) open();
