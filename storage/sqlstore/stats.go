@@ -11,7 +11,7 @@ import (
 
 // CountEvents counts the audit events of [since, until) per bucket of step,
 // type and reason, in one grouped query. The range on created_at is read
-// from the index audit_events_created_at_idx (migration 0011), which also
+// from the index audit_events_stats_idx (migration 0011), which also
 // holds type and reason, so the database reads the window's index entries
 // and no table row; the answer is a few hundred rows whatever the table
 // holds.
