@@ -90,6 +90,9 @@ type StatsBucket struct {
 	Revocations int64
 }
 
+// statsTypes are the event types Stats counts.
+var statsTypes = []string{EventIssued, EventRefreshed, EventLockout, EventReuseDetected, EventFamilyRevoked}
+
 // failureTypes are the event types Stats.Failures reports.
 var failureTypes = map[string]bool{EventLockout: true, EventReuseDetected: true, EventFamilyRevoked: true}
 
@@ -114,7 +117,9 @@ func (p *Provider) Stats(ctx context.Context, window, step time.Duration) (*Stat
 	for i := range st.Buckets {
 		st.Buckets[i].Start = st.Since.Add(time.Duration(i) * step)
 	}
-	counts, err := p.store.CountEvents(ctx, st.Since, now.Add(time.Microsecond), step)
+	counts, err := p.store.CountEvents(ctx, storage.EventCountQuery{
+		Since: st.Since, Until: now.Add(time.Microsecond), Step: step, Types: statsTypes,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: stats: %w", err)
 	}
@@ -123,7 +128,10 @@ func (p *Provider) Stats(ctx context.Context, window, step time.Duration) (*Stat
 			st.Buckets[c.Bucket].add(c)
 		}
 	}
-	hour, err := p.store.CountEvents(ctx, now.Add(-time.Hour), now.Add(time.Microsecond), time.Hour+time.Microsecond)
+	hour, err := p.store.CountEvents(ctx, storage.EventCountQuery{
+		Since: now.Add(-time.Hour), Until: now.Add(time.Microsecond), Step: time.Hour + time.Microsecond,
+		Types: statsTypes, ByReason: true,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: stats: %w", err)
 	}

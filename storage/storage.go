@@ -479,25 +479,38 @@ type EventCursor struct {
 	ID        int64
 }
 
-// EventCount is the number of audit events of one type and reason in one
-// bucket of a [StatsStore.CountEvents] window.
+// EventCount is the number of audit events of one type (and reason, when
+// asked for) in one bucket of a [StatsStore.CountEvents] window.
 type EventCount struct {
 	// Bucket is the index of the bucket: it covers
-	// [since+Bucket*step, since+(Bucket+1)*step).
+	// [Since+Bucket*Step, Since+(Bucket+1)*Step).
 	Bucket int
 	Type   string
 	Reason string
 	Count  int64
 }
 
+// EventCountQuery selects what [StatsStore.CountEvents] counts.
+type EventCountQuery struct {
+	// Since and Until bound the window [Since, Until); Step, positive,
+	// cuts it into buckets from Since.
+	Since, Until time.Time
+	Step         time.Duration
+	// Types lists the event types to count; at least one.
+	Types []string
+	// ByReason counts each reason apart; without it Reason is "".
+	ByReason bool
+}
+
 // StatsStore aggregates the audit trail and the live logins for the
 // operator console, in the database: what it returns is small whatever the
 // number of events.
 type StatsStore interface {
-	// CountEvents counts the events created in [since, until) in buckets of
-	// step from since, by type and reason. Only buckets holding events
-	// appear, ordered by bucket, type and reason. step must be positive.
-	CountEvents(ctx context.Context, since, until time.Time, step time.Duration) ([]EventCount, error)
+	// CountEvents counts the events of q's types created in q's window,
+	// per bucket and type (and reason, with ByReason). Only buckets
+	// holding events appear, ordered by bucket, type and reason. A
+	// non-positive step or an empty Types is an error.
+	CountEvents(ctx context.Context, q EventCountQuery) ([]EventCount, error)
 	// CountLiveFamilies returns how many families are neither revoked nor
 	// past ExpiresAt at now.
 	CountLiveFamilies(ctx context.Context, now time.Time) (int64, error)

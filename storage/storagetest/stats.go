@@ -27,8 +27,9 @@ func testCountEvents(ctx context.Context, t *testing.T, s storage.Store) {
 	add("lockout", "username", 14*time.Minute+59*time.Second) // bucket 2
 	add("issued", "", 15*time.Minute)                         // at until: left out
 
+	all := []string{"issued", "refreshed", "family_revoked", "lockout"}
 	since := at(0).In(time.FixedZone("UTC-7", -7*3600))
-	got, err := s.CountEvents(ctx, since, at(15*time.Minute), step)
+	got, err := s.CountEvents(ctx, storage.EventCountQuery{Since: since, Until: at(15 * time.Minute), Step: step, Types: all, ByReason: true})
 	mustOK(t, "CountEvents", err)
 	want := []storage.EventCount{
 		{Bucket: 0, Type: "issued", Count: 2},
@@ -39,8 +40,18 @@ func testCountEvents(ctx context.Context, t *testing.T, s storage.Store) {
 	}
 	checkEqual(t, "CountEvents", got, want)
 
+	// Without ByReason, the reasons of a type are counted together; only
+	// the types asked for are counted.
+	got, err = s.CountEvents(ctx, storage.EventCountQuery{Since: at(0), Until: at(15 * time.Minute), Step: step, Types: []string{"family_revoked", "issued"}})
+	mustOK(t, "CountEvents(two types, no reasons)", err)
+	want = []storage.EventCount{
+		{Bucket: 0, Type: "issued", Count: 2},
+		{Bucket: 2, Type: "family_revoked", Count: 3},
+	}
+	checkEqual(t, "CountEvents(two types, no reasons)", got, want)
+
 	// One bucket covering the window counts everything in it.
-	got, err = s.CountEvents(ctx, at(10*time.Minute), at(time.Hour), time.Hour)
+	got, err = s.CountEvents(ctx, storage.EventCountQuery{Since: at(10 * time.Minute), Until: at(time.Hour), Step: time.Hour, Types: all, ByReason: true})
 	mustOK(t, "CountEvents(one bucket)", err)
 	want = []storage.EventCount{
 		{Bucket: 0, Type: "family_revoked", Reason: "admin", Count: 2},
@@ -50,13 +61,16 @@ func testCountEvents(ctx context.Context, t *testing.T, s storage.Store) {
 	}
 	checkEqual(t, "CountEvents(one bucket)", got, want)
 
-	got, err = s.CountEvents(ctx, at(time.Hour), at(2*time.Hour), step)
+	got, err = s.CountEvents(ctx, storage.EventCountQuery{Since: at(time.Hour), Until: at(2 * time.Hour), Step: step, Types: all})
 	mustOK(t, "CountEvents(empty window)", err)
 	if len(got) != 0 {
 		t.Errorf("CountEvents(empty window) = %v, want none", got)
 	}
-	if _, err := s.CountEvents(ctx, at(0), at(time.Hour), 0); err == nil {
+	if _, err := s.CountEvents(ctx, storage.EventCountQuery{Since: at(0), Until: at(time.Hour), Types: all}); err == nil {
 		t.Error("CountEvents with step 0 succeeded, want an error")
+	}
+	if _, err := s.CountEvents(ctx, storage.EventCountQuery{Since: at(0), Until: at(time.Hour), Step: step}); err == nil {
+		t.Error("CountEvents without a type succeeded, want an error")
 	}
 }
 
