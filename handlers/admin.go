@@ -179,9 +179,14 @@ func handleCreateUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	})
 }
 
-// handleFindUser serves GET /admin/users?username=NAME: zero or one user.
+// handleFindUser serves GET /admin/users?username=NAME: zero or one user;
+// with username_prefix instead, the users it starts (handleSearchUsers).
 func handleFindUser(logger *slog.Logger, p *oauth.Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("username_prefix") {
+			handleSearchUsers(logger, p, w, r)
+			return
+		}
 		name := r.URL.Query().Get("username")
 		if name == "" {
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", "username: the query parameter is required")

@@ -32,7 +32,8 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("console: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	csp := res.Header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
 		t.Fatalf("console CSP %q", csp)
 	}
 	if !strings.Contains(body, s.URL) || strings.Contains(body, "<script>") {
@@ -41,6 +42,10 @@ func TestConsole(t *testing.T) {
 	res, js := get(t, s.URL+"/admin/ui/static/console.js")
 	if res.StatusCode != http.StatusOK || !strings.Contains(js, "Authorization") || strings.Contains(js, "innerHTML") {
 		t.Fatalf("console script: %d (it must send the bearer and never use innerHTML)", res.StatusCode)
+	}
+	res, chart := get(t, s.URL+"/admin/ui/static/chart.js")
+	if res.StatusCode != http.StatusOK || !strings.Contains(chart, "createElementNS") || strings.Contains(chart, "innerHTML") {
+		t.Fatalf("chart script: %d (it must draw SVG and never use innerHTML)", res.StatusCode)
 	}
 	if res, _ := get(t, s.URL+"/admin/clients"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the admin API answered %d without the bearer", res.StatusCode)

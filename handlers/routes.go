@@ -99,6 +99,8 @@ func New(logger *slog.Logger, provider *oauth.Provider, opts Options) http.Handl
 	admin.Handle("/clients", handleListClients(logger, provider)).Methods(read...).Name("admin_clients")
 	admin.Handle("/clients/{id}", handleGetClient(logger, provider)).Methods(read...).Name("admin_client")
 	admin.Handle("/clients/{id}", handleDeleteClient(logger, provider)).Methods(http.MethodDelete).Name("admin_client")
+	admin.Handle("/clients/{id}/secret", handleRotateClientSecret(logger, provider)).Methods(http.MethodPost).Name("admin_client_secret")
+	admin.Handle("/stats", handleStats(logger, provider)).Methods(read...).Name("admin_stats")
 	admin.Handle("/users", handleCreateUser(logger, provider)).Methods(http.MethodPost).Name("admin_users")
 	admin.Handle("/users", handleFindUser(logger, provider)).Methods(read...).Name("admin_users")
 	admin.Handle("/users/{id}", handleGetUser(logger, provider)).Methods(read...).Name("admin_user")

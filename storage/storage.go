@@ -215,6 +215,10 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 	// ListClients returns every client, ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
+	// SetClientSecret replaces the client's secret hash, so that the old
+	// secret is refused from the moment it returns, on every node. Returns
+	// ErrNotFound if the client does not exist.
+	SetClientSecret(ctx context.Context, id, hash string) error
 	// DeleteClient removes the client. Returns ErrNotFound if it does not
 	// exist. Inside a transaction it holds the client until the transaction
 	// ends: a CreateFamily for the client that runs meanwhile waits, and
@@ -238,6 +242,10 @@ type UserStore interface {
 	// GetUserByUsername returns the user with exactly that username. Returns
 	// ErrNotFound if there is none.
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	// ListUsers returns at most limit users whose username starts with
+	// prefix (byte for byte, case-sensitive; "" matches every user),
+	// ordered by username.
+	ListUsers(ctx context.Context, prefix string, limit int) ([]User, error)
 	// SetPassword replaces the password hash and sets PasswordChangedAt to at.
 	// Returns ErrNotFound if the user does not exist.
 	SetPassword(ctx context.Context, id, hash string, at time.Time) error
@@ -513,6 +521,43 @@ type EventCursor struct {
 	ID        int64
 }
 
+// EventCount is the number of audit events of one type (and reason, when
+// asked for) in one bucket of a [StatsStore.CountEvents] window.
+type EventCount struct {
+	// Bucket is the index of the bucket: it covers
+	// [Since+Bucket*Step, Since+(Bucket+1)*Step).
+	Bucket int
+	Type   string
+	Reason string
+	Count  int64
+}
+
+// EventCountQuery selects what [StatsStore.CountEvents] counts.
+type EventCountQuery struct {
+	// Since and Until bound the window [Since, Until); Step, positive,
+	// cuts it into buckets from Since.
+	Since, Until time.Time
+	Step         time.Duration
+	// Types lists the event types to count; at least one.
+	Types []string
+	// ByReason counts each reason apart; without it Reason is "".
+	ByReason bool
+}
+
+// StatsStore aggregates the audit trail and the live logins for the
+// operator console, in the database: what it returns is small whatever the
+// number of events.
+type StatsStore interface {
+	// CountEvents counts the events of q's types created in q's window,
+	// per bucket and type (and reason, with ByReason). Only buckets
+	// holding events appear, ordered by bucket, type and reason. A
+	// non-positive step or an empty Types is an error.
+	CountEvents(ctx context.Context, q EventCountQuery) ([]EventCount, error)
+	// CountLiveFamilies returns how many families are neither revoked nor
+	// past ExpiresAt at now.
+	CountLiveFamilies(ctx context.Context, now time.Time) (int64, error)
+}
+
 // DPoPStore remembers the DPoP proofs (RFC 9449 §11.1) a server has
 // accepted, by a key that package oauth derives from the proof's key and
 // jti, until they are too old to be accepted anyway.
@@ -579,6 +624,7 @@ type Store interface {
 	FamilyStore
 	TokenStore
 	EventStore
+	StatsStore
 	Purger
 	AttemptStore
 	KeyStore
