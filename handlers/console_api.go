@@ -20,6 +20,7 @@ type statsBucketJSON struct {
 	RefusedLogins   int64     `json:"refused_logins"`
 	ReuseDetections int64     `json:"reuse_detections"`
 	Revocations     int64     `json:"revocations"`
+	Signals         int64     `json:"signals"`
 }
 
 type failureJSON struct {
@@ -42,7 +43,7 @@ type statsJSON struct {
 func toBucketJSON(b oauth.StatsBucket) statsBucketJSON {
 	return statsBucketJSON{
 		Start: b.Start, Logins: b.Logins, Refreshes: b.Refreshes, RefusedLogins: b.RefusedLogins,
-		ReuseDetections: b.ReuseDetections, Revocations: b.Revocations,
+		ReuseDetections: b.ReuseDetections, Revocations: b.Revocations, Signals: b.Signals,
 	}
 }
 

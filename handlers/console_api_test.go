@@ -29,6 +29,7 @@ type bucket struct {
 	RefusedLogins   int64     `json:"refused_logins"`
 	ReuseDetections int64     `json:"reuse_detections"`
 	Revocations     int64     `json:"revocations"`
+	Signals         int64     `json:"signals"`
 }
 
 func (s *testServer) stats(t testing.TB, query string) statsAnswer {
@@ -45,17 +46,21 @@ func (s *testServer) stats(t testing.TB, query string) statsAnswer {
 }
 
 // TestStats: GET /admin/stats counts what happened, per bucket and in the
-// last hour: two logins, a refresh, a reuse that ended one login, a
-// lockout; the live logins are the ones left.
+// last hour: two logins, two refreshes (one from another User-Agent, which
+// raises a signal), a reuse that ended one login, a lockout; the live
+// logins are the ones left.
 func TestStats(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, withGrace(0), withLoginLimits(2, 0))
 	app := s.newPasswordClient(t, "web-app", "client_secret_basic")
 	s.createUser(t, "alice", "correct horse battery")
 	first := s.login(t, app, "alice", "correct horse battery", "read")
-	s.login(t, app, "alice", "correct horse battery", "read")
+	second := s.login(t, app, "alice", "correct horse battery", "read")
 	if res := s.refresh(t, app, first.Refresh, ""); res.status != http.StatusOK {
 		t.Fatalf("refresh: %s", res)
+	}
+	if res := s.tokenAs(t, app, refreshForm(second.Refresh), "another-app/2", ""); res.status != http.StatusOK {
+		t.Fatalf("refresh from another User-Agent: %s", res)
 	}
 	s.wantRefreshDead(t, "the spent refresh token, presented again", app, first.Refresh)
 	for range 3 {
@@ -76,8 +81,9 @@ func TestStats(t *testing.T) {
 		sum.RefusedLogins += b.RefusedLogins
 		sum.ReuseDetections += b.ReuseDetections
 		sum.Revocations += b.Revocations
+		sum.Signals += b.Signals
 	}
-	want := bucket{Logins: 2, Refreshes: 1, RefusedLogins: 1, ReuseDetections: 1, Revocations: 1}
+	want := bucket{Logins: 2, Refreshes: 2, RefusedLogins: 1, ReuseDetections: 1, Revocations: 1, Signals: 1}
 	if sum != want {
 		t.Errorf("sums of the buckets %+v, want %+v", sum, want)
 	}

@@ -88,10 +88,16 @@ type StatsBucket struct {
 	// Revocations counts family_revoked events: logins ended, for any
 	// reason.
 	Revocations int64
+	// Signals counts the refreshes that raised refresh-time signals, and
+	// the logins such signals ended (LATCH_ANOMALY_ACTION=revoke).
+	Signals int64
 }
 
 // statsTypes are the event types Stats counts.
 var statsTypes = []string{EventIssued, EventRefreshed, EventLockout, EventReuseDetected, EventFamilyRevoked}
+
+// signalTypes are the event types that carry refresh-time signals.
+var signalTypes = []string{EventRefreshed, EventFamilyRevoked}
 
 // failureTypes are the event types Stats.Failures reports.
 var failureTypes = map[string]bool{EventLockout: true, EventReuseDetected: true, EventFamilyRevoked: true}
@@ -128,12 +134,33 @@ func (p *Provider) Stats(ctx context.Context, window, step time.Duration) (*Stat
 			st.Buckets[c.Bucket].add(c)
 		}
 	}
+	signaled, err := p.store.CountEvents(ctx, storage.EventCountQuery{
+		Since: st.Since, Until: now.Add(time.Microsecond), Step: step, Types: signalTypes, Signaled: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oauth: stats: %w", err)
+	}
+	for _, c := range signaled {
+		if c.Bucket >= 0 && c.Bucket < n {
+			st.Buckets[c.Bucket].Signals += c.Count
+		}
+	}
 	hour, err := p.store.CountEvents(ctx, storage.EventCountQuery{
 		Since: now.Add(-time.Hour), Until: now.Add(time.Microsecond), Step: time.Hour + time.Microsecond,
 		Types: statsTypes, ByReason: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: stats: %w", err)
+	}
+	hourSignaled, err := p.store.CountEvents(ctx, storage.EventCountQuery{
+		Since: now.Add(-time.Hour), Until: now.Add(time.Microsecond), Step: time.Hour + time.Microsecond,
+		Types: signalTypes, Signaled: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oauth: stats: %w", err)
+	}
+	for _, c := range hourSignaled {
+		st.LastHour.Signals += c.Count
 	}
 	st.LastHour.Start = now.Add(-time.Hour)
 	st.Failures = []storage.EventCount{}

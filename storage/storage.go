@@ -542,6 +542,8 @@ type EventCountQuery struct {
 	Types []string
 	// ByReason counts each reason apart; without it Reason is "".
 	ByReason bool
+	// Signaled counts only the events that carry refresh-time signals.
+	Signaled bool
 }
 
 // StatsStore aggregates the audit trail and the live logins for the

@@ -1,4 +1,4 @@
--- Latch schema, version 11 (PostgreSQL): the live logins of GET /admin/stats.
+-- Latch schema, version 10 (PostgreSQL): the live logins of GET /admin/stats.
 -- families_live_idx: the live logins are the families not revoked and not
 -- expired; the partial index holds only the unrevoked ones, so counting
 -- them reads that index alone. (The stats' counts of events per bucket
@@ -13,3 +13,7 @@
 -- +goose Up
 DROP INDEX CONCURRENTLY IF EXISTS families_live_idx;
 CREATE INDEX CONCURRENTLY families_live_idx ON families (expires_at) WHERE revoked_at IS NULL;
+-- audit_events_signaled_idx: the events that carry refresh-time signals,
+-- for the stats' signals series; few, so the index is small.
+DROP INDEX CONCURRENTLY IF EXISTS audit_events_signaled_idx;
+CREATE INDEX CONCURRENTLY audit_events_signaled_idx ON audit_events (created_at) WHERE signals <> '';

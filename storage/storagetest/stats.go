@@ -66,6 +66,17 @@ func testCountEvents(ctx context.Context, t *testing.T, s storage.Store) {
 	if len(got) != 0 {
 		t.Errorf("CountEvents(empty window) = %v, want none", got)
 	}
+	// Signaled counts only the events that carry signals.
+	mustOK(t, "AppendEvent", s.AppendEvent(ctx, &storage.Event{Type: "refreshed", FamilyID: "f1", CreatedAt: at(6 * time.Minute), Signals: []string{"user_agent_changed"}}))
+	mustOK(t, "AppendEvent", s.AppendEvent(ctx, &storage.Event{Type: "family_revoked", Reason: "anomaly", FamilyID: "f1", CreatedAt: at(7 * time.Minute), Signals: []string{"address_changed", "refresh_burst"}}))
+	got, err = s.CountEvents(ctx, storage.EventCountQuery{Since: at(0), Until: at(15 * time.Minute), Step: step, Types: []string{"refreshed", "family_revoked"}, Signaled: true})
+	mustOK(t, "CountEvents(signaled)", err)
+	want = []storage.EventCount{
+		{Bucket: 1, Type: "family_revoked", Count: 1},
+		{Bucket: 1, Type: "refreshed", Count: 1},
+	}
+	checkEqual(t, "CountEvents(signaled)", got, want)
+
 	if _, err := s.CountEvents(ctx, storage.EventCountQuery{Since: at(0), Until: at(time.Hour), Types: all}); err == nil {
 		t.Error("CountEvents with step 0 succeeded, want an error")
 	}

@@ -132,6 +132,7 @@ const SERIES = [
   ["refused_logins", "Refused logins (lockouts)"],
   ["reuse_detections", "Reuse detections"],
   ["revocations", "Logins ended"],
+  ["signals", "Refreshes with signals"],
 ];
 
 async function showOverview() {
@@ -144,6 +145,7 @@ async function showOverview() {
     ["Refused logins, last hour", st.last_hour.refused_logins],
     ["Reuse detections, last hour", st.last_hour.reuse_detections],
     ["Logins ended, last hour", st.last_hour.revocations],
+    ["Refreshes with signals, last hour", st.last_hour.signals],
   ];
   $("live").replaceChildren(...live.map(([k, v]) => {
     const div = el("div");
