@@ -87,6 +87,11 @@ func (c *console) loads() int {
 	return n
 }
 
+// focusOn waits until the element with id has the keyboard focus.
+func focusOn(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf("document.activeElement && document.activeElement.id === %q", id), chromedp.WithPollingTimeout(5*time.Second))
+}
+
 // waitLoaded waits until the page has shown its data after count before.
 func (c *console) waitLoaded(what string, before int) {
 	c.t.Helper()
@@ -236,13 +241,13 @@ func TestConsolePages(t *testing.T) {
 		)
 		c.waitLoaded("overview", before)
 		live := c.text("#live")
-		for _, want := range []string{"Live logins\n2", "Logins, last hour\n3", "Refreshes, last hour\n1", "Reuse detections, last hour\n1", "Refused logins, last hour\n1"} {
+		for _, want := range []string{"Live logins\n2", "Logins, last hour\n3", "Refreshes, last hour\n1", "Reuse detections, last hour\n1", "Refused logins, last hour\n1", "Refreshes with signals, last hour\n1"} {
 			if !strings.Contains(live, want) {
 				t.Errorf("live counts lack %q:\n%s", want, live)
 			}
 		}
-		if n := c.count("#charts figure svg"); n != 5 {
-			t.Errorf("%d charts, want 5", n)
+		if n := c.count("#charts figure svg"); n != 6 {
+			t.Errorf("%d charts, want 6 (logins, refreshes, refused logins, reuse, ended logins, signals)", n)
 		}
 		if bars := c.count("#charts figure:first-child rect.bar"); bars < 1 {
 			t.Errorf("the logins chart has no bar for the logins of this test")
@@ -317,6 +322,7 @@ func TestConsolePages(t *testing.T) {
 			chromedp.Focus(chromedp.Search(`//table[@id="clients"]//tr[td[text()="rs-api"]]//button[text()="Delete"]`)),
 			chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS("#confirm")),
+			focusOn("confirm-cancel"),
 			chromedp.KeyEvent(kb.Escape),
 			chromedp.WaitNotVisible(chromedp.CSS("#confirm")),
 		)
@@ -328,7 +334,11 @@ func TestConsolePages(t *testing.T) {
 			chromedp.Focus(chromedp.Search(`//table[@id="clients"]//tr[td[text()="rs-api"]]//button[text()="Delete"]`)),
 			chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS("#confirm")),
+			// Each key waits for the focus the one before it moved, so
+			// that no key reaches the page before the dialog took it.
+			focusOn("confirm-cancel"),
 			chromedp.KeyEvent("\t"),
+			focusOn("confirm-ok"),
 			chromedp.KeyEvent(kb.Enter),
 		)
 		c.waitLoaded("delete rs-api", before)
