@@ -93,6 +93,9 @@ type config struct {
 	pgbench string
 	// ratios is the directory of --ratios.
 	ratios string
+	// pgCPU: also report the CPU of this machine's postgres processes per
+	// request (the database runs here and serves nothing else meanwhile).
+	pgCPU bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -123,6 +126,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&cfg.alone, "alone", "", "time the database alone on this empty scratch database (sqlite:PATH, or a postgres:// URL on this machine without a password: use PGPASSWORD or ~/.pgpass) instead of a server")
 	fs.IntVar(&cfg.rows, "rows", 0, "logins seeded for --alone (default: as the revoke pool)")
 	fs.StringVar(&cfg.pgbench, "pgbench", "pgbench", "pgbench binary, for --alone on PostgreSQL")
+	fs.BoolVar(&cfg.pgCPU, "pg-cpu", false, "also report the CPU per request of this machine's postgres processes (Linux; meaningful when PostgreSQL runs here and serves nothing else meanwhile)")
 	fs.StringVar(&cfg.ratios, "ratios", "", "print the ratios against issue 16's bars from the --out files in this directory, and nothing else")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -23,8 +23,8 @@ func writeJSON(w io.Writer, rep report) error {
 }
 
 // cpu/req is the server's CPU time per request in µs ("-" when its
-// /metrics does not say).
-var tableHeader = []string{"scenario", "conc", "duration", "requests", "req/s", "p50", "p90", "p99", "max", "cpu/req", "errors"}
+// /metrics does not say); db/req the local postgres processes' (--pg-cpu).
+var tableHeader = []string{"scenario", "conc", "duration", "requests", "req/s", "p50", "p90", "p99", "max", "cpu/req", "db/req", "errors"}
 
 // formatTable renders results as an aligned text table: names and errors
 // left-aligned, numbers right-aligned. Operations of a mixed scenario follow
@@ -87,6 +87,7 @@ func tableRow(name string, r result, top bool) []string {
 		formatMS(r.LatencyMS.P99),
 		formatMS(r.LatencyMS.Max),
 		formatMicros(r.ServerCPUMicros),
+		formatMicros(r.DatabaseCPUMicros),
 		errorSummary(r),
 	}
 }

@@ -10,7 +10,7 @@ func TestFormatTable(t *testing.T) {
 	results := []result{
 		{
 			Scenario: "refresh", Concurrency: 32, DurationSeconds: 10.04, Requests: 24100, RPS: 2400.4,
-			LatencyMS: latencySummary{P50: 12.345, P90: 20.1, P99: 38.7, Max: 143.2}, ServerCPUMicros: 268.6,
+			LatencyMS: latencySummary{P50: 12.345, P90: 20.1, P99: 38.7, Max: 143.2}, ServerCPUMicros: 268.6, DatabaseCPUMicros: 91.2,
 		},
 		{
 			Scenario: "mixed", Concurrency: 32, DurationSeconds: 10, Requests: 1000, RPS: 100,
@@ -23,11 +23,11 @@ func TestFormatTable(t *testing.T) {
 		{Scenario: "revoke", Concurrency: 32, DurationSeconds: 2.5, Note: "the pool ran out"},
 	}
 	want := strings.Join([]string{
-		"scenario      conc  duration  requests  req/s      p50     p90     p99     max  cpu/req  errors",
-		"refresh         32     10.0s     24100   2400   12.3ms  20.1ms  38.7ms   143ms    269us  0",
-		"mixed           32     10.0s      1000    100  0.512ms  3.20ms  9.99ms   12.0s        -  3 (400 invalid_grant: 2, net: eof: 1)",
-		"  introspect                       800     80  0.400ms  1.00ms  2.00ms  3.00ms        -  0",
-		"revoke          32      2.5s         0      0        -       -       -       -        -  0",
+		"scenario      conc  duration  requests  req/s      p50     p90     p99     max  cpu/req  db/req  errors",
+		"refresh         32     10.0s     24100   2400   12.3ms  20.1ms  38.7ms   143ms    269us    91us  0",
+		"mixed           32     10.0s      1000    100  0.512ms  3.20ms  9.99ms   12.0s        -       -  3 (400 invalid_grant: 2, net: eof: 1)",
+		"  introspect                       800     80  0.400ms  1.00ms  2.00ms  3.00ms        -       -  0",
+		"revoke          32      2.5s         0      0        -       -       -       -        -       -  0",
 		"note: revoke: the pool ran out",
 		"",
 	}, "\n")

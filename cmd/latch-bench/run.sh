@@ -99,6 +99,11 @@ free_port() {
 # the scenarios, stop it. SETTLE is latch-bench's --settle command.
 bench_against() {
 	local name=$1 dburl=$2 secret=${3:-} settle=${4:-}
+	# The database's CPU per request, when PostgreSQL runs on this machine.
+	local pgcpu=()
+	if [[ $dburl == postgres://* && ($pghost == 127.0.0.1 || $pghost == localhost) ]]; then
+		pgcpu=(--pg-cpu)
+	fi
 	local port admin log
 	port=$(free_port)
 	admin=$(randhex 24)
@@ -134,7 +139,7 @@ bench_against() {
 	echo
 	echo "== $name: $url, $scenarios for $duration at concurrency $concurrency (server log: $log)"
 	LATCH_ADMIN_TOKEN="$admin" "$bench" --url "$url" --scenario "$scenarios" \
-		--duration "$duration" --concurrency "$concurrency" --settle "$settle" \
+		--duration "$duration" --concurrency "$concurrency" --settle "$settle" "${pgcpu[@]}" \
 		--out "$logdir/latch-$name.json" "${extra[@]}"
 	stop_server
 

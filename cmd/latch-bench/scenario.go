@@ -260,6 +260,11 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	}
 
 	cpuBefore, cpuOK := b.serverCPU(ctx)
+	var pgBefore float64
+	pgOK := false
+	if b.cfg.pgCPU {
+		pgBefore, pgOK = postgresCPU()
+	}
 	var count atomic.Int64
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -316,6 +321,9 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	res.Concurrency = conc
 	if cpuAfter, ok := b.serverCPU(ctx); cpuOK && ok && res.Requests > 0 {
 		res.ServerCPUMicros = (cpuAfter - cpuBefore) * 1e6 / float64(res.Requests)
+	}
+	if pgAfter, ok := postgresCPU(); pgOK && ok && res.Requests > 0 {
+		res.DatabaseCPUMicros = (pgAfter - pgBefore) * 1e6 / float64(res.Requests)
 	}
 	res.Ops = ops
 	if pool != nil && stopWhenEmpty {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -30,6 +32,51 @@ func (b *bench) serverCPU(ctx context.Context) (seconds float64, ok bool) {
 		return 0, false
 	}
 	return parseCPUSeconds(res.Body)
+}
+
+// postgresCPU sums the CPU time (user and system) of this machine's
+// processes named postgres, from /proc: the database's share of a
+// scenario's cost when PostgreSQL runs here. Backends are the pool's, so
+// they live through the timed phase; ok is false without /proc or postgres.
+func postgresCPU() (seconds float64, ok bool) {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended
+		}
+		if t, isPG := postgresTicks(string(b)); isPG {
+			ticks += t
+			ok = true
+		}
+	}
+	return float64(ticks) / clockTicks, ok
+}
+
+// clockTicks is the kernel's USER_HZ, 100 on every Linux architecture Go
+// supports.
+const clockTicks = 100
+
+// postgresTicks parses a /proc/PID/stat line: whether its command is
+// postgres, and its utime + stime in clock ticks. The command is in
+// parentheses and may hold spaces, so fields count from the last ')'.
+func postgresTicks(stat string) (int64, bool) {
+	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || end < open || stat[open+1:end] != "postgres" {
+		return 0, false
+	}
+	// After ") ": state is field 3; utime and stime are fields 14 and 15.
+	f := strings.Fields(stat[end+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return u + s, true
 }
 
 // parseCPUSeconds finds process_cpu_seconds_total in a Prometheus text

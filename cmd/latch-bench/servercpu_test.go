@@ -21,3 +21,22 @@ process_cpu_seconds_total_other 3
 		}
 	}
 }
+
+func TestPostgresTicks(t *testing.T) {
+	t.Parallel()
+	// /proc/PID/stat of a backend: utime 250 and stime 31 (fields 14, 15).
+	line := "4242 (postgres) S 900 900 900 0 -1 4194560 1200 0 0 0 250 31 0 0 20 0 1 0 5000 230000000 3000 18446744073709551615"
+	if got, ok := postgresTicks(line); !ok || got != 281 {
+		t.Errorf("postgresTicks(backend) = %d, %v; want 281, true", got, ok)
+	}
+	for _, line := range []string{
+		"4243 (latch) S 1 1 1 0 -1 0 0 0 0 0 250 31 0 0",
+		"4244 (post gres) S 1 1 1 0 -1 0 0 0 0 0 250 31 0 0",
+		"4245 (postgres) S 1",
+		"garbage",
+	} {
+		if got, ok := postgresTicks(line); ok {
+			t.Errorf("postgresTicks(%q) = %d, true; want not postgres", line, got)
+		}
+	}
+}

@@ -76,6 +76,9 @@ type result struct {
 	// ServerCPUMicros is the server's CPU time (user and system) over the
 	// timed phase divided by its requests, when its /metrics says.
 	ServerCPUMicros float64 `json:"server_cpu_us_per_request,omitempty"`
+	// DatabaseCPUMicros is the same for this machine's postgres processes
+	// (--pg-cpu).
+	DatabaseCPUMicros float64 `json:"database_cpu_us_per_request,omitempty"`
 	// Ops breaks a mixed scenario down by operation.
 	Ops  []result `json:"ops,omitempty"`
 	Note string   `json:"note,omitempty"`
