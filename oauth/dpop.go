@@ -111,9 +111,11 @@ func proofJKT(ctx context.Context) string {
 	return ""
 }
 
-// tokenProof checks the DPoP proof of a token request, if any, and records
-// it as used, on every node, until it is too old to be accepted anyway.
-func (p *Provider) tokenProof(ctx context.Context, r *http.Request) (*dpopProof, error) {
+// tokenProof checks the DPoP proof of a token request, if any. The proof
+// of a refresh is recorded as used in the rotation's transaction (see
+// [Provider.useProof]), so that a refresh stays one transaction; any other
+// grant's is recorded here.
+func (p *Provider) tokenProof(ctx context.Context, r *http.Request, grantType string) (*dpopProof, error) {
 	proof, err := p.dpop.verify(r, p.tokenHTU, "")
 	if err != nil || proof == nil {
 		return nil, err
@@ -121,14 +123,29 @@ func (p *Provider) tokenProof(ctx context.Context, r *http.Request) (*dpopProof,
 	if err := p.checkNonce(proof); err != nil {
 		return nil, err
 	}
+	if grantType == GrantRefreshToken {
+		return proof, nil
+	}
+	refused, err := p.useProof(ctx, proof)
+	if err == nil {
+		err = refused
+	}
+	return proof, err
+}
+
+// useProof records proof as used, on every node, until it is too old to be
+// accepted anyway. refused is invalid_dpop_proof for a proof used before;
+// err is a storage error. In a transaction, the record is the
+// transaction's: a refresh that rolls back leaves its proof unused.
+func (p *Provider) useProof(ctx context.Context, proof *dpopProof) (refused, err error) {
 	err = p.store.UseDPoPJTI(ctx, dpopReplayKey(proof), p.now(), proof.IssuedAt.Add(p.dpop.maxAge+time.Second))
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
-		return nil, invalidProof("The DPoP proof was used before; make a new one for each request.")
+		return invalidProof("The DPoP proof was used before; make a new one for each request."), nil
 	case err != nil:
 		return nil, storageError("use dpop proof", err)
 	}
-	return proof, nil
+	return nil, nil
 }
 
 // checkRefreshBinding decides whether a refresh may go on (RFC 9449 §5).

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,16 +13,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
 
+	"github.com/latchhq/latch/storage"
 	"github.com/latchhq/latch/storage/sqlstore/sqlstoretest"
 )
 
@@ -481,5 +485,79 @@ func TestDPoPGraceReplayNeedsKey(t *testing.T) {
 	}
 	if !f.introspect(t, r1.RefreshToken).Active {
 		t.Fatal("the refused replay ended the login")
+	}
+}
+
+// failRotateOnce fails the first rotation, as a database that drops the
+// connection mid-refresh would.
+type failRotateOnce struct {
+	storage.Store
+	failed atomic.Bool
+}
+
+func (s *failRotateOnce) Rotate(ctx context.Context, r storage.Rotation) error {
+	if s.failed.CompareAndSwap(false, true) {
+		return fmt.Errorf("test: rotate: %w", storage.ErrUnavailable)
+	}
+	return s.Store.Rotate(ctx, r)
+}
+
+// TestDPoPRefreshProofInItsTransaction: a refresh records its proof in the
+// rotation's transaction, so a refresh that fails leaves the proof unused
+// and its retry with the same proof goes through (recorded in a
+// transaction of its own, the proof would count as used).
+func TestDPoPRefreshProofInItsTransaction(t *testing.T) {
+	t.Parallel()
+	store := &failRotateOnce{Store: sqlstoretest.New(t)}
+	store.failed.Store(true) // the login's rotations are not the test's
+	f := newFixtureOn(t, store, nil)
+	if _, _, err := f.p.CreateClient(t.Context(), ClientSpec{ID: "spa", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read", AuthMethod: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	key := newDPoPKey(t, "ES256")
+	r0 := f.dpopToken(t, "spa", "", key.tokenProof(t, f), alicePasswordForm())
+	if r0.status != http.StatusOK {
+		t.Fatalf("login: %+v", r0)
+	}
+	store.failed.Store(false)
+	proof := key.tokenProof(t, f)
+	if r := f.dpopToken(t, "spa", "", proof, refreshForm(r0.RefreshToken)); r.status == http.StatusOK {
+		t.Fatalf("refresh whose rotation failed: %+v, want an error", r)
+	}
+	r1 := f.dpopToken(t, "spa", "", proof, refreshForm(r0.RefreshToken))
+	if r1.status != http.StatusOK || r1.TokenType != TokenTypeDPoP {
+		t.Fatalf("the retry with the same proof: %+v, want the rotation", r1)
+	}
+	// Once the refresh went through, its proof is spent, on this login and
+	// any other.
+	wantDPoPError(t, f.dpopToken(t, "spa", "", proof, refreshForm(r1.RefreshToken)))
+	if !f.introspect(t, r1.RefreshToken).Active {
+		t.Fatal("a replayed proof spent the refresh token")
+	}
+}
+
+// TestDPoPRefreshReplayAcrossNodes: a proof that refreshed a login on one
+// node is refused on another, and spends nothing there.
+func TestDPoPRefreshReplayAcrossNodes(t *testing.T) {
+	t.Parallel()
+	a, b := sqlstoretest.NewPair(t)
+	f := newFixtureOn(t, a, nil)
+	if _, _, err := f.p.CreateClient(t.Context(), ClientSpec{ID: "spa", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scope: "read", AuthMethod: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	g := f.node(t, b)
+	key := newDPoPKey(t, "ES256")
+	r0 := f.dpopToken(t, "spa", "", key.tokenProof(t, f), alicePasswordForm())
+	if r0.status != http.StatusOK {
+		t.Fatalf("login: %+v", r0)
+	}
+	proof := key.tokenProof(t, f)
+	r1 := f.dpopToken(t, "spa", "", proof, refreshForm(r0.RefreshToken))
+	if r1.status != http.StatusOK {
+		t.Fatalf("refresh on node a: %+v", r1)
+	}
+	wantDPoPError(t, g.dpopToken(t, "spa", "", proof, refreshForm(r1.RefreshToken)))
+	if r := g.dpopToken(t, "spa", "", key.tokenProof(t, g), refreshForm(r1.RefreshToken)); r.status != http.StatusOK {
+		t.Fatalf("refresh on node b with a fresh proof after the refused replay: %+v", r)
 	}
 }

@@ -318,7 +318,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (_ fosite.AccessR
 		defer p.status.giveBack(slot)
 		ctx = withStatusSlot(ctx, slot)
 	}
-	proof, err := p.tokenProof(ctx, r)
+	proof, err := p.tokenProof(ctx, r, gt)
 	if err != nil {
 		return nil, nil, p.mapError(ctx, err)
 	}

@@ -113,6 +113,14 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 		if refused = checkRefreshBinding(ctx, ar, fam); refused != nil {
 			return nil
 		}
+		// The proof is recorded here, in the rotation's transaction, not
+		// in one of its own before it: a replayed proof is refused (and
+		// spends nothing), and a refresh costs one transaction.
+		if proof := dpopFrom(ctx); proof != nil {
+			if refused, err = p.useProof(ctx, proof); refused != nil || err != nil {
+				return err
+			}
+		}
 		event := storage.Event{FamilyID: fam.ID, ClientID: client, UserID: fam.UserID}
 		switch {
 		case fam.Revoked():
