@@ -279,6 +279,9 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	} else {
 		verifyJWT(t, set, first)
 	}
+	if _, err := v.Verify(t.Context(), first); err != nil {
+		t.Errorf("oauth/bearer on the first token after six rotations: %v", err)
+	}
 	wantAPI(t, "first token after six rotations", api, first, http.StatusOK, "")
 	s.wantActive(t, "first token after six rotations", first)
 

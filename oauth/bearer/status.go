@@ -164,6 +164,9 @@ type statusEntry struct {
 	// failed is when the last fetch failed (Options.Now, Unix nanoseconds),
 	// so a server that is down is not asked by every request.
 	failed atomic.Int64
+	// why is the error of the last failed fetch, said again to the
+	// requests refused meanwhile.
+	why atomic.Pointer[error]
 }
 
 // statusCache holds the lists, one entry per URI.
@@ -230,7 +233,11 @@ func (c *statusCache) get(ctx context.Context, uri string) (*statusList, error) 
 	}
 	// Nothing usable: this request waits for a fetch (fail closed).
 	if f := e.failed.Load(); f != 0 && now.Sub(time.Unix(0, f)) < minStatusRefresh {
-		return nil, fmt.Errorf("%w: status list %s: the last fetch failed", ErrUnavailable, uri)
+		why := errors.New("unknown")
+		if p := e.why.Load(); p != nil {
+			why = *p
+		}
+		return nil, fmt.Errorf("%w: status list %s: the last fetch failed (%v)", ErrUnavailable, uri, why)
 	}
 	select {
 	case e.fetching <- struct{}{}:
@@ -278,7 +285,13 @@ func (c *statusCache) refreshInBackground(ctx context.Context, e *statusEntry, n
 func (c *statusCache) fetch(ctx context.Context, e *statusEntry) (*statusList, error) {
 	l, err := c.fetchList(ctx, e.uri, e.cur.Load())
 	if err != nil {
-		e.failed.Store(c.v.opts.Now().UnixNano())
+		// A fetch cut short by its caller going away says nothing of the
+		// server: recorded, it would refuse every request for the list for
+		// a while (TestKeyRotationUnderLoad caught that).
+		if ctx.Err() == nil {
+			e.why.Store(&err)
+			e.failed.Store(c.v.opts.Now().UnixNano())
+		}
 		return nil, err
 	}
 	e.failed.Store(0)
