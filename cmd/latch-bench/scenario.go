@@ -319,11 +319,11 @@ func (b *bench) runScenario(ctx context.Context, name string) (result, error) {
 	}
 	res := summarize(name, elapsed, all)
 	res.Concurrency = conc
-	if cpuAfter, ok := b.serverCPU(ctx); cpuOK && ok && res.Requests > 0 {
-		res.ServerCPUMicros = (cpuAfter - cpuBefore) * 1e6 / float64(res.Requests)
+	if cpuAfter, ok := b.serverCPU(ctx); cpuOK && ok {
+		res.ServerCPUMicros = microsPerRequest(cpuBefore, cpuAfter, res.Requests)
 	}
-	if pgAfter, ok := postgresCPU(); pgOK && ok && res.Requests > 0 {
-		res.DatabaseCPUMicros = (pgAfter - pgBefore) * 1e6 / float64(res.Requests)
+	if pgAfter, ok := postgresCPU(); pgOK && ok {
+		res.DatabaseCPUMicros = microsPerRequest(pgBefore, pgAfter, res.Requests)
 	}
 	res.Ops = ops
 	if pool != nil && stopWhenEmpty {

@@ -79,6 +79,16 @@ func postgresTicks(stat string) (int64, bool) {
 	return u + s, true
 }
 
+// microsPerRequest is the CPU seconds between two readings per request, in
+// µs, or 0 (not shown) when nothing was served or the total went down: a
+// postgres process that ended meanwhile took its time with it.
+func microsPerRequest(before, after float64, requests int) float64 {
+	if requests <= 0 || after < before {
+		return 0
+	}
+	return (after - before) * 1e6 / float64(requests)
+}
+
 // parseCPUSeconds finds process_cpu_seconds_total in a Prometheus text
 // exposition.
 func parseCPUSeconds(r io.Reader) (float64, bool) {

@@ -40,3 +40,21 @@ func TestPostgresTicks(t *testing.T) {
 		}
 	}
 }
+
+func TestMicrosPerRequest(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		before, after float64
+		requests      int
+		want          float64
+	}{
+		{10, 12, 4000, 500},
+		{10, 10, 100, 0},
+		{10, 9.5, 100, 0}, // a process ended: not shown rather than negative
+		{10, 12, 0, 0},
+	} {
+		if got := microsPerRequest(tc.before, tc.after, tc.requests); got != tc.want {
+			t.Errorf("microsPerRequest(%v, %v, %d) = %v, want %v", tc.before, tc.after, tc.requests, got, tc.want)
+		}
+	}
+}
